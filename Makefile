@@ -1,0 +1,31 @@
+# Two entry points for a fresh machine: `make reproduce` and `make test` (see README.md).
+PYTHON ?= python3.11
+VENV   ?= .venv
+# CPU build by default; GPU users: make TORCH=torch (the registry's CUDA build).
+TORCH  ?= torch==2.13.0
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DATA   ?= data
+RUNS   ?= runs
+
+.PHONY: install test reproduce clean-venv
+
+install: $(STAMP)
+
+$(STAMP): setup.cfg pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip setuptools wheel
+	$(BIN)/pip install -q "$(TORCH)"
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+test: $(STAMP)
+	$(BIN)/python -m distill.corpus.bible --ensure-modules
+	$(BIN)/python -m pytest -q
+
+reproduce: $(STAMP)
+	$(BIN)/seqkd-distill prepare bible-es-en --out $(DATA)/bible-es-en
+	$(BIN)/seqkd-distill pipeline --corpus $(DATA)/bible-es-en --run $(RUNS)/tiny-bible --preset tiny
+
+clean-venv:
+	rm -rf $(VENV)

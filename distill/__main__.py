@@ -1,0 +1,3 @@
+from distill.cli import main
+import sys
+sys.exit(main())

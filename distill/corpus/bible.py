@@ -1,0 +1,167 @@
+"""The embedded real corpus: Spanish RV1909 -> English WEB (+ KJV second reference).
+
+Read from Debian's SWORD modules with pysword. pysword's own ``clean=True`` deletes
+footnotes together with the space around them and glues words ("only bornSon" in
+John 3:16 of the WEB), so we strip the OSIS markup ourselves: notes and
+non-canonical headings are removed with their content and leave a word break, inline
+word markup (<w>, <transChange>, <divineName>, ...) is removed without one.
+
+Verses are aligned by reference in the KJV versification (31,102 verses; RV1909 and
+KJV use it, the WEB module's NRSVA numbering agrees on these references except for a
+handful of verses, which show up as empty and are dropped and counted).
+
+Split: whole chapters are held out, so that valid/test verses never share a chapter
+with training verses. A chapter goes to test if sha256("<book> <chapter>") mod 100 < 5,
+to valid if it is in [5, 10), else to train: about 5% of the verses each.
+"""
+from __future__ import annotations
+
+import hashlib
+import html
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+
+from tqdm import tqdm
+
+from distill.io import InputError
+
+SWORD_PATH = "/usr/share/sword"
+DEBIAN_PACKAGES = ("sword-text-sparv", "sword-text-web", "sword-text-kjv")
+SOURCE_MODULE = "spaRV1909eb"
+REFERENCE_MODULES = {"web": "engWEB2015eb", "kjv": "engKJV2006eb"}  # first one is the primary reference
+HELD_OUT_PERCENT = {"test": (0, 5), "valid": (5, 10)}
+
+_NOTE = re.compile(r"<note\b[^>]*/>|<note\b[^>]*>.*?</note>", re.S)
+_NON_CANONICAL_TITLE = re.compile(r"<title\b(?![^>]*canonical=\"true\")[^>]*>.*?</title>", re.S)
+_INLINE_TAG = re.compile(
+    r"</?(?:w|transChange|divineName|hi|foreign|seg|name|rf|catchWord|abbr|inscription|reference)\b[^>]*>"
+)
+_ANY_TAG = re.compile(r"<[^>]*>")
+_SPACE_BEFORE_CLOSE = re.compile(r"\s+([,.;:!?)\]»”’])")
+_SPACE_AFTER_OPEN = re.compile(r"([(\[«“¿¡])\s+")
+
+
+def clean_osis(markup: str) -> str:
+    """Plain text of one OSIS verse with word boundaries preserved."""
+    text = _NOTE.sub(" ", markup)
+    text = _NON_CANONICAL_TITLE.sub(" ", text)
+    text = _INLINE_TAG.sub("", text)
+    text = _ANY_TAG.sub(" ", text)  # block/quote/milestone boundaries separate words
+    text = html.unescape(text).replace("¶", " ")
+    text = " ".join(text.split())
+    text = _SPACE_BEFORE_CLOSE.sub(r"\1", text)
+    return _SPACE_AFTER_OPEN.sub(r"\1", text)
+
+
+def ensure_modules(sword_path: str = SWORD_PATH) -> None:
+    """Install the Debian SWORD packages when missing (as root), else say how."""
+    missing = [m for m in (SOURCE_MODULE, *REFERENCE_MODULES.values())
+               if not os.path.isfile(os.path.join(sword_path, "mods.d", f"{m}.conf"))]
+    if not missing:
+        return
+    command = ["apt-get", "install", "-y", "--no-install-recommends", *DEBIAN_PACKAGES]
+    if sword_path == SWORD_PATH and os.geteuid() == 0 and shutil.which("apt-get"):
+        print(f"installing Debian packages: {' '.join(DEBIAN_PACKAGES)}", flush=True)
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        done = subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if done.returncode != 0:
+            subprocess.run(["apt-get", "update"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            done = subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if done.returncode == 0:
+            return
+        raise InputError(f"{sword_path}: apt-get failed to install the SWORD modules: {done.stderr.strip()[-300:]}")
+    raise InputError(
+        f"{sword_path}: SWORD modules {', '.join(missing)} not found; run: sudo {' '.join(command)}"
+    )
+
+
+@dataclass(frozen=True)
+class Verse:
+    book: str
+    chapter: int
+    verse: int
+
+    @property
+    def chapter_key(self) -> str:
+        return f"{self.book} {self.chapter}"
+
+    def __str__(self) -> str:
+        return f"{self.book} {self.chapter}:{self.verse}"
+
+
+def split_of(verse: Verse) -> str:
+    bucket = int(hashlib.sha256(verse.chapter_key.encode()).hexdigest(), 16) % 100
+    for split, (low, high) in HELD_OUT_PERCENT.items():
+        if low <= bucket < high:
+            return split
+    return "train"
+
+
+def read_bible(sword_path: str = SWORD_PATH, show_progress: bool = True):
+    """Yield (Verse, {"src": ..., "web": ..., "kjv": ...}) for every KJV-versification verse."""
+    from pysword import canons
+    from pysword.modules import SwordModules
+
+    ensure_modules(sword_path)
+    modules = SwordModules(sword_path)
+    modules.parse_modules()
+    bibles = {"src": modules.get_bible_from_module(SOURCE_MODULE)}
+    bibles.update({name: modules.get_bible_from_module(m) for name, m in REFERENCE_MODULES.items()})
+    canon = canons.canons["kjv"]
+    books = canon["ot"] + canon["nt"]
+    total = sum(sum(book[3]) for book in books)
+    with tqdm(total=total, desc="reading SWORD modules", unit="verse", disable=not show_progress) as bar:
+        for name, _, osis, chapter_lengths in books:
+            for chapter, length in enumerate(chapter_lengths, start=1):
+                for number in range(1, length + 1):
+                    texts = {
+                        key: clean_osis(bible.get(books=[osis], chapters=[chapter], verses=[number], clean=False))
+                        for key, bible in bibles.items()
+                    }
+                    yield Verse(osis, chapter, number), texts
+                    bar.update()
+
+
+def prepare_bible(out_dir, *, vocab_size: int = 8000, max_words: int = 250, sword_path: str = SWORD_PATH,
+                  seed: int = 1):
+    """Prepare the bible-es-en corpus directory (source RV1909, references WEB then KJV)."""
+    from distill.corpus.directory import SPLITS, build_corpus
+    from distill.corpus.filtering import filter_rows
+
+    columns = {split: {"src": [], "tgt": [], "ref.kjv": []} for split in SPLITS}
+    labels = {split: [] for split in SPLITS}
+    for verse, texts in read_bible(sword_path):
+        split = split_of(verse)
+        columns[split]["src"].append(texts["src"])
+        columns[split]["tgt"].append(texts["web"])
+        columns[split]["ref.kjv"].append(texts["kjv"])
+        labels[split].append(str(verse))
+    splits, filtered = {}, {}
+    for split in SPLITS:
+        splits[split], counts, examples = filter_rows(columns[split], ["src", "tgt", "ref.kjv"], max_words, labels[split])
+        filtered[split] = {"counts": counts, "examples": examples}
+    config = {"corpus": "bible-es-en", "vocab_size": vocab_size, "max_words": max_words, "seed": seed,
+              "split_rule": "sha256('<book> <chapter>') % 100: [0,5) test, [5,10) valid, else train"}
+    sources = [{"module": module, "debian_package": package, "role": role}
+               for module, package, role in zip((SOURCE_MODULE, *REFERENCE_MODULES.values()), DEBIAN_PACKAGES,
+                                                 ("source (es, RV1909)", "primary reference (en, WEB)",
+                                                  "second reference (en, KJV)"))]
+    return build_corpus(out_dir, splits, kind="bible-es-en", config=config, sources=sources,
+                        references={"primary": "web", "extra": ["kjv"]}, filtered=filtered,
+                        vocab_size=vocab_size, seed=seed)
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description="SWORD module helper for the bible-es-en corpus.")
+    parser.add_argument("--ensure-modules", action="store_true",
+                        help="install the Debian SWORD packages if missing (as root) or print the apt command")
+    if parser.parse_args().ensure_modules:
+        try:
+            ensure_modules()
+        except InputError as err:
+            raise SystemExit(f"error: {err}")

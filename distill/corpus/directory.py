@@ -1,0 +1,192 @@
+"""The prepared-corpus directory: the one format every stage reads and writes.
+
+Layout::
+
+    <corpus>/raw/{train,valid,test}.{src,tgt}   detokenized text, line-aligned
+    <corpus>/raw/{split}.ref.<name>             extra references (e.g. KJV), line-aligned
+    <corpus>/raw/{split}.<meta>                 per-line metadata (e.g. synthetic entropy, mode)
+    <corpus>/spm/spm.model, spm/{split}.{src,tgt}  joint sentencepiece model and pieces
+    <corpus>/bin/                               fairseq-preprocess --joined-dictionary output
+    <corpus>/manifest.json                      written last: its presence means "complete"
+
+A corpus is built in a hidden sibling directory and renamed into place, so an
+interrupted preparation never leaves anything that looks finished.
+"""
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from distill.io import InputError, config_hash, read_json, read_lines, sha256_file, write_json, write_lines
+
+SPLITS = ("train", "valid", "test")
+FORMAT = "seqkd-corpus/1"
+
+
+def library_versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {"python": platform.python_version()}
+    for package in ("fairseq-fixed", "fairseq", "torch", "sentencepiece", "sacrebleu", "numpy"):
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            pass
+    return found
+
+
+@dataclass
+class Corpus:
+    """A complete corpus directory (its manifest exists and lists its files)."""
+
+    path: Path
+    manifest: dict
+
+    @classmethod
+    def open(cls, path: str | os.PathLike) -> "Corpus":
+        path = Path(path)
+        if not path.is_dir():
+            raise InputError(f"{path}: corpus directory not found; prepare it with `seqkd-distill prepare`")
+        manifest_path = path / "manifest.json"
+        if not manifest_path.is_file():
+            raise InputError(f"{manifest_path}: missing; the corpus is incomplete, re-run the command that prepares it")
+        manifest = read_json(manifest_path)
+        if manifest.get("format") != FORMAT:
+            raise InputError(f"{manifest_path}: not a {FORMAT} manifest; re-prepare the corpus")
+        return cls(path, manifest)
+
+    @property
+    def bin_dir(self) -> Path:
+        return self.path / "bin"
+
+    @property
+    def spm_model(self) -> Path:
+        return self.path / "spm" / "spm.model"
+
+    def raw(self, split: str, column: str) -> Path:
+        return self.path / "raw" / f"{split}.{column}"
+
+    def lines(self, split: str, column: str) -> list[str]:
+        return read_lines(self.raw(split, column))
+
+    def references(self, split: str) -> dict[str, list[str]]:
+        """All references of a split, primary first: {name: lines}."""
+        refs = self.manifest["references"]
+        found = {refs["primary"]: self.lines(split, "tgt")}
+        for name in refs.get("extra", []):
+            found[name] = self.lines(split, f"ref.{name}")
+        return found
+
+
+def _run_logged(command: list[str], log_path: Path) -> None:
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "w", encoding="utf-8") as log:
+        done = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT)
+    if done.returncode != 0:
+        tail = log_path.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-3:]
+        raise RuntimeError(f"{command[0]} {command[2] if len(command) > 2 else ''} failed (see {log_path}): {' | '.join(tail)}")
+
+
+def _train_sentencepiece(work: Path, train_columns: dict[str, list[str]], vocab_size: int, seed: int) -> None:
+    import sentencepiece as spm
+
+    text = work / "spm" / "train.joint.txt"
+    write_lines(text, train_columns["src"] + train_columns["tgt"])
+    spm.set_random_generator_seed(seed)
+    spm.SentencePieceTrainer.train(
+        input=str(text), model_prefix=str(work / "spm" / "spm"), vocab_size=vocab_size,
+        model_type="unigram", character_coverage=1.0, hard_vocab_limit=False,
+        input_sentence_size=2_000_000, shuffle_input_sentence=True, num_threads=2,
+        bos_id=-1, eos_id=-1, unk_id=0, pad_id=-1, minloglevel=2,
+    )
+    text.unlink()
+
+
+def build_corpus(out_dir: str | os.PathLike, splits: dict[str, dict[str, list[str]]], *,
+                 kind: str, config: dict, sources: list, references: dict, filtered: dict,
+                 vocab_size: int = 8000, seed: int = 1, reuse_vocabulary_of: Corpus | None = None,
+                 extra_manifest: dict | None = None, workers: int = 2) -> Corpus:
+    """Write a complete corpus directory from in-memory columns, or skip if already done.
+
+    ``splits[split]`` maps column name ("src", "tgt", "ref.kjv", "entropy", ...) to lines.
+    ``reuse_vocabulary_of`` keeps the sentencepiece model and fairseq dictionary of another
+    corpus, so a distilled corpus and its raw original share one vocabulary.
+    """
+    out_dir = Path(out_dir)
+    key = config_hash(config)
+    if (out_dir / "manifest.json").is_file():
+        existing = Corpus.open(out_dir)
+        if existing.manifest.get("config_hash") == key:
+            print(f"{out_dir}: already prepared with this config ({key}); skipping", flush=True)
+            return existing
+        raise InputError(f"{out_dir}: holds a corpus made with another config; choose another --out or delete it")
+    if out_dir.exists() and any(out_dir.iterdir()):
+        raise InputError(f"{out_dir}: exists and is not a finished corpus; choose another --out or delete it")
+    for split in SPLITS:
+        if split not in splits or not splits[split].get("src"):
+            raise InputError(f"{out_dir}: split '{split}' is empty after filtering; nothing to train or test on")
+
+    work = out_dir.parent / f".{out_dir.name}.partial"
+    shutil.rmtree(work, ignore_errors=True)  # leftovers of an interrupted run are never reused
+    work.mkdir(parents=True)
+
+    for split, columns in splits.items():
+        for column, lines in columns.items():
+            write_lines(work / "raw" / f"{split}.{column}", lines)
+
+    (work / "spm").mkdir()
+    if reuse_vocabulary_of is None:
+        _train_sentencepiece(work, splits["train"], vocab_size, seed)
+    else:
+        shutil.copy(reuse_vocabulary_of.spm_model, work / "spm" / "spm.model")
+        shutil.copy(reuse_vocabulary_of.path / "spm" / "spm.vocab", work / "spm" / "spm.vocab")
+
+    import sentencepiece as spm
+
+    processor = spm.SentencePieceProcessor(model_file=str(work / "spm" / "spm.model"))
+    for split, columns in splits.items():
+        for side in ("src", "tgt"):
+            pieces = processor.encode(columns[side], out_type=str)
+            write_lines(work / "spm" / f"{split}.{side}", (" ".join(p) for p in pieces))
+
+    command = [sys.executable, "-m", "fairseq_cli.preprocess", "--source-lang", "src", "--target-lang", "tgt",
+               "--trainpref", str(work / "spm" / "train"), "--validpref", str(work / "spm" / "valid"),
+               "--testpref", str(work / "spm" / "test"), "--destdir", str(work / "bin"),
+               "--joined-dictionary", "--workers", str(workers)]
+    if reuse_vocabulary_of is not None:
+        command += ["--srcdict", str(reuse_vocabulary_of.bin_dir / "dict.src.txt")]
+    _run_logged(command, work / "logs" / "preprocess.log")
+    (work / "bin" / "preprocess.log").unlink(missing_ok=True)  # duplicate of logs/preprocess.log
+
+    counts = {split: len(columns["src"]) for split, columns in splits.items()}
+    manifest = {
+        "format": FORMAT,
+        "kind": kind,
+        "config": config,
+        "config_hash": key,
+        "command": sys.argv,
+        "sources": sources,
+        "references": references,
+        "counts": counts,
+        "filtered": filtered,
+        "input_lines": {split: counts[split] + sum(filtered.get(split, {}).get("counts", {}).values())
+                        for split in counts},
+        "sentencepiece": {"model": "spm/spm.model", "vocab_size": vocab_size,
+                          "reused_from": str(reuse_vocabulary_of.path) if reuse_vocabulary_of else None},
+        "versions": library_versions(),
+        **(extra_manifest or {}),
+    }
+    manifest["files"] = {
+        str(path.relative_to(work)): sha256_file(path)
+        for path in sorted(work.rglob("*")) if path.is_file() and path.parent.name != "logs"
+    }
+    write_json(work / "manifest.json", manifest)
+    if out_dir.exists():
+        out_dir.rmdir()  # empty, checked above
+    os.replace(work, out_dir)
+    return Corpus.open(out_dir)

@@ -1,0 +1,111 @@
+"""Safe file I/O shared by every stage: atomic writes, strict text readers, hashing.
+
+Every reader raises :class:`InputError` with a one-line message that names the file
+(and line) and says what to do, so command-line entry points can print it and exit 1.
+Every writer goes through a temporary file and an ``os.replace`` so that a killed
+process never leaves a half-written file under the final name.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterable, Iterator
+
+
+class InputError(Exception):
+    """Bad user input; the message is a single line naming the file and the fix."""
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | os.PathLike, mode: str = "w", encoding: str | None = "utf-8") -> Iterator:
+    """Open a temporary sibling of ``path``; rename it onto ``path`` only on success."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    binary = "b" in mode
+    try:
+        with os.fdopen(fd, mode, encoding=None if binary else encoding) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def write_lines(path: str | os.PathLike, lines: Iterable[str]) -> int:
+    """Atomically write one string per line; returns the number of lines written."""
+    count = 0
+    with atomic_open(path) as handle:
+        for line in lines:
+            if "\n" in line or "\r" in line:
+                raise ValueError(f"{path}: line {count + 1} contains a newline; it would break line alignment")
+            handle.write(line + "\n")
+            count += 1
+    return count
+
+
+def write_json(path: str | os.PathLike, obj) -> None:
+    with atomic_open(path) as handle:
+        json.dump(obj, handle, indent=2, ensure_ascii=False, sort_keys=True)
+        handle.write("\n")
+
+
+def read_json(path: str | os.PathLike):
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: file not found")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise InputError(f"{path}: not valid JSON ({err}); delete it and re-run the stage that writes it") from None
+
+
+def read_lines(path: str | os.PathLike) -> list[str]:
+    """Read a UTF-8 text file strictly: one sentence per line, newline stripped.
+
+    Invalid UTF-8 is an error naming the line, never a silent replacement.
+    Windows line endings are accepted; a lone carriage return inside a line is not.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: file not found; check the path")
+    if not path.is_file():
+        raise InputError(f"{path}: not a regular file")
+    lines = []
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise InputError(
+                    f"{path}:{number}: invalid UTF-8 at byte {err.start} of the line; "
+                    "re-encode the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)"
+                ) from None
+            text = text.rstrip("\n")
+            if text.endswith("\r"):
+                text = text[:-1]
+            if "\r" in text:
+                raise InputError(f"{path}:{number}: stray carriage return inside the line; one sentence per line expected")
+            lines.append(text)
+    return lines
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def config_hash(config: dict) -> str:
+    """Stable short hash of a JSON-able config: the key for "this step is already done"."""
+    blob = json.dumps(config, sort_keys=True, ensure_ascii=False).encode("utf-8")
+    return hashlib.sha256(blob).hexdigest()[:16]
