@@ -92,15 +92,107 @@ def _run_prepare(args) -> None:
     print(f"corpus ready: {corpus.path}  pairs {counts}  filtered {dropped}", flush=True)
 
 
+def _add_teacher(subparsers) -> None:
+    from distill.teacher import MODEL_SIZES, PRESETS
+
+    teacher = subparsers.add_parser("train-teacher", help="train (or resume) an autoregressive Transformer teacher")
+    teacher.add_argument("--corpus", required=True, help="prepared corpus directory")
+    teacher.add_argument("--out", required=True, help="run directory (re-running resumes it)")
+    teacher.add_argument("--preset", default="cpu", choices=sorted(PRESETS),
+                         help="schedule: tiny (tests, <1 min), cpu (bible-es-en, 2 cores, <=45 min), base/big (WMT14, GPUs)")
+    teacher.add_argument("--size", choices=sorted(MODEL_SIZES), help="model size (default: the preset's)")
+    teacher.add_argument("--max-update", type=int, help="override the preset's number of updates")
+    teacher.add_argument("--seed", type=int, default=1)
+    teacher.add_argument("--device", choices=["cpu", "cuda"], help="default: cuda if available")
+    teacher.add_argument("--no-eval", action="store_true", help="skip the test-set evaluation after training")
+
+    evaluate = subparsers.add_parser("evaluate", help="BLEU/chrF (sacrebleu) of a teacher run on a corpus split")
+    evaluate.add_argument("--run", required=True, help="teacher run directory")
+    evaluate.add_argument("--corpus", help="corpus directory (default: the one it was trained on)")
+    evaluate.add_argument("--split", default="test", choices=["train", "valid", "test"])
+    evaluate.add_argument("--beam", type=int, default=5)
+    evaluate.add_argument("--device", choices=["cpu", "cuda"])
+
+
+def _add_regenerate(subparsers) -> None:
+    from distill.regenerate import METHODS
+
+    regen = subparsers.add_parser("regenerate", help="distill a corpus: regenerate train/valid targets with teacher(s)")
+    regen.add_argument("--teacher", action="append", required=True,
+                       help="teacher run directory or checkpoint file; repeat for an ensemble")
+    regen.add_argument("--corpus", required=True, help="corpus directory to distill")
+    regen.add_argument("--out", required=True, help="distilled corpus directory to create")
+    regen.add_argument("--method", default="seqkd", choices=METHODS,
+                       help="seqkd: beam top-1; seq-inter: n-best closest to the reference (sentence BLEU); sample")
+    regen.add_argument("--beam", type=int, default=5)
+    regen.add_argument("--nbest", type=int, default=5, help="n-best size for seq-inter")
+    regen.add_argument("--shard-size", type=int, default=2000, help="lines per resumable shard")
+    regen.add_argument("--seed", type=int, default=1)
+    regen.add_argument("--device", choices=["cpu", "cuda"])
+    regen.add_argument("--max-tokens", type=int, default=6000, help="tokens per decoding batch")
+    regen.add_argument("--num-workers", type=int, default=1, help="processes sharing the shards (e.g. one per GPU)")
+    regen.add_argument("--worker-index", type=int, default=0, help="which of those this process is")
+
+
+def _checkpoint_of(teacher: str) -> str:
+    from pathlib import Path
+
+    from distill.io import read_json
+
+    path = Path(teacher)
+    if path.is_dir():
+        return read_json(path / "manifest.json")["checkpoint"]
+    return str(path)
+
+
+def _run_train_teacher(args) -> None:
+    from distill.teacher import evaluate_teacher, train_teacher
+
+    overrides = {"max_update": args.max_update} if args.max_update else None
+    manifest = train_teacher(args.corpus, args.out, preset=args.preset, size=args.size, seed=args.seed,
+                             device=args.device, overrides=overrides)
+    print(f"teacher checkpoint: {manifest['checkpoint']}", flush=True)
+    if not args.no_eval:
+        evaluate_teacher(args.out, device=args.device)
+
+
+def _run_evaluate(args) -> None:
+    from distill.teacher import evaluate_teacher
+
+    evaluate_teacher(args.run, args.corpus, split=args.split, beam=args.beam, device=args.device)
+
+
+def _run_regenerate(args) -> None:
+    from distill.regenerate import RegenerationRequest, regenerate
+    from distill.scoring import format_scores
+    from distill.teacher import default_device
+
+    request = RegenerationRequest(
+        teachers=[_checkpoint_of(t) for t in args.teacher], corpus=args.corpus, out=args.out, method=args.method,
+        beam=args.beam, nbest=args.nbest, shard_size=args.shard_size, seed=args.seed,
+        device=args.device or default_device(), max_tokens=args.max_tokens, num_workers=args.num_workers,
+        worker_index=args.worker_index)
+    corpus = regenerate(request)
+    if corpus is not None:
+        info = corpus.manifest["distillation"]
+        cost = info["teacher_cost"]
+        print(f"distilled corpus: {corpus.path}  ({cost['sentences']} sentences, "
+              f"{cost['cpu_seconds_per_sentence'] * 1000:.1f} ms CPU/sentence)", flush=True)
+        print("distilled train targets vs references:\n" + format_scores(info["distilled_targets_vs_references"]["train"]))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="seqkd-distill", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     subparsers = parser.add_subparsers(dest="command", required=True)
     _add_prepare(subparsers)
+    _add_teacher(subparsers)
+    _add_regenerate(subparsers)
     return parser
 
 
-COMMANDS = {"prepare": _run_prepare}
+COMMANDS = {"prepare": _run_prepare, "train-teacher": _run_train_teacher, "evaluate": _run_evaluate,
+            "regenerate": _run_regenerate}
 
 
 def main(argv: list[str] | None = None) -> int:

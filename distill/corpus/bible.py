@@ -10,9 +10,10 @@ Verses are aligned by reference in the KJV versification (31,102 verses; RV1909 
 KJV use it, the WEB module's NRSVA numbering agrees on these references except for a
 handful of verses, which show up as empty and are dropped and counted).
 
-Split: whole chapters are held out, so that valid/test verses never share a chapter
-with training verses. A chapter goes to test if sha256("<book> <chapter>") mod 100 < 5,
-to valid if it is in [5, 10), else to train: about 5% of the verses each.
+Split: verses are ranked by sha256 of their reference ("John 3:16"); the first 1,010
+form test, the next 1,010 valid, the rest (about 29,060) train. The rule depends only
+on the references, never on the text or on file order; empty verses are then dropped
+from whichever split they fell in (and counted).
 """
 from __future__ import annotations
 
@@ -32,12 +33,12 @@ SWORD_PATH = "/usr/share/sword"
 DEBIAN_PACKAGES = ("sword-text-sparv", "sword-text-web", "sword-text-kjv")
 SOURCE_MODULE = "spaRV1909eb"
 REFERENCE_MODULES = {"web": "engWEB2015eb", "kjv": "engKJV2006eb"}  # first one is the primary reference
-HELD_OUT_PERCENT = {"test": (0, 5), "valid": (5, 10)}
+HELD_OUT_VERSES = {"test": 1010, "valid": 1010}
 
 _NOTE = re.compile(r"<note\b[^>]*/>|<note\b[^>]*>.*?</note>", re.S)
 _NON_CANONICAL_TITLE = re.compile(r"<title\b(?![^>]*canonical=\"true\")[^>]*>.*?</title>", re.S)
 _INLINE_TAG = re.compile(
-    r"</?(?:w|transChange|divineName|hi|foreign|seg|name|rf|catchWord|abbr|inscription|reference)\b[^>]*>"
+    r"</?(?:w|divineName|hi|foreign|seg|name|rf|catchWord|abbr|inscription|reference)\b[^>]*>"
 )
 _ANY_TAG = re.compile(r"<[^>]*>")
 _SPACE_BEFORE_CLOSE = re.compile(r"\s+([,.;:!?)\]»”’])")
@@ -84,20 +85,20 @@ class Verse:
     chapter: int
     verse: int
 
-    @property
-    def chapter_key(self) -> str:
-        return f"{self.book} {self.chapter}"
-
     def __str__(self) -> str:
         return f"{self.book} {self.chapter}:{self.verse}"
 
 
-def split_of(verse: Verse) -> str:
-    bucket = int(hashlib.sha256(verse.chapter_key.encode()).hexdigest(), 16) % 100
-    for split, (low, high) in HELD_OUT_PERCENT.items():
-        if low <= bucket < high:
-            return split
-    return "train"
+def assign_splits(verses: list[Verse]) -> list[str]:
+    """Split name of every verse: held-out sets are the lowest sha256(reference) ranks."""
+    ranked = sorted(range(len(verses)), key=lambda i: hashlib.sha256(str(verses[i]).encode()).hexdigest())
+    names = ["train"] * len(verses)
+    position = 0
+    for split, size in HELD_OUT_VERSES.items():
+        for index in ranked[position:position + size]:
+            names[index] = split
+        position += size
+    return names
 
 
 def read_bible(sword_path: str = SWORD_PATH, show_progress: bool = True):
@@ -113,7 +114,8 @@ def read_bible(sword_path: str = SWORD_PATH, show_progress: bool = True):
     canon = canons.canons["kjv"]
     books = canon["ot"] + canon["nt"]
     total = sum(sum(book[3]) for book in books)
-    with tqdm(total=total, desc="reading SWORD modules", unit="verse", disable=not show_progress) as bar:
+    with tqdm(total=total, desc="reading SWORD modules", unit="verse", disable=not show_progress,
+              mininterval=2) as bar:
         for name, _, osis, chapter_lengths in books:
             for chapter, length in enumerate(chapter_lengths, start=1):
                 for number in range(1, length + 1):
@@ -133,8 +135,8 @@ def prepare_bible(out_dir, *, vocab_size: int = 8000, max_words: int = 250, swor
 
     columns = {split: {"src": [], "tgt": [], "ref.kjv": []} for split in SPLITS}
     labels = {split: [] for split in SPLITS}
-    for verse, texts in read_bible(sword_path):
-        split = split_of(verse)
+    verses = list(read_bible(sword_path))
+    for (verse, texts), split in zip(verses, assign_splits([v for v, _ in verses])):
         columns[split]["src"].append(texts["src"])
         columns[split]["tgt"].append(texts["web"])
         columns[split]["ref.kjv"].append(texts["kjv"])
@@ -144,7 +146,8 @@ def prepare_bible(out_dir, *, vocab_size: int = 8000, max_words: int = 250, swor
         splits[split], counts, examples = filter_rows(columns[split], ["src", "tgt", "ref.kjv"], max_words, labels[split])
         filtered[split] = {"counts": counts, "examples": examples}
     config = {"corpus": "bible-es-en", "vocab_size": vocab_size, "max_words": max_words, "seed": seed,
-              "split_rule": "sha256('<book> <chapter>') % 100: [0,5) test, [5,10) valid, else train"}
+              "split_rule": f"rank by sha256('<book> <chapter>:<verse>'): first {HELD_OUT_VERSES['test']} test, "
+                            f"next {HELD_OUT_VERSES['valid']} valid, rest train"}
     sources = [{"module": module, "debian_package": package, "role": role}
                for module, package, role in zip((SOURCE_MODULE, *REFERENCE_MODULES.values()), DEBIAN_PACKAGES,
                                                  ("source (es, RV1909)", "primary reference (en, WEB)",

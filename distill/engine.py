@@ -1,0 +1,62 @@
+"""Running fairseq: its command-line tools as subprocesses, its models in-process.
+
+Every fairseq invocation goes through here so that it always gets ``--user-dir nat``
+(our plugin, which also lets torch >= 2.6 load fairseq checkpoints; trusted files only).
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from importlib.util import find_spec
+
+# located, not imported: importing the plugin imports fairseq, which is slow
+NAT_USER_DIR = str(Path(find_spec("nat").origin).resolve().parent)
+
+
+def fairseq_command(tool: str, args: list[str]) -> list[str]:
+    """``python -m fairseq_cli.<tool> --user-dir nat ARGS`` for the current interpreter."""
+    return [sys.executable, "-m", f"fairseq_cli.{tool}", "--user-dir", NAT_USER_DIR, *map(str, args)]
+
+
+def run_fairseq(tool: str, args: list[str], log_path: str | os.PathLike, echo: bool = True) -> None:
+    """Run a fairseq tool, appending its output to ``log_path`` (and echoing progress lines)."""
+    command = fairseq_command(tool, args)
+    log_path = Path(log_path)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    with open(log_path, "a", encoding="utf-8") as log:
+        log.write("$ " + " ".join(command) + "\n")
+        log.flush()
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+        for line in process.stdout:
+            log.write(line)
+            if echo and ("| INFO | train |" in line or "| valid |" in line or "done training" in line):
+                print(line.rstrip()[-160:], flush=True)
+        code = process.wait()
+    if code != 0:
+        tail = [line for line in log_path.read_text(encoding="utf-8").splitlines() if line.strip()][-3:]
+        raise RuntimeError(f"fairseq-{tool} failed with exit status {code} (log: {log_path}): {' | '.join(tail)}")
+
+
+def load_ensemble(checkpoints: list[str], data_dir: str, overrides: dict | None = None):
+    """Load fairseq models (one or an ensemble) and their task, for in-process decoding."""
+    from fairseq import checkpoint_utils, utils
+
+    from distill.io import InputError
+
+    for path in checkpoints:
+        if not Path(path).is_file():
+            raise InputError(f"{path}: checkpoint not found")
+    utils.import_user_module(type("UserDir", (), {"user_dir": NAT_USER_DIR})())
+    try:
+        models, cfg, task = checkpoint_utils.load_model_ensemble_and_task(
+            checkpoints, arg_overrides={"data": str(data_dir), **(overrides or {})})
+    except Exception as err:  # fairseq raises bare Exceptions/pickle errors on bad files
+        raise InputError(f"{checkpoints[0]}: cannot load checkpoint ({type(err).__name__}: "
+                         f"{str(err).splitlines()[0][:200] if str(err) else ''}); is it a complete fairseq checkpoint?") from None
+    for model in models:
+        model.eval()
+    return models, cfg, task

@@ -1,0 +1,193 @@
+"""Sequence-level knowledge distillation: regenerate a corpus's targets with a teacher.
+
+Methods (Kim & Rush 2016):
+  seqkd      beam search, keep the top hypothesis;
+  seq-inter  beam search, keep the n-best hypothesis with the highest sentence BLEU
+             against the reference (sacrebleu);
+  sample     ancestral sampling from the teacher (one sample per source).
+Several checkpoints given together decode as an ensemble (fairseq averages their
+probabilities).
+
+Train and valid are regenerated; test never is. The work is split into shards of
+contiguous lines, each written atomically to ``<out>.shards/``; a killed run resumes
+at the first missing shard, and because a shard's output depends only on its own lines
+(and, for sampling, on seed + shard index) the result is byte-identical to an
+uninterrupted run. Several processes may work on one corpus (``--num-workers`` /
+``--worker-index``, e.g. one per GPU); whichever finishes the last shard assembles the
+distilled corpus directory (same format as any corpus, same vocabulary as the original).
+"""
+from __future__ import annotations
+
+import fcntl
+import shutil
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from distill.corpus.directory import SPLITS, Corpus, build_corpus
+from distill.generation import DecodeSettings, Hypothesis, Translator
+from distill.io import InputError, config_hash, read_json, read_lines, sha256_file, write_json, write_lines
+from distill.scoring import score_translations
+
+METHODS = ("seqkd", "seq-inter", "sample")
+REGENERATED_SPLITS = ("train", "valid")
+
+
+@dataclass
+class RegenerationRequest:
+    teachers: list[str]
+    corpus: str
+    out: str
+    method: str = "seqkd"
+    beam: int = 5
+    nbest: int = 5
+    shard_size: int = 2000
+    seed: int = 1
+    device: str = "cpu"
+    max_tokens: int = 6000
+    num_workers: int = 1
+    worker_index: int = 0
+
+    def decode_settings(self) -> DecodeSettings:
+        if self.method == "sample":
+            return DecodeSettings(beam=1, nbest=1, sampling=True, device=self.device, max_tokens=self.max_tokens)
+        nbest = self.nbest if self.method == "seq-inter" else 1
+        return DecodeSettings(beam=max(self.beam, nbest), nbest=nbest, device=self.device, max_tokens=self.max_tokens)
+
+
+def pick(method: str, hypotheses: list[Hypothesis], reference: str) -> str:
+    """The distilled target of one source, given the teacher's n-best list."""
+    if method != "seq-inter":
+        return hypotheses[0].text
+    from sacrebleu.metrics import BLEU
+
+    metric = BLEU(effective_order=True)
+    scored = [(metric.sentence_score(h.text, [reference]).score, -rank) for rank, h in enumerate(hypotheses)]
+    return hypotheses[-max(scored)[1]].text
+
+
+def _shard_names(counts: dict[str, int], shard_size: int) -> list[tuple[str, int, int, int]]:
+    """(split, shard index within split, first line, end line) for every shard."""
+    shards = []
+    for split in REGENERATED_SPLITS:
+        for index, start in enumerate(range(0, counts[split], shard_size)):
+            shards.append((split, index, start, min(start + shard_size, counts[split])))
+    return shards
+
+
+def regenerate(request: RegenerationRequest) -> Corpus | None:
+    """Decode the missing shards of this worker; assemble the corpus when all are done."""
+    if request.method not in METHODS:
+        raise InputError(f"unknown method {request.method!r}; choose one of {', '.join(METHODS)}")
+    if not 0 <= request.worker_index < request.num_workers:
+        raise InputError("--worker-index must be in [0, --num-workers)")
+    corpus = Corpus.open(request.corpus)
+    teachers = [str(Path(t).resolve()) for t in request.teachers]
+    for teacher in teachers:
+        if not Path(teacher).is_file():
+            raise InputError(f"{teacher}: teacher checkpoint not found")
+    settings = request.decode_settings()
+    config = {"kind": "distilled", "method": request.method, "source_corpus": corpus.manifest["config_hash"],
+              "teachers": [{"path": t, "sha256": sha256_file(t)} for t in teachers],
+              "decoding": {k: v for k, v in settings.as_dict().items() if k not in ("device", "max_tokens")},
+              "shard_size": request.shard_size, "seed": request.seed}
+    key = config_hash(config)
+    out = Path(request.out)
+    if (out / "manifest.json").is_file():
+        existing = Corpus.open(out)
+        if existing.manifest.get("config_hash") != key:
+            raise InputError(f"{out}: holds a corpus distilled with other settings; choose another --out or delete it")
+        print(f"{out}: already distilled ({key}); skipping", flush=True)
+        return existing
+
+    shard_dir = out.parent / f".{out.name}.shards"
+    shard_dir.mkdir(parents=True, exist_ok=True)
+    state_path = shard_dir / "config.json"
+    if state_path.is_file() and read_json(state_path).get("config_hash") != key:
+        raise InputError(f"{shard_dir}: shards of a run with other settings; delete the directory to start over")
+    write_json(state_path, {**config, "config_hash": key})
+
+    columns = {split: {"src": corpus.lines(split, "src"), "tgt": corpus.lines(split, "tgt")} for split in REGENERATED_SPLITS}
+    shards = _shard_names({s: len(c["src"]) for s, c in columns.items()}, request.shard_size)
+    mine = [s for n, s in enumerate(shards) if n % request.num_workers == request.worker_index]
+    todo = [s for s in mine if not (shard_dir / f"{s[0]}-{s[1]:05d}.json").is_file()]
+    if todo:
+        import torch
+        from fairseq import utils
+
+        torch.set_num_threads(max(1, torch.get_num_threads()))
+        translator = Translator(teachers, corpus, settings)
+        with tqdm(total=sum(end - start for _, _, start, end in todo), unit="sent",
+                  desc=f"distilling ({request.method}, worker {request.worker_index})", mininterval=2) as bar:
+            for split, index, start, end in todo:
+                utils.set_torch_seed(request.seed + 1000 * REGENERATED_SPLITS.index(split) + index)
+                cpu_before, wall_before, truncated_before = (translator.cpu_seconds, translator.wall_seconds,
+                                                             translator.truncated)
+                nbest = translator.translate(columns[split]["src"][start:end])
+                targets = [pick(request.method, hyps, ref) for hyps, ref in zip(nbest, columns[split]["tgt"][start:end])]
+                name = shard_dir / f"{split}-{index:05d}"
+                write_lines(name.with_suffix(".tgt"), targets)
+                write_json(name.with_suffix(".json"), {  # written last: marks the shard done
+                    "lines": end - start, "cpu_seconds": translator.cpu_seconds - cpu_before,
+                    "wall_seconds": translator.wall_seconds - wall_before,
+                    "truncated_sources": translator.truncated - truncated_before,
+                    "tgt_sha256": sha256_file(name.with_suffix(".tgt"))})
+                bar.update(end - start)
+    if not all((shard_dir / f"{s}-{i:05d}.json").is_file() for s, i, _, _ in shards):
+        print(f"worker {request.worker_index}: shards done; other workers still running", flush=True)
+        return None
+    with open(shard_dir / "assemble.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (out / "manifest.json").is_file():
+            return Corpus.open(out)
+        return _assemble(corpus, out, shard_dir, shards, config, key, request.device)
+
+
+def _assemble(corpus: Corpus, out: Path, shard_dir: Path, shards, config: dict, key: str, device: str) -> Corpus:
+    targets = {split: [] for split in REGENERATED_SPLITS}
+    stats = []
+    for split, index, start, end in shards:
+        name = shard_dir / f"{split}-{index:05d}"
+        info = read_json(name.with_suffix(".json"))
+        if sha256_file(name.with_suffix(".tgt")) != info["tgt_sha256"]:
+            raise InputError(f"{name.with_suffix('.tgt')}: content does not match its record; delete the shard and re-run")
+        lines = read_lines(name.with_suffix(".tgt"))
+        if len(lines) != end - start:
+            raise InputError(f"{name.with_suffix('.tgt')}: {len(lines)} lines, expected {end - start}")
+        targets[split] += lines
+        stats.append(info)
+
+    splits, quality = {}, {}
+    for split in SPLITS:
+        names = [p.name.split(".", 1)[1] for p in sorted((corpus.path / "raw").glob(f"{split}.*"))]
+        splits[split] = {column: corpus.lines(split, column) for column in names}
+        if split in targets:
+            if len(targets[split]) != len(splits[split]["src"]):
+                raise RuntimeError(f"{split}: {len(targets[split])} distilled lines for {len(splits[split]['src'])} sources")
+            original = splits[split]["tgt"]
+            splits[split]["tgt"] = targets[split]
+            splits[split]["orig"] = original  # keep the human reference next to the distilled target
+            quality[split] = score_translations(targets[split], {
+                corpus.manifest["references"]["primary"]: original,
+                **{name: splits[split][f"ref.{name}"] for name in corpus.manifest["references"].get("extra", [])}})
+    sentences = sum(s["lines"] for s in stats)
+    cost = {"sentences": sentences, "cpu_seconds": round(sum(s["cpu_seconds"] for s in stats), 2),
+            "wall_seconds": round(sum(s["wall_seconds"] for s in stats), 2),
+            "cpu_seconds_per_sentence": sum(s["cpu_seconds"] for s in stats) / max(sentences, 1),
+            "wall_seconds_per_sentence": sum(s["wall_seconds"] for s in stats) / max(sentences, 1),
+            "median_shard_sentences_per_wall_second": statistics.median(s["lines"] / max(s["wall_seconds"], 1e-9) for s in stats),
+            "device": device, "truncated_sources": sum(s["truncated_sources"] for s in stats)}
+    filtered = {split: {"counts": {}, "examples": []} for split in SPLITS}
+    built = build_corpus(out, splits, kind="distilled", config=config, sources=[{"corpus": str(corpus.path.resolve())}],
+                         references=corpus.manifest["references"], filtered=filtered,
+                         vocab_size=corpus.manifest["sentencepiece"]["vocab_size"], reuse_vocabulary_of=corpus,
+                         extra_manifest={"distillation": {"teacher_cost": cost,
+                                                          "distilled_targets_vs_references": quality,
+                                                          "note": "test is copied from the source corpus, never regenerated; "
+                                                                  "raw/<split>.orig holds the original targets"}})
+    if built.manifest["config_hash"] != key:
+        raise RuntimeError("assembled corpus has an unexpected config hash")
+    shutil.rmtree(shard_dir)
+    return built

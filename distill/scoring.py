@@ -1,0 +1,31 @@
+"""BLEU and chrF with sacrebleu on detokenized text, always with signatures."""
+from __future__ import annotations
+
+from sacrebleu.metrics import BLEU, CHRF
+
+
+def score_translations(hypotheses: list[str], references: dict[str, list[str]]) -> dict:
+    """Scores against each reference alone and against all of them (multi-reference).
+
+    ``references`` is ordered primary first, e.g. {"web": [...], "kjv": [...]}.
+    """
+    for name, lines in references.items():
+        if len(lines) != len(hypotheses):
+            raise ValueError(f"reference {name!r} has {len(lines)} lines for {len(hypotheses)} hypotheses")
+    sets = {name: [lines] for name, lines in references.items()}
+    if len(references) > 1:
+        sets["+".join(references)] = list(references.values())
+    scores = {}
+    for name, refs in sets.items():
+        bleu, chrf = BLEU(), CHRF()
+        bleu_score = bleu.corpus_score(hypotheses, refs)
+        chrf_score = chrf.corpus_score(hypotheses, refs)
+        scores[name] = {"bleu": round(bleu_score.score, 2), "chrf": round(chrf_score.score, 2),
+                        "bleu_signature": str(bleu.get_signature()), "chrf_signature": str(chrf.get_signature()),
+                        "bleu_verbose": str(bleu_score)}
+    return scores
+
+
+def format_scores(scores: dict) -> str:
+    return "\n".join(f"  {name:>8}: BLEU {s['bleu']:5.2f}  chrF {s['chrf']:5.2f}   [{s['bleu_signature']}]"
+                     for name, s in scores.items())

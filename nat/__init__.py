@@ -1,0 +1,8 @@
+"""fairseq ``--user-dir`` plugin of this project.
+
+Importing it (fairseq does so for ``--user-dir nat``) makes fairseq able to load its
+own checkpoints under torch >= 2.6; see :mod:`nat.trusted_checkpoints`.
+"""
+from nat.trusted_checkpoints import trust_fairseq_checkpoints
+
+trust_fairseq_checkpoints()

@@ -1,0 +1,14 @@
+"""Shared fixtures: small corpora built once per test session."""
+from __future__ import annotations
+
+import pytest
+
+from distill.corpus.synthetic import SyntheticConfig, prepare_synthetic
+
+
+@pytest.fixture(scope="session")
+def tiny_synthetic(tmp_path_factory):
+    """A small K=1 synthetic corpus: fast to train on, fully prepared (spm + fairseq bin)."""
+    config = SyntheticConfig(source_types=30, min_len=3, max_len=6, candidates=2, word_entropy=0.0,
+                             reorder=0.0, modes=1, train_size=600, valid_size=40, test_size=40, seed=3)
+    return prepare_synthetic(tmp_path_factory.mktemp("corpora") / "tiny-syn", config, vocab_size=120)
