@@ -43,6 +43,11 @@ def run_fairseq(tool: str, args: list[str], log_path: str | os.PathLike, echo: b
 
 def load_ensemble(checkpoints: list[str], data_dir: str, overrides: dict | None = None):
     """Load fairseq models (one or an ensemble) and their task, for in-process decoding."""
+    import logging
+    import warnings
+
+    logging.getLogger("fairseq").setLevel(logging.WARNING)  # in-process use: keep the user's terminal readable
+    warnings.filterwarnings("ignore", message=".*pin_memory.*")
     from fairseq import checkpoint_utils, utils
 
     from distill.io import InputError

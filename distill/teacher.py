@@ -126,11 +126,11 @@ def evaluate_teacher(run_dir, corpus_dir=None, *, split: str = "test", beam: int
                             DecodeSettings(beam=beam, device=device or default_device()))
     sources = corpus.lines(split, "src")
     hypotheses = [nbest[0].text for nbest in translator.translate(sources)]
-    stem = run_dir / "eval" / f"{corpus.path.name}.{split}.beam{beam}"
-    write_lines(stem.with_suffix(".hyp"), hypotheses)
+    stem = f"{corpus.path.name}.{split}.beam{beam}"
+    write_lines(run_dir / "eval" / f"{stem}.hyp", hypotheses)
     result = {"corpus": str(corpus.path.resolve()), "split": split, "beam": beam, "sentences": len(sources),
               "decode_wall_seconds": round(translator.wall_seconds, 2),
               "scores": score_translations(hypotheses, corpus.references(split))}
-    write_json(stem.with_suffix(".json"), result)
+    write_json(run_dir / "eval" / f"{stem}.json", result)
     print(f"teacher {run_dir} on {corpus.path.name}/{split} (beam {beam}):\n{format_scores(result['scores'])}", flush=True)
     return result

@@ -12,3 +12,13 @@ def tiny_synthetic(tmp_path_factory):
     config = SyntheticConfig(source_types=30, min_len=3, max_len=6, candidates=2, word_entropy=0.0,
                              reorder=0.0, modes=1, train_size=600, valid_size=40, test_size=40, seed=3)
     return prepare_synthetic(tmp_path_factory.mktemp("corpora") / "tiny-syn", config, vocab_size=120)
+
+
+@pytest.fixture(scope="session")
+def tiny_teacher(tiny_synthetic, tmp_path_factory):
+    """A `tiny`-preset teacher trained on ``tiny_synthetic`` (about 30 s on 2 cores)."""
+    from distill.teacher import train_teacher
+
+    run = tmp_path_factory.mktemp("runs") / "teacher"
+    manifest = train_teacher(tiny_synthetic.path, run, preset="tiny", device="cpu")
+    return run, manifest

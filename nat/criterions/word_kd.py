@@ -1,0 +1,74 @@
+"""Word-level knowledge distillation (Kim & Rush 2016, eq. 4-5) for autoregressive students.
+
+loss = (1 - kd_alpha) * label-smoothed NLL(gold)  +  kd_alpha * sum_t KL(p_teacher(.|y<t,x) || p_student(.|y<t,x))
+
+The teacher is a fairseq checkpoint with the same dictionary, run under teacher forcing
+on the same batch. Its parameters are frozen (fairseq hands criterion parameters to the
+optimizer, so they must not require gradients). Use with
+``fairseq-train --user-dir nat --criterion word_kd --teacher-checkpoint T.pt --kd-alpha 0.5``.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from fairseq import metrics
+from fairseq.criterions import register_criterion
+from fairseq.criterions.label_smoothed_cross_entropy import (
+    LabelSmoothedCrossEntropyCriterion,
+    LabelSmoothedCrossEntropyCriterionConfig,
+)
+
+
+@dataclass
+class WordKDConfig(LabelSmoothedCrossEntropyCriterionConfig):
+    teacher_checkpoint: str = field(default="", metadata={"help": "fairseq checkpoint of the AR teacher (trusted file)"})
+    kd_alpha: float = field(default=0.5, metadata={"help": "weight of the KL-to-teacher term; 0 = plain NLL"})
+    kd_temperature: float = field(default=1.0, metadata={"help": "softmax temperature for teacher and student"})
+
+
+@register_criterion("word_kd", dataclass=WordKDConfig)
+class WordKDCriterion(LabelSmoothedCrossEntropyCriterion):
+    def __init__(self, task, sentence_avg, label_smoothing, teacher_checkpoint, kd_alpha, kd_temperature,
+                 ignore_prefix_size=0, report_accuracy=False):
+        super().__init__(task, sentence_avg, label_smoothing, ignore_prefix_size, report_accuracy)
+        if not teacher_checkpoint:
+            raise ValueError("--criterion word_kd needs --teacher-checkpoint")
+        from fairseq import checkpoint_utils
+
+        models, _ = checkpoint_utils.load_model_ensemble([teacher_checkpoint], task=task)
+        self.teacher = models[0].eval()
+        self.teacher.requires_grad_(False)
+        self.kd_alpha, self.kd_temperature = kd_alpha, kd_temperature
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self.teacher.eval()  # never dropout in the teacher
+        return self
+
+    def forward(self, model, sample, reduce=True):
+        net_output = model(**sample["net_input"])
+        nll_part, nll_loss = self.compute_loss(model, net_output, sample, reduce=reduce)
+        with torch.no_grad():
+            teacher_logits = self.teacher(**sample["net_input"])[0].float()
+        temperature = self.kd_temperature
+        student_lprobs = F.log_softmax(net_output[0].float() / temperature, dim=-1)
+        teacher_lprobs = F.log_softmax(teacher_logits / temperature, dim=-1)
+        kl = (teacher_lprobs.exp() * (teacher_lprobs - student_lprobs)).sum(-1)
+        kl = kl.masked_fill(sample["target"].eq(self.padding_idx), 0.0)
+        kl = kl.sum() if reduce else kl.view(-1)
+        loss = (1 - self.kd_alpha) * nll_part + self.kd_alpha * (temperature ** 2) * kl
+        sample_size = sample["target"].size(0) if self.sentence_avg else sample["ntokens"]
+        logging_output = {"loss": loss.data, "nll_loss": nll_loss.data, "kd_loss": kl.data,
+                          "ntokens": sample["ntokens"], "nsentences": sample["target"].size(0),
+                          "sample_size": sample_size}
+        return loss, sample_size, logging_output
+
+    @classmethod
+    def reduce_metrics(cls, logging_outputs) -> None:
+        super().reduce_metrics(logging_outputs)
+        kd_sum = sum(log.get("kd_loss", 0) for log in logging_outputs)
+        ntokens = sum(log.get("ntokens", 0) for log in logging_outputs)
+        metrics.log_scalar("kd_loss", kd_sum / max(ntokens, 1) / math.log(2), ntokens, round=3)

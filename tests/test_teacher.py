@@ -1,0 +1,29 @@
+"""Teacher training, resumption bookkeeping and sacrebleu evaluation on a tiny corpus."""
+import json
+
+import pytest
+
+from distill.io import InputError
+from distill.teacher import evaluate_teacher, train_teacher
+
+
+def test_tiny_teacher_trains_and_scores_with_signatures(tiny_teacher):
+    run, manifest = tiny_teacher
+    assert (run / "checkpoints" / "checkpoint_best.pt").is_file()
+    assert json.loads((run / "config.json").read_text())["config_hash"] == manifest["config_hash"]
+    result = evaluate_teacher(run, split="test", beam=5, device="cpu")
+    scores = result["scores"]["tgt"]
+    assert scores["bleu_signature"].startswith("nrefs:1|case:mixed|eff:no|tok:13a")
+    assert "chrF2" in scores["chrf_signature"] or "nc:6" in scores["chrf_signature"]
+    # the tiny corpus is deterministic (zero entropy): a trained teacher must get it mostly right
+    assert scores["bleu"] > 60
+    hyps = (run / "eval" / f"{result['corpus'].split('/')[-1]}.test.beam5.hyp").read_text().splitlines()
+    assert len(hyps) == result["sentences"] == 40
+
+
+def test_finished_run_is_skipped_and_other_config_refused(tiny_teacher, tiny_synthetic):
+    run, manifest = tiny_teacher
+    again = train_teacher(tiny_synthetic.path, run, preset="tiny", device="cpu")
+    assert again == manifest
+    with pytest.raises(InputError, match="holds a different run"):
+        train_teacher(tiny_synthetic.path, run, preset="tiny", device="cpu", seed=2)
