@@ -24,8 +24,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 reproduce: $(STAMP)
-	$(BIN)/seqkd-distill prepare bible-es-en --out $(DATA)/bible-es-en
-	$(BIN)/seqkd-distill pipeline --corpus $(DATA)/bible-es-en --run $(RUNS)/tiny-bible --preset tiny
+	scripts/tiny_pipeline.sh $(DATA) $(RUNS)
 
 clean-venv:
 	rm -rf $(VENV)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from distill.io import InputError
 
@@ -105,6 +106,9 @@ def _add_teacher(subparsers) -> None:
     teacher.add_argument("--seed", type=int, default=1)
     teacher.add_argument("--device", choices=["cpu", "cuda"], help="default: cuda if available")
     teacher.add_argument("--no-eval", action="store_true", help="skip the test-set evaluation after training")
+    teacher.add_argument("--word-kd-teacher", metavar="RUN_OR_CKPT",
+                         help="train an AR student with word-level KD from this teacher (criterion word_kd)")
+    teacher.add_argument("--kd-alpha", type=float, default=0.5, help="weight of the KL-to-teacher term (word KD)")
 
     evaluate = subparsers.add_parser("evaluate", help="BLEU/chrF (sacrebleu) of a teacher run on a corpus split")
     evaluate.add_argument("--run", required=True, help="teacher run directory")
@@ -135,8 +139,7 @@ def _add_regenerate(subparsers) -> None:
 
 
 def _checkpoint_of(teacher: str) -> str:
-    from pathlib import Path
-
+    """A run directory stands for its best checkpoint."""
     from distill.io import read_json
 
     path = Path(teacher)
@@ -148,7 +151,9 @@ def _checkpoint_of(teacher: str) -> str:
 def _run_train_teacher(args) -> None:
     from distill.teacher import evaluate_teacher, train_teacher
 
-    overrides = {"max_update": args.max_update} if args.max_update else None
+    overrides = {"max_update": args.max_update} if args.max_update else {}
+    if args.word_kd_teacher:
+        overrides["word_kd"] = {"teacher": str(Path(_checkpoint_of(args.word_kd_teacher)).resolve()), "alpha": args.kd_alpha}
     manifest = train_teacher(args.corpus, args.out, preset=args.preset, size=args.size, seed=args.seed,
                              device=args.device, overrides=overrides)
     print(f"teacher checkpoint: {manifest['checkpoint']}", flush=True)

@@ -43,7 +43,11 @@ def default_device() -> str:
 
 
 def training_arguments(corpus: Corpus, save_dir: Path, settings: dict, seed: int, device: str) -> list[str]:
+    """fairseq-train arguments; ``settings["word_kd"]`` = {"teacher", "alpha"} selects word-level KD."""
     size = MODEL_SIZES[settings["size"]]
+    word_kd = settings.get("word_kd")
+    criterion = (["--criterion", "word_kd", "--teacher-checkpoint", word_kd["teacher"], "--kd-alpha", word_kd["alpha"]]
+                 if word_kd else ["--criterion", "label_smoothed_cross_entropy"])
     args = [
         corpus.bin_dir, "--task", "translation", "--source-lang", "src", "--target-lang", "tgt",
         "--arch", "transformer", "--share-all-embeddings",
@@ -55,7 +59,7 @@ def training_arguments(corpus: Corpus, save_dir: Path, settings: dict, seed: int
         "--optimizer", "adam", "--adam-betas", "(0.9,0.98)", "--clip-norm", "1.0", "--weight-decay", "0.0001",
         "--lr", settings["lr"], "--lr-scheduler", "inverse_sqrt", "--warmup-updates", settings["warmup_updates"],
         "--warmup-init-lr", "1e-07",
-        "--criterion", "label_smoothed_cross_entropy", "--label-smoothing", "0.1",
+        *criterion, "--label-smoothing", "0.1",
         "--max-tokens", settings["max_tokens"], "--max-update", settings["max_update"],
         "--update-freq", settings.get("update_freq", 1),
         "--save-dir", save_dir, "--no-epoch-checkpoints", "--save-interval-updates", settings["save_interval_updates"],
@@ -73,7 +77,11 @@ def training_arguments(corpus: Corpus, save_dir: Path, settings: dict, seed: int
 
 def train_teacher(corpus_dir, run_dir, *, preset: str = "cpu", size: str | None = None, seed: int = 1,
                   device: str | None = None, overrides: dict | None = None) -> dict:
-    """Train (or resume, or skip if finished) a teacher; returns the run manifest."""
+    """Train (or resume, or skip if finished) an AR model; returns the run manifest.
+
+    The same function trains AR students: pass ``overrides={"word_kd": {"teacher": CKPT, "alpha": 0.5}}``
+    for word-level KD from a teacher checkpoint.
+    """
     corpus = Corpus.open(corpus_dir)
     if preset not in PRESETS:
         raise InputError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")

@@ -27,3 +27,13 @@ def test_finished_run_is_skipped_and_other_config_refused(tiny_teacher, tiny_syn
     assert again == manifest
     with pytest.raises(InputError, match="holds a different run"):
         train_teacher(tiny_synthetic.path, run, preset="tiny", device="cpu", seed=2)
+
+
+def test_word_level_kd_student_trains_with_kl_term(tiny_teacher, tiny_synthetic, tmp_path):
+    _, teacher = tiny_teacher
+    student = train_teacher(tiny_synthetic.path, tmp_path / "student", preset="tiny", device="cpu",
+                            overrides={"max_update": 20, "word_kd": {"teacher": teacher["checkpoint"], "alpha": 0.5}})
+    log = (tmp_path / "student" / "train.log").read_text()
+    assert "--criterion word_kd" in log
+    assert "kd_loss" in log  # the KL term is computed and reported
+    assert student["settings"]["word_kd"]["alpha"] == 0.5

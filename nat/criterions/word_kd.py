@@ -6,8 +6,8 @@ The teacher is a fairseq checkpoint with the same dictionary, run under teacher 
 on the same batch. Its parameters are frozen (fairseq hands criterion parameters to the
 optimizer, so they must not require gradients). Use with
 ``fairseq-train --user-dir nat --criterion word_kd --teacher-checkpoint T.pt --kd-alpha 0.5``.
+(No ``from __future__ import annotations`` here: fairseq needs real types on config fields.)
 """
-from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
