@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
+from typing import Callable
 from pathlib import Path
 
 from importlib.util import find_spec
@@ -41,6 +43,41 @@ def run_fairseq(tool: str, args: list[str], log_path: str | os.PathLike, echo: b
         raise RuntimeError(f"fairseq-{tool} failed with exit status {code} (log: {log_path}): {' | '.join(tail)}")
 
 
+def train_run(run_dir, config: dict, build_arguments: Callable[[Path], list]) -> dict:
+    """Train a fairseq model in ``run_dir``, resume an unfinished run, or skip a finished one.
+
+    ``config.json`` is written first (with its hash), ``manifest.json`` last; fairseq
+    itself resumes from ``checkpoints/checkpoint_last.pt``. ``build_arguments(save_dir)``
+    returns the fairseq-train arguments. Returns the run manifest.
+    """
+    from distill.io import InputError, config_hash, read_json, write_json
+
+    run_dir = Path(run_dir)
+    key = config_hash(config)
+    manifest_path = run_dir / "manifest.json"
+    if manifest_path.is_file():
+        manifest = read_json(manifest_path)
+        if manifest.get("config_hash") == key:
+            print(f"{run_dir}: already trained ({key}); skipping", flush=True)
+            return manifest
+        raise InputError(f"{run_dir}: holds a different run; choose another --out or delete it")
+    config_path = run_dir / "config.json"
+    if config_path.is_file() and read_json(config_path).get("config_hash") != key:
+        raise InputError(f"{config_path}: an unfinished run with another config; choose another --out or delete it")
+    write_json(config_path, {**config, "config_hash": key})
+
+    save_dir = run_dir / "checkpoints"
+    started = time.time()
+    run_fairseq("train", build_arguments(save_dir), run_dir / "train.log")
+    best = save_dir / "checkpoint_best.pt"
+    if not best.is_file():
+        raise RuntimeError(f"{save_dir}: fairseq finished without writing checkpoint_best.pt (see {run_dir / 'train.log'})")
+    manifest = {**config, "config_hash": key, "checkpoint": str(best.resolve()),
+                "train_wall_seconds_last_invocation": round(time.time() - started, 1), "train_log": "train.log"}
+    write_json(manifest_path, manifest)
+    return manifest
+
+
 def load_ensemble(checkpoints: list[str], data_dir: str, overrides: dict | None = None):
     """Load fairseq models (one or an ensemble) and their task, for in-process decoding."""
     import logging
@@ -48,6 +85,7 @@ def load_ensemble(checkpoints: list[str], data_dir: str, overrides: dict | None 
 
     logging.getLogger("fairseq").setLevel(logging.WARNING)  # in-process use: keep the user's terminal readable
     warnings.filterwarnings("ignore", message=".*pin_memory.*")
+    warnings.filterwarnings("ignore", message=".*key_padding_mask.*")
     from fairseq import checkpoint_utils, utils
 
     from distill.io import InputError

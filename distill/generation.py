@@ -34,65 +34,80 @@ class Hypothesis:
 
 
 class Translator:
-    """One teacher (or an ensemble of teachers sharing a vocabulary) ready to decode."""
+    """Loaded model(s) + fairseq generator: raw text in, detokenized n-best lists out, input order kept.
 
-    def __init__(self, checkpoints: list[str], corpus: Corpus, settings: DecodeSettings):
+    Build with :meth:`autoregressive` for teachers; :mod:`nat.decoding` builds it for students.
+    """
+
+    def __init__(self, models, task, generator, spm_model, *, max_tokens: int = 6000, device: str = "cpu",
+                 nbest: int = 1):
         import sentencepiece as spm
-        import torch
         from fairseq import utils
 
-        self.settings = settings
-        self.models, cfg, self.task = load_ensemble(checkpoints, str(corpus.bin_dir))
+        self.models, self.task, self.generator = models, task, generator
+        self.max_tokens, self.device, self.nbest = max_tokens, device, nbest
+        self.spm = spm.SentencePieceProcessor(model_file=str(spm_model))
+        self.max_positions = utils.resolve_max_positions(task.max_positions(), *[m.max_positions() for m in models])
+        self.max_source_tokens = self.max_positions[0] if isinstance(self.max_positions, tuple) else self.max_positions
+        dictionary = task.target_dictionary
+        self.strip = {dictionary.bos(), dictionary.eos(), dictionary.pad()}
+        self.cpu_seconds = 0.0
+        self.wall_seconds = 0.0
+        self.truncated = 0
+        self.truncated_lines: list[int] = []  # indices (in the last translate() call) of truncated inputs
+
+    @classmethod
+    def autoregressive(cls, checkpoints: list[str], corpus: Corpus, settings: DecodeSettings) -> "Translator":
+        """A teacher (or an ensemble of teachers sharing a vocabulary) with beam search or sampling."""
+        models, cfg, task = load_ensemble(checkpoints, str(corpus.bin_dir))
         if settings.device == "cuda":
-            self.models = [model.cuda() for model in self.models]
+            models = [model.cuda() for model in models]
         generation = cfg.generation
         generation.beam, generation.nbest = settings.beam, settings.nbest
         generation.sampling, generation.sampling_topk = settings.sampling, settings.sampling_topk
         generation.max_len_a, generation.max_len_b = settings.max_len_a, settings.max_len_b
-        self.generator = self.task.build_generator(self.models, generation)
-        self.spm = spm.SentencePieceProcessor(model_file=str(corpus.spm_model))
-        self.max_positions = utils.resolve_max_positions(self.task.max_positions(),
-                                                         *[m.max_positions() for m in self.models])
-        self.max_source_tokens = self.max_positions[0] if isinstance(self.max_positions, tuple) else self.max_positions
-        self._torch = torch
-        self.cpu_seconds = 0.0
-        self.wall_seconds = 0.0
-        self.truncated = 0
+        return cls(models, task, task.build_generator(models, generation), corpus.spm_model,
+                   max_tokens=settings.max_tokens, device=settings.device, nbest=settings.nbest)
 
-    def _encode(self, text: str):
+    def _encode(self, index: int, text: str):
+        import torch
+
         pieces = " ".join(self.spm.encode(text, out_type=str))
         tokens = self.task.source_dictionary.encode_line(pieces, add_if_not_exist=False, append_eos=True).long()
         if len(tokens) > self.max_source_tokens:
             self.truncated += 1
-            tokens = self._torch.cat([tokens[: self.max_source_tokens - 1], tokens[-1:]])
+            self.truncated_lines.append(index)
+            tokens = torch.cat([tokens[: self.max_source_tokens - 1], tokens[-1:]])
         return tokens
+
+    def detokenize(self, tokens) -> str:
+        pieces = [self.task.target_dictionary[t] for t in tokens.tolist() if t not in self.strip]
+        return self.spm.decode(pieces)
 
     def translate(self, sources: list[str]) -> list[list[Hypothesis]]:
         """n-best hypotheses for every source line, in input order."""
+        import torch
         from fairseq import utils
 
-        tokens = [self._encode(text) for text in sources]
+        self.truncated_lines = []
+        tokens = [self._encode(i, text) for i, text in enumerate(sources)]
         dataset = self.task.build_dataset_for_inference(tokens, [len(t) for t in tokens])
         batches = self.task.get_batch_iterator(
-            dataset=dataset, max_tokens=self.settings.max_tokens, max_positions=self.max_positions,
+            dataset=dataset, max_tokens=self.max_tokens, max_positions=self.max_positions,
             ignore_invalid_inputs=False, num_workers=0,
         ).next_epoch_itr(shuffle=False)
         results: list[list[Hypothesis] | None] = [None] * len(sources)
-        target_dictionary = self.task.target_dictionary
         cpu_start, wall_start = time.process_time(), time.perf_counter()
-        with self._torch.inference_mode():
+        with torch.inference_mode():
             for sample in batches:
-                if self.settings.device == "cuda":
+                if self.device == "cuda":
                     sample = utils.move_to_cuda(sample)
                 outputs = self.task.inference_step(self.generator, self.models, sample)
                 for index, sample_id in enumerate(sample["id"].tolist()):
-                    results[sample_id] = [
-                        Hypothesis(self.spm.decode(target_dictionary.string(h["tokens"].int().cpu()).split()),
-                                   float(h["score"]))
-                        for h in outputs[index][: self.settings.nbest]
-                    ]
-        if self.settings.device == "cuda":
-            self._torch.cuda.synchronize()
+                    results[sample_id] = [Hypothesis(self.detokenize(h["tokens"].cpu()), float(h["score"]))
+                                          for h in outputs[index][: self.nbest]]
+        if self.device == "cuda":
+            torch.cuda.synchronize()
         self.cpu_seconds += time.process_time() - cpu_start
         self.wall_seconds += time.perf_counter() - wall_start
         missing = [i for i, r in enumerate(results) if r is None]

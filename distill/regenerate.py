@@ -118,7 +118,7 @@ def regenerate(request: RegenerationRequest) -> Corpus | None:
         from fairseq import utils
 
         torch.set_num_threads(max(1, torch.get_num_threads()))
-        translator = Translator(teachers, corpus, settings)
+        translator = Translator.autoregressive(teachers, corpus, settings)
         with tqdm(total=sum(end - start for _, _, start, end in todo), unit="sent",
                   desc=f"distilling ({request.method}, worker {request.worker_index})", mininterval=2) as bar:
             for split, index, start, end in todo:

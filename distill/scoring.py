@@ -29,3 +29,20 @@ def score_translations(hypotheses: list[str], references: dict[str, list[str]]) 
 def format_scores(scores: dict) -> str:
     return "\n".join(f"  {name:>8}: BLEU {s['bleu']:5.2f}  chrF {s['chrf']:5.2f}   [{s['bleu_signature']}]"
                      for name, s in scores.items())
+
+
+def evaluate_on_split(translator, corpus, split: str, out_dir, stem: str) -> dict:
+    """Translate a corpus split, score it against all its references, save hypotheses and JSON."""
+    from pathlib import Path
+
+    from distill.io import write_json, write_lines
+
+    sources = corpus.lines(split, "src")
+    hypotheses = [nbest[0].text for nbest in translator.translate(sources)]
+    out_dir = Path(out_dir)
+    write_lines(out_dir / f"{stem}.hyp", hypotheses)
+    result = {"corpus": str(corpus.path.resolve()), "split": split, "sentences": len(sources),
+              "decode_wall_seconds": round(translator.wall_seconds, 2),
+              "scores": score_translations(hypotheses, corpus.references(split))}
+    write_json(out_dir / f"{stem}.json", result)
+    return result

@@ -1,11 +1,22 @@
 """fairseq ``--user-dir`` plugin of this project.
 
 Importing it (fairseq does so for ``--user-dir nat``) makes fairseq able to load its
-own checkpoints under torch >= 2.6 (see :mod:`nat.trusted_checkpoints`) and registers
-the project's criterions: ``word_kd`` (word-level KD for AR students).
+own checkpoints under torch >= 2.6 (see :mod:`nat.trusted_checkpoints`) and registers:
+  criterion ``word_kd``            word-level KD for AR students (Kim & Rush 2016)
+  task ``translation_duration``    translation data + teacher-derived token durations
+  arch ``duration_nat``            FastSpeech-style duration NAT (Ren et al. 2019) for text
+  criterion ``duration_nat_loss``  its token NLL + duration MSE
+Vanilla NAT and CMLM are fairseq's own ``nonautoregressive_transformer`` and
+``cmlm_transformer``; :mod:`nat.students` wraps them.
 """
-from nat.trusted_checkpoints import trust_fairseq_checkpoints
+import logging
+
+logging.getLogger("fairseq.tasks.text_to_speech").setLevel(logging.WARNING)  # "install tensorboardX" noise
+
+from nat.trusted_checkpoints import trust_fairseq_checkpoints  # noqa: E402
 
 trust_fairseq_checkpoints()
 
-from nat.criterions import word_kd  # noqa: E402,F401  (registers the criterion)
+from nat.criterions import duration_nat_loss, word_kd  # noqa: E402,F401  (registration)
+from nat.models import duration_nat  # noqa: E402,F401
+from nat.tasks import translation_duration  # noqa: E402,F401

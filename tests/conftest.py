@@ -22,3 +22,15 @@ def tiny_teacher(tiny_synthetic, tmp_path_factory):
     run = tmp_path_factory.mktemp("runs") / "teacher"
     manifest = train_teacher(tiny_synthetic.path, run, preset="tiny", device="cpu")
     return run, manifest
+
+
+@pytest.fixture(scope="session")
+def tiny_students(tiny_synthetic, tiny_teacher, tmp_path_factory):
+    """The three students, `tiny` preset, trained on ``tiny_synthetic`` (about 30 s each)."""
+    from nat.students import STUDENTS, train_student
+
+    root = tmp_path_factory.mktemp("students")
+    teacher = tiny_teacher[1]["checkpoint"]
+    return {student: (root / student, train_student(student, tiny_synthetic.path, root / student, preset="tiny",
+                                                    teacher=teacher, device="cpu"))
+            for student in STUDENTS}

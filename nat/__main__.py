@@ -1,0 +1,5 @@
+import sys
+
+from nat.cli import main
+
+sys.exit(main())

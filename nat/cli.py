@@ -1,0 +1,205 @@
+"""`seqkd-nat`: train non-autoregressive students, decode text with any trained run, compare.
+
+  seqkd-nat train    --student nat|cmlm|duration --corpus C --out RUN [--teacher T] [--preset cpu]
+  seqkd-nat decode   --run RUN [--input FILE] [--output FILE] [--length-beam 3 --rescore-teacher T]
+  seqkd-nat evaluate --run RUN [--split test]
+  seqkd-nat compare  --teacher T --raw C --distilled D --out DIR    (raw vs distilled table)
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from distill.io import InputError, atomic_open, read_json, read_lines
+
+
+def _checkpoint(run_or_checkpoint: str) -> str:
+    path = Path(run_or_checkpoint)
+    return read_json(path / "manifest.json")["checkpoint"] if path.is_dir() else str(path)
+
+
+def _decoding_options(parser) -> None:
+    parser.add_argument("--iterations", type=int, default=10,
+                        help="CMLM refinement iterations (vanilla NAT always uses 0, see fairseq#1231)")
+    parser.add_argument("--length-beam", type=int, default=1, help="target lengths decoded in parallel per sentence")
+    parser.add_argument("--rescore-teacher", metavar="RUN_OR_CKPT",
+                        help="AR teacher that picks among the length-beam candidates (noisy parallel decoding)")
+    parser.add_argument("--beam", type=int, default=5, help="beam size when RUN is the AR teacher")
+    parser.add_argument("--max-tokens", type=int, default=6000, help="tokens per batch")
+    parser.add_argument("--device", choices=["cpu", "cuda"], help="default: cuda if available")
+    parser.add_argument("--corpus", help="corpus directory for vocabulary and sentencepiece (default: the run's)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="seqkd-nat", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    from nat.students import PRESETS, STUDENTS
+
+    train = commands.add_parser("train", help="train (or resume) a student on a raw or distilled corpus")
+    train.add_argument("--student", required=True, choices=STUDENTS)
+    train.add_argument("--corpus", required=True)
+    train.add_argument("--out", required=True, help="run directory (re-running resumes it)")
+    train.add_argument("--teacher", help="AR teacher run or checkpoint (durations for the duration student)")
+    train.add_argument("--preset", default="cpu", choices=sorted(PRESETS))
+    train.add_argument("--max-update", type=int, help="override the preset's number of updates")
+    train.add_argument("--seed", type=int, default=1)
+    train.add_argument("--device", choices=["cpu", "cuda"])
+
+    decode = commands.add_parser("decode", help="translate raw text (one sentence per line) with a trained run")
+    decode.add_argument("--run", required=True, help="run directory of a student or of the teacher")
+    decode.add_argument("--input", default="-", help="input file (default: stdin)")
+    decode.add_argument("--output", default="-", help="output file (default: stdout)")
+    _decoding_options(decode)
+
+    evaluate = commands.add_parser("evaluate", help="sacrebleu BLEU/chrF of a run on a corpus split")
+    evaluate.add_argument("--run", required=True)
+    evaluate.add_argument("--split", default="test", choices=["valid", "test"])
+    _decoding_options(evaluate)
+
+    compare = commands.add_parser("compare", help="train every student on raw and distilled data; one BLEU table")
+    compare.add_argument("--teacher", required=True, help="AR teacher run directory")
+    compare.add_argument("--raw", required=True, help="raw corpus directory")
+    compare.add_argument("--distilled", required=True, help="distilled corpus directory (same vocabulary)")
+    compare.add_argument("--out", required=True, help="directory for the student runs and the table")
+    compare.add_argument("--students", default=",".join(STUDENTS), help="comma-separated subset")
+    compare.add_argument("--preset", default="cpu", choices=sorted(PRESETS))
+    compare.add_argument("--max-update", type=int)
+    compare.add_argument("--seed", type=int, default=1)
+    _decoding_options(compare)
+    return parser
+
+
+def _settings(args):
+    from distill.teacher import default_device
+    from nat.decoding import StudentSettings
+
+    return StudentSettings(iterations=args.iterations, length_beam=args.length_beam, max_tokens=args.max_tokens,
+                           device=args.device or default_device())
+
+
+def _translator(args, run):
+    from nat.decoding import load_translator
+
+    teacher = _checkpoint(args.rescore_teacher) if args.rescore_teacher else None
+    return load_translator(run, corpus_dir=args.corpus, settings=_settings(args), teacher=teacher, beam=args.beam)
+
+
+def _read_input(path: str) -> list[str]:
+    if path != "-":
+        return read_lines(path)
+    lines = []
+    for number, raw in enumerate(sys.stdin.buffer, start=1):
+        try:
+            lines.append(raw.decode("utf-8").rstrip("\n").rstrip("\r"))
+        except UnicodeDecodeError:
+            raise InputError(f"<stdin>:{number}: invalid UTF-8; re-encode the input as UTF-8") from None
+    return lines
+
+
+def run_decode(args) -> None:
+    lines = _read_input(args.input)
+    translator = _translator(args, args.run)
+    non_empty = [i for i, line in enumerate(lines) if line.strip()]
+    started = time.perf_counter()
+    hypotheses = translator.translate([lines[i] for i in non_empty]) if non_empty else []
+    elapsed = time.perf_counter() - started
+    output = [""] * len(lines)  # empty input line -> empty output line
+    for index, nbest in zip(non_empty, hypotheses):
+        output[index] = nbest[0].text
+    if translator.truncated_lines:
+        numbers = [non_empty[i] + 1 for i in translator.truncated_lines]
+        print(f"warning: {len(numbers)} input lines exceed the model's {translator.max_source_tokens} source tokens "
+              f"and were truncated to fit (lines {', '.join(map(str, numbers[:20]))}"
+              f"{', ...' if len(numbers) > 20 else ''})", file=sys.stderr)
+    text = "".join(line + "\n" for line in output)
+    if args.output == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    else:
+        with atomic_open(args.output) as handle:
+            handle.write(text)
+    rate = len(non_empty) / elapsed if elapsed > 0 else float("inf")
+    print(f"decoded {len(lines)} lines ({len(non_empty)} non-empty) in {elapsed:.2f} s of model time: "
+          f"{rate:.1f} sentences/s", file=sys.stderr)
+
+
+def _stem(args, split: str) -> str:
+    rescored = "+teacher" if args.rescore_teacher and args.length_beam > 1 else ""
+    return f"{split}.it{args.iterations}.lb{args.length_beam}{rescored}"
+
+
+def run_evaluate(args) -> dict:
+    from distill.corpus.directory import Corpus
+    from distill.scoring import evaluate_on_split, format_scores
+
+    manifest = read_json(Path(args.run) / "manifest.json")
+    corpus = Corpus.open(args.corpus or manifest["corpus"])
+    result = evaluate_on_split(_translator(args, args.run), corpus, args.split, Path(args.run) / "eval", _stem(args, args.split))
+    print(f"{args.run} on {corpus.path.name}/{args.split}:\n{format_scores(result['scores'])}", flush=True)
+    return result
+
+
+def run_compare(args) -> None:
+    from distill.corpus.directory import Corpus
+    from distill.io import write_json
+    from nat.students import STUDENTS, train_student
+
+    students = [s.strip() for s in args.students.split(",") if s.strip()]
+    unknown = sorted(set(students) - set(STUDENTS))
+    if unknown:
+        raise InputError(f"--students: unknown {', '.join(unknown)}; choose from {', '.join(STUDENTS)}")
+    teacher = _checkpoint(args.teacher)
+    raw = Corpus.open(args.raw)
+    out = Path(args.out)
+    rows = []
+    for student in students:
+        row = {"student": student}
+        for data, corpus_dir in (("raw", args.raw), ("distilled", args.distilled)):
+            run = out / f"{student}-{data}"
+            overrides = {"max_update": args.max_update} if args.max_update else None
+            train_student(student, corpus_dir, run, preset=args.preset, teacher=teacher, seed=args.seed,
+                          device=args.device, overrides=overrides)
+            args.run, args.corpus, args.split = str(run), str(raw.path), "test"  # test = human references
+            row[data] = run_evaluate(args)["scores"]
+        rows.append(row)
+    refs = list(raw.references("test"))
+    columns = refs + (["+".join(refs)] if len(refs) > 1 else [])
+    header = "| student | " + " | ".join(f"raw BLEU ({c}) | distilled BLEU ({c})" for c in columns) + " |"
+    lines = [header, "|" + "---|" * (1 + 2 * len(columns))]
+    for row in rows:
+        cells = [f"{row['raw'][c]['bleu']:.2f} | {row['distilled'][c]['bleu']:.2f}" for c in columns]
+        lines.append(f"| {row['student']} | " + " | ".join(cells) + " |")
+    signature = rows[0]["raw"][columns[0]]["bleu_signature"] if rows else ""
+    table = "\n".join(lines) + f"\n\nsacrebleu: {signature}\n"
+    write_json(out / "compare.json", {"rows": rows, "teacher": teacher, "raw": args.raw, "distilled": args.distilled,
+                                      "preset": args.preset, "decoding": vars(_settings(args))})
+    with atomic_open(out / "compare.md") as handle:
+        handle.write(table)
+    print(table)
+
+
+COMMANDS = {"decode": run_decode, "evaluate": run_evaluate, "compare": run_compare}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "train":
+            from nat.students import train_student
+
+            train_student(args.student, args.corpus, args.out, preset=args.preset,
+                          teacher=_checkpoint(args.teacher) if args.teacher else None, seed=args.seed,
+                          device=args.device, overrides={"max_update": args.max_update} if args.max_update else None)
+        else:
+            COMMANDS[args.command](args)
+    except InputError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,174 @@
+"""Decoding trained students (and the teacher) from raw text, with length beam + AR rescoring.
+
+Noisy parallel decoding (Gu et al. 2018): decode several target lengths in parallel and
+let the AR teacher pick the candidate it scores best (mean log-probability under
+teacher forcing). For vanilla NAT and CMLM this plugs into fairseq's
+IterativeRefinementGenerator (its own reranker assumes an old encoder-output type and
+fails on current fairseq models, so :class:`RescoringRefinementGenerator` replaces just
+that method); the duration NAT has its own generator with the same interface.
+Vanilla NAT always decodes with 0 refinement iterations (fairseq#1231): a NAT run
+ignores ``iterations``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from distill.corpus.directory import Corpus
+from distill.engine import load_ensemble
+from distill.generation import DecodeSettings, Translator
+from distill.io import InputError, read_json
+
+
+@dataclass
+class StudentSettings:
+    iterations: int = 10  # CMLM refinement steps; vanilla NAT always uses 0
+    length_beam: int = 1
+    max_tokens: int = 6000
+    device: str = "cpu"
+
+
+def teacher_scores(teacher, src_tokens, src_lengths, candidates: list[torch.Tensor], owners: torch.Tensor,
+                   pad: int, eos: int) -> torch.Tensor:
+    """Mean log-probability of each candidate (tokens ending in </s>) under the AR teacher.
+
+    ``owners[k]`` is the row of ``src_tokens`` that candidate k translates.
+    """
+    width = max(len(c) for c in candidates)
+    target = src_tokens.new_full((len(candidates), width), pad)
+    for k, tokens in enumerate(candidates):
+        target[k, : len(tokens)] = tokens
+    previous = torch.cat([target.new_full((len(candidates), 1), eos), target[:, :-1]], dim=1)
+    previous = previous.masked_fill(previous.eq(eos) & (torch.arange(width, device=target.device) > 0), pad)
+    encoder_out = teacher.encoder(src_tokens, src_lengths=src_lengths)
+    encoder_out = teacher.encoder.reorder_encoder_out(encoder_out, owners.to(src_tokens.device))
+    lprobs = teacher.get_normalized_probs(teacher.decoder(previous, encoder_out), log_probs=True)
+    picked = lprobs.gather(2, target.unsqueeze(-1)).squeeze(-1)
+    mask = target.ne(pad)
+    return picked.masked_fill(~mask, 0).sum(1) / mask.sum(1).clamp(min=1)
+
+
+def _ending_with_eos(tokens: torch.Tensor, eos: int) -> torch.Tensor:
+    """Cut after the first </s>, or append one."""
+    hits = (tokens == eos).nonzero()
+    if len(hits):
+        return tokens[: int(hits[0]) + 1]
+    return torch.cat([tokens, tokens.new_tensor([eos])])
+
+
+def _iterative_refinement_generator_class():
+    from fairseq.iterative_refinement_generator import IterativeRefinementGenerator
+
+    class RescoringRefinementGenerator(IterativeRefinementGenerator):
+        def rerank(self, reranker, finalized, encoder_input, beam_size):
+            src_tokens, src_lengths = encoder_input
+            candidates = [_ending_with_eos(f[0]["tokens"][1:], self.eos) for f in finalized]  # drop <s>
+            owners = torch.arange(len(finalized)) // beam_size
+            scores = teacher_scores(reranker, src_tokens, src_lengths, candidates, owners, self.pad, self.eos)
+            for hypos, score in zip(finalized, scores):
+                hypos[0]["score"] = score
+            return finalized
+
+    return RescoringRefinementGenerator
+
+
+def allocate_durations(expected: torch.Tensor, totals: torch.Tensor) -> torch.Tensor:
+    """Integer durations proportional to ``expected`` [batch, src] summing exactly to ``totals`` [batch]."""
+    result = torch.zeros_like(expected, dtype=torch.long)
+    for row in range(expected.size(0)):
+        weights = expected[row].clamp(min=0)
+        nonzero = weights.sum()
+        if nonzero <= 0:
+            weights = torch.ones_like(weights)
+            nonzero = weights.sum()
+        scaled = weights * (float(totals[row]) / nonzero)
+        floor = scaled.floor()
+        remaining = int(totals[row]) - int(floor.sum())
+        if remaining > 0:
+            floor[torch.argsort(scaled - floor, descending=True)[:remaining]] += 1
+        result[row] = floor.long()
+    return result
+
+
+class DurationGenerator:
+    """Inference for the duration NAT: predicted durations, a beam of total lengths, optional AR rescoring."""
+
+    def __init__(self, dictionary, length_beam: int = 1, rescore: bool = False):
+        self.pad, self.eos = dictionary.pad(), dictionary.eos()
+        self.length_beam, self.rescore = length_beam, rescore
+
+    @torch.no_grad()
+    def generate(self, models, sample, **unused):
+        model = models[0]
+        teacher = models[-1] if self.rescore else None
+        src_tokens, src_lengths = sample["net_input"]["src_tokens"], sample["net_input"]["src_lengths"]
+        states, padding_mask = model.encode(src_tokens, src_lengths)
+        expected = torch.expm1(model.predict_log_durations(states, padding_mask)).clamp(min=0)
+        expected = expected.masked_fill(padding_mask, 0)
+        base = expected.sum(1).round().clamp(min=1)
+        offsets = [k - (self.length_beam - 1) // 2 for k in range(self.length_beam)]
+        candidates, scores, owners = [], [], []
+        for offset in offsets:
+            totals = (base + offset).clamp(min=1)
+            durations = allocate_durations(expected, totals).masked_fill(padding_mask, 0)
+            logits, output_mask = model.decode(states, durations)
+            best = F.log_softmax(logits.float(), dim=-1).max(-1)
+            for row in range(src_tokens.size(0)):
+                keep = ~output_mask[row]
+                candidates.append(_ending_with_eos(best.indices[row][keep], self.eos))
+                scores.append(best.values[row][keep].mean())
+                owners.append(row)
+        owners = torch.tensor(owners)
+        scores = torch.stack(scores)
+        if teacher is not None and self.length_beam > 1:
+            scores = teacher_scores(teacher, src_tokens, src_lengths, candidates, owners, self.pad, self.eos)
+        results = []
+        for row in range(src_tokens.size(0)):
+            mine = (owners == row).nonzero().squeeze(1)
+            pick = int(mine[scores[mine].argmax()])
+            results.append([{"tokens": candidates[pick], "score": scores[pick], "positional_scores": None,
+                             "alignment": None}])
+        return results
+
+
+def load_translator(run_dir, *, corpus_dir=None, settings: StudentSettings | None = None,
+                    teacher: str | None = None, beam: int = 5) -> Translator:
+    """A ready Translator for any run directory: AR teacher, nat, cmlm or duration student.
+
+    ``teacher`` (a checkpoint) rescores the length beam of a student.
+    """
+    from pathlib import Path
+
+    settings = settings or StudentSettings()
+    manifest_path = Path(run_dir) / "manifest.json"
+    if not manifest_path.is_file():
+        raise InputError(f"{manifest_path}: missing; is {run_dir} a finished training run?")
+    manifest = read_json(manifest_path)
+    corpus = Corpus.open(corpus_dir or manifest["corpus"])
+    if manifest["kind"] == "teacher":
+        return Translator.autoregressive([manifest["checkpoint"]], corpus, DecodeSettings(
+            beam=beam, max_tokens=settings.max_tokens, device=settings.device))
+    student = manifest["student"]
+    models, cfg, task = load_ensemble([manifest["checkpoint"]], str(corpus.bin_dir))
+    expected_arch = {"nat": "NATransformerModel", "cmlm": "CMLMNATransformerModel", "duration": "DurationNATModel"}
+    if type(models[0]).__name__ != expected_arch[student]:
+        raise InputError(f"{manifest['checkpoint']}: holds a {type(models[0]).__name__}, expected a {student} student")
+    rescore = bool(teacher) and settings.length_beam > 1
+    if rescore:
+        from fairseq import checkpoint_utils
+
+        models += checkpoint_utils.load_model_ensemble([teacher], task=task)[0]
+        models[-1].eval()
+    if settings.device == "cuda":
+        models = [m.cuda() for m in models]
+    if student == "duration":
+        generator = DurationGenerator(task.target_dictionary, settings.length_beam, rescore)
+    else:
+        generator = _iterative_refinement_generator_class()(
+            task.target_dictionary, eos_penalty=0.0,
+            max_iter=0 if student == "nat" else settings.iterations,  # fairseq#1231
+            beam_size=settings.length_beam, reranking=rescore, adaptive=True)
+    return Translator(models, task, generator, corpus.spm_model, max_tokens=settings.max_tokens,
+                      device=settings.device)

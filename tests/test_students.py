@@ -1,0 +1,118 @@
+"""NAT students: durations, training, decoding (order, empty and over-long lines), wrong inputs."""
+import json
+import shutil
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from distill.io import InputError
+from nat.cli import main as nat_main
+from nat.decoding import StudentSettings, allocate_durations, load_translator
+from nat.durations import durations_from_attention, load_meta, read_durations
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 12), st.integers(1, 12), st.integers(0, 2**31 - 1))
+def test_durations_from_attention_properties(target_len, source_len, seed):
+    generator = torch.Generator().manual_seed(seed)
+    attention = torch.rand(target_len, source_len, generator=generator).softmax(-1)
+    durations = durations_from_attention(attention)
+    assert len(durations) == source_len
+    assert sum(durations) == target_len  # one source index per target token
+    assert min(durations) >= 0
+    argmax = attention.argmax(1).tolist()
+    assert durations == [argmax.count(i) for i in range(source_len)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(0, 5, allow_nan=False), min_size=1, max_size=10), st.integers(1, 40))
+def test_allocate_durations_sums_to_the_requested_length(expected, total):
+    durations = allocate_durations(torch.tensor([expected]), torch.tensor([total]))
+    assert int(durations.sum()) == total
+    assert int(durations.min()) >= 0
+
+
+def test_stored_durations_sum_to_target_lengths(tiny_students, tiny_synthetic):
+    _, manifest = tiny_students["duration"]
+    meta = load_meta(manifest["durations"])
+    assert 0 <= meta["layer"] and 0 <= meta["head"]
+    for split in ("train", "valid"):
+        sources = (tiny_synthetic.path / "spm" / f"{split}.src").read_text().splitlines()
+        targets = (tiny_synthetic.path / "spm" / f"{split}.tgt").read_text().splitlines()
+        source_lengths = [len(line.split()) + 1 for line in sources]  # + </s>
+        durations = read_durations(f"{manifest['durations']}/{split}.dur", source_lengths)
+        assert [sum(d) for d in durations] == [len(line.split()) + 1 for line in targets]
+
+
+def test_each_student_decodes_and_is_scored(tiny_students, tiny_synthetic):
+    for student, (run, _) in tiny_students.items():
+        translator = load_translator(run, settings=StudentSettings(iterations=4, length_beam=1))
+        sources = tiny_synthetic.lines("test", "src")
+        outputs = translator.translate(sources)
+        assert len(outputs) == len(sources)
+        assert all(isinstance(n[0].text, str) for n in outputs)
+
+
+def test_length_beam_with_teacher_rescoring(tiny_students, tiny_teacher, tiny_synthetic):
+    teacher = tiny_teacher[1]["checkpoint"]
+    sources = tiny_synthetic.lines("test", "src")[:10]
+    for student, (run, _) in tiny_students.items():
+        translator = load_translator(run, settings=StudentSettings(iterations=2, length_beam=3), teacher=teacher)
+        assert len(translator.models) == 2  # student + teacher as rescorer
+        assert len(translator.translate(sources)) == 10
+
+
+def test_decode_round_trips_1000_lines_in_order(tiny_students, tiny_synthetic, tmp_path, capsys):
+    run, _ = tiny_students["duration"]
+    pool = tiny_synthetic.lines("train", "src")
+    lines = [pool[i % len(pool)] for i in range(1000)]
+    lines[10] = lines[500] = ""
+    lines[700] = " ".join(["noza"] * 1200)  # longer than the model's 1024 source positions
+    source = tmp_path / "in.txt"
+    source.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    output = tmp_path / "out.txt"
+    assert nat_main(["decode", "--run", str(run), "--input", str(source), "--output", str(output), "--device", "cpu"]) == 0
+    decoded = output.read_text(encoding="utf-8").split("\n")[:-1]
+    assert len(decoded) == 1000
+    assert decoded[10] == decoded[500] == ""
+    err = capsys.readouterr().err
+    assert "line 701" in err or "lines 701" in err
+    assert "sentences/s" in err
+    # order: the same sentence decodes to the same output wherever it sits
+    translator = load_translator(run)
+    alone = [n[0].text for n in translator.translate([lines[1], lines[999]])]
+    assert [decoded[1], decoded[999]] == alone
+
+
+def test_wrong_kind_and_corrupt_checkpoints_are_refused(tiny_students, tiny_teacher, tmp_path):
+    run, manifest = tiny_students["nat"]
+    fake = tmp_path / "fake"
+    fake.mkdir()
+    (fake / "manifest.json").write_text(json.dumps({**manifest, "checkpoint": tiny_teacher[1]["checkpoint"]}))
+    with pytest.raises(InputError, match="expected a nat student"):
+        load_translator(fake)
+    broken = tmp_path / "broken.pt"
+    data = open(manifest["checkpoint"], "rb").read()
+    broken.write_bytes(data[: len(data) // 3])
+    (fake / "manifest.json").write_text(json.dumps({**manifest, "checkpoint": str(broken)}))
+    with pytest.raises(InputError, match="cannot load checkpoint"):
+        load_translator(fake)
+
+
+def test_compare_writes_one_table(tiny_students, tiny_teacher, tiny_synthetic, tmp_path):
+    from distill.regenerate import RegenerationRequest, regenerate
+
+    distilled = regenerate(RegenerationRequest(teachers=[tiny_teacher[1]["checkpoint"]], corpus=str(tiny_synthetic.path),
+                                               out=str(tmp_path / "distilled"), device="cpu"))
+    out = tmp_path / "compare"
+    for student, (run, _) in tiny_students.items():  # reuse the raw runs: compare skips finished ones
+        shutil.copytree(run, out / f"{student}-raw")
+    assert nat_main(["compare", "--teacher", str(tiny_teacher[0]), "--raw", str(tiny_synthetic.path),
+                     "--distilled", str(distilled.path), "--out", str(out), "--preset", "tiny", "--device", "cpu",
+                     "--iterations", "4"]) == 0
+    table = (out / "compare.md").read_text()
+    assert table.count("\n| ") == 3 and "raw BLEU (tgt)" in table and "nrefs:1" in table
+    rows = json.loads((out / "compare.json").read_text())["rows"]
+    assert [r["student"] for r in rows] == ["nat", "cmlm", "duration"]
