@@ -1,0 +1,223 @@
+"""`seqkd-analysis`: corpus complexity, faithfulness, and their validation on synthetic data.
+
+  seqkd-analysis complexity --corpus RAW --corpus DISTILLED [...] --out DIR
+        C(d) and corpus statistics of each corpus; F(d) of every later corpus against the
+        first; JSON + figure (PNG and PDF)
+  seqkd-analysis modes --corpus MULTI --hyp teacher=FILE --hyp nat-raw=FILE [...] --out DIR
+        mode-mixing rate of system outputs on a multi-target corpus; simplex (K=3) or histogram (K=2)
+  seqkd-analysis validate --out DIR
+        synthetic corpora of known H(y|x): estimated vs true complexity, Spearman rho,
+        error table (Markdown + JSON) and figure
+
+Every figure has a JSON file beside it with the numbers it plots.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from distill.io import InputError, atomic_open, write_json
+
+
+def _save_figure(figure, stem: Path) -> list[str]:
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for suffix in (".png", ".pdf"):
+        path = stem.with_name(stem.name + suffix)
+        figure.savefig(path, dpi=150, bbox_inches="tight")
+        paths.append(str(path))
+    return paths
+
+
+def run_complexity(args) -> dict:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from analysis.measures import AlignedCorpus, faithfulness
+    from distill.corpus.directory import Corpus
+
+    corpora = [Corpus.open(path) for path in args.corpus]
+    aligned = []
+    results = []
+    for corpus in corpora:
+        print(f"aligning {corpus.path} ({args.split}) with eflomal ...", file=sys.stderr, flush=True)
+        current = AlignedCorpus.from_corpus(corpus, args.split, args.limit)
+        aligned.append(current)
+        stats = {"corpus": str(corpus.path), "kind": corpus.manifest["kind"], **current.statistics(args.min_count)}
+        if len(aligned) > 1:
+            stats["faithfulness_bits_vs_first"] = faithfulness(aligned[0], current, args.min_count, args.smoothing)
+        results.append(stats)
+        print(f"  C(d) = {stats['complexity_bits']:.3f} bits"
+              + (f", F(d) = {stats['faithfulness_bits_vs_first']:.3f} bits" if "faithfulness_bits_vs_first" in stats else ""),
+              file=sys.stderr)
+    out = Path(args.out)
+    labels = [Path(r["corpus"]).name for r in results]
+    figure, axes = plt.subplots(1, 2, figsize=(10, 4))
+    axes[0].bar(labels, [r["complexity_bits"] for r in results], color="tab:blue")
+    axes[0].set_ylabel("complexity C(d) [bits]")
+    axes[0].set_title(f"Corpus complexity ({args.split}, types with >= {args.min_count} links)")
+    faithful = [r.get("faithfulness_bits_vs_first", 0.0) for r in results]
+    axes[1].bar(labels, faithful, color="tab:orange")
+    axes[1].set_ylabel(f"faithfulness F(d) vs {labels[0]} [bits]")
+    axes[1].set_title("Faithfulness (KL to the first corpus)")
+    for axis in axes:
+        axis.tick_params(axis="x", rotation=20)
+    report = {"split": args.split, "min_count": args.min_count, "smoothing": args.smoothing, "limit": args.limit,
+              "aligner": "eflomal (forward links)", "tokenizer": "sacrebleu 13a, lowercased", "corpora": results}
+    report["figures"] = _save_figure(figure, out / "complexity")
+    write_json(out / "complexity.json", report)
+    print(f"wrote {out / 'complexity.json'} and {', '.join(report['figures'])}", file=sys.stderr)
+    return report
+
+
+def run_modes(args) -> dict:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from analysis.multimodality import ModeLexicon, mode_mixing, simplex_xy
+    from distill.corpus.directory import Corpus
+    from distill.io import read_lines
+
+    corpus = Corpus.open(args.corpus)
+    if not corpus.raw("train", "mode").is_file():
+        raise InputError(f"{corpus.raw('train', 'mode')}: missing; mode mixing needs a multi-target corpus")
+    lexicon = ModeLexicon(corpus.lines("train", "tgt"), corpus.lines("train", "mode"))
+    systems = {}
+    for item in args.hyp:
+        name, sep, path = item.partition("=")
+        if not sep:
+            raise InputError(f"--hyp {item!r}: expected NAME=FILE")
+        systems[name] = mode_mixing(lexicon, read_lines(path))
+        print(f"{name}: mode-mixing rate {systems[name]['mode_mixing_rate']:.3f}, "
+              f"mean majority share {systems[name]['mean_majority_share']:.3f}", file=sys.stderr)
+    k = len(lexicon.modes)
+    figure, axes = plt.subplots(1, len(systems), figsize=(4.5 * len(systems), 4.2), squeeze=False)
+    for axis, (name, result) in zip(axes[0], systems.items()):
+        shares = np.array(result["shares"]).reshape(-1, k)
+        if not len(shares):
+            axis.text(0.5, 0.5, "no attributable output", ha="center")
+        elif k == 3:
+            points = simplex_xy(shares)
+            axis.plot([0, 1, 0.5, 0], [0, 0, np.sqrt(3) / 2, 0], "k-", linewidth=0.8)
+            axis.scatter(points[:, 0], points[:, 1], s=8, alpha=0.4)
+            for corner, label in zip(([0, -0.06], [1, -0.06], [0.5, 0.9]), lexicon.modes):
+                axis.text(*corner, f"mode {label}", ha="center")
+            axis.set_aspect("equal")
+            axis.axis("off")
+        else:
+            axis.hist(shares[:, 0], bins=20, range=(0, 1), color="tab:blue")
+            axis.set_xlabel(f"share of tokens from mode {lexicon.modes[0]}")
+            axis.set_ylabel("sentences")
+        axis.set_title(f"{name}\nmode mixing {result['mode_mixing_rate']:.1%}")
+    out = Path(args.out)
+    report = {"corpus": str(corpus.path), "modes": lexicon.modes, "systems": systems,
+              "figures": _save_figure(figure, out / "mode_mixing")}
+    write_json(out / "mode_mixing.json", report)
+    return report
+
+
+VALIDATION_ENTROPIES = (0.0, 0.5, 1.0, 1.5, 2.0, 2.5)
+
+
+def run_validate(args) -> dict:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from scipy.stats import pearsonr, spearmanr
+
+    from analysis.measures import AlignedCorpus
+    from distill.corpus.synthetic import SyntheticConfig, SyntheticLanguage
+
+    rows = []
+    for modes in args.modes:
+        for bits in VALIDATION_ENTROPIES:
+            config = SyntheticConfig(source_types=args.source_types, candidates=8, word_entropy=bits, modes=modes,
+                                     reorder=0.3, seed=args.seed)
+            language = SyntheticLanguage(config)
+            sample = language.sample(args.pairs)
+            aligned = AlignedCorpus(sample["src"], sample["tgt"])
+            estimate = aligned.complexity(args.min_count)
+            rows.append({"modes": modes, "word_entropy_bits": bits, "true_bits": language.lexical_entropy_bits,
+                         "estimated_bits": estimate, "error_bits": estimate - language.lexical_entropy_bits,
+                         "types_measured": len(aligned.table.frequent_types(args.min_count))})
+            print(f"K={modes} H={language.lexical_entropy_bits:.3f} -> C(d)={estimate:.3f}", file=sys.stderr)
+    true = [r["true_bits"] for r in rows]
+    estimated = [r["estimated_bits"] for r in rows]
+    summary = {"spearman_rho": float(spearmanr(true, estimated).statistic),
+               "pearson_r": float(pearsonr(true, estimated).statistic),
+               "mean_abs_error_bits": sum(abs(r["error_bits"]) for r in rows) / len(rows),
+               "pairs_per_corpus": args.pairs, "source_types": args.source_types, "min_count": args.min_count,
+               "seed": args.seed}
+    out = Path(args.out)
+    figure, axis = plt.subplots(figsize=(5, 5))
+    for modes in args.modes:
+        mine = [r for r in rows if r["modes"] == modes]
+        axis.plot([r["true_bits"] for r in mine], [r["estimated_bits"] for r in mine], "o-", label=f"K = {modes}")
+    top = max(true + estimated) + 0.2
+    axis.plot([0, top], [0, top], "k--", linewidth=0.8, label="estimate = truth")
+    axis.set_xlabel("true H(y|x) of the generator [bits]")
+    axis.set_ylabel("estimated complexity C(d) [bits]")
+    axis.set_title(f"Complexity estimator vs ground truth\nSpearman ρ = {summary['spearman_rho']:.3f}")
+    axis.legend()
+    figures = _save_figure(figure, out / "validation")
+    table = ["| K | word entropy | true H(y|x) | estimated C(d) | error |", "|---|---|---|---|---|"]
+    table += [f"| {r['modes']} | {r['word_entropy_bits']:.1f} | {r['true_bits']:.3f} | {r['estimated_bits']:.3f} | "
+              f"{r['error_bits']:+.3f} |" for r in rows]
+    table.append(f"\nSpearman ρ = {summary['spearman_rho']:.3f}, Pearson r = {summary['pearson_r']:.3f}, "
+                 f"mean |error| = {summary['mean_abs_error_bits']:.3f} bits "
+                 f"({args.pairs} pairs per corpus, types with >= {args.min_count} links)\n")
+    with atomic_open(out / "validation.md") as handle:
+        handle.write("\n".join(table))
+    report = {"rows": rows, "summary": summary, "figures": figures}
+    write_json(out / "validation.json", report)
+    print("\n".join(table))
+    return report
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="seqkd-analysis", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    complexity = commands.add_parser("complexity", help="C(d), F(d) and statistics of corpus directories")
+    complexity.add_argument("--corpus", action="append", required=True, help="corpus directory; the first is the reference for F(d)")
+    complexity.add_argument("--out", required=True)
+    complexity.add_argument("--split", default="train", choices=["train", "valid", "test"])
+    complexity.add_argument("--limit", type=int, help="use only the first N pairs")
+    complexity.add_argument("--min-count", type=int, default=10, help="source types with fewer links are left out")
+    complexity.add_argument("--smoothing", type=float, default=0.1, help="add-k smoothing of the distilled table in F(d)")
+    modes = commands.add_parser("modes", help="mode mixing of system outputs on a multi-target corpus")
+    modes.add_argument("--corpus", required=True, help="multi-target corpus directory (with raw/train.mode)")
+    modes.add_argument("--hyp", action="append", required=True, metavar="NAME=FILE", help="system output; repeatable")
+    modes.add_argument("--out", required=True)
+    validate = commands.add_parser("validate", help="estimated vs true complexity on synthetic corpora")
+    validate.add_argument("--out", required=True)
+    validate.add_argument("--pairs", type=int, default=20000)
+    validate.add_argument("--source-types", type=int, default=200)
+    validate.add_argument("--modes", type=int, nargs="+", default=[1, 3])
+    validate.add_argument("--min-count", type=int, default=10)
+    validate.add_argument("--seed", type=int, default=1)
+    return parser
+
+
+COMMANDS = {"complexity": run_complexity, "validate": run_validate, "modes": run_modes}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        COMMANDS[args.command](args)
+    except InputError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
