@@ -25,6 +25,8 @@ def _add_prepare(subparsers) -> None:
     common(bible, 8000)
     bible.add_argument("--max-words", type=int, default=250, help="drop (and count) verses longer than this")
     bible.add_argument("--sword-path", default="/usr/share/sword", help="SWORD data directory (with mods.d/)")
+    bible.add_argument("--multi-target", action="store_true",
+                       help="multimodality variant: each verse's target is WEB or KJV at random (raw/<split>.mode)")
 
     synthetic = kinds.add_parser("synthetic", help="synthetic corpus with known H(y|x) and K target modes")
     common(synthetic, 2000)
@@ -55,7 +57,7 @@ def _run_prepare(args) -> None:
         from distill.corpus.bible import prepare_bible
 
         corpus = prepare_bible(args.out, vocab_size=args.vocab_size, max_words=args.max_words,
-                               sword_path=args.sword_path, seed=args.seed)
+                               sword_path=args.sword_path, seed=args.seed, multi_target=args.multi_target)
     elif args.kind == "synthetic":
         from distill.corpus.synthetic import SyntheticConfig, prepare_synthetic
 

@@ -114,10 +114,8 @@ def regenerate(request: RegenerationRequest) -> Corpus | None:
     mine = [s for n, s in enumerate(shards) if n % request.num_workers == request.worker_index]
     todo = [s for s in mine if not (shard_dir / f"{s[0]}-{s[1]:05d}.json").is_file()]
     if todo:
-        import torch
         from fairseq import utils
 
-        torch.set_num_threads(max(1, torch.get_num_threads()))
         translator = Translator.autoregressive(teachers, corpus, settings)
         with tqdm(total=sum(end - start for _, _, start, end in todo), unit="sent",
                   desc=f"distilling ({request.method}, worker {request.worker_index})", mininterval=2) as bar:

@@ -44,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", required=True, help="run directory (re-running resumes it)")
     train.add_argument("--teacher", help="AR teacher run or checkpoint (durations for the duration student)")
     train.add_argument("--preset", default="cpu", choices=sorted(PRESETS))
+    train.add_argument("--size", choices=["tiny", "small", "medium", "base", "big"], help="model size (default: the preset's)")
     train.add_argument("--max-update", type=int, help="override the preset's number of updates")
     train.add_argument("--seed", type=int, default=1)
     train.add_argument("--device", choices=["cpu", "cuda"])
@@ -190,9 +191,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "train":
             from nat.students import train_student
 
+            overrides = {key: value for key, value in (("max_update", args.max_update), ("size", args.size)) if value}
             train_student(args.student, args.corpus, args.out, preset=args.preset,
                           teacher=_checkpoint(args.teacher) if args.teacher else None, seed=args.seed,
-                          device=args.device, overrides={"max_update": args.max_update} if args.max_update else None)
+                          device=args.device, overrides=overrides)
         else:
             COMMANDS[args.command](args)
     except InputError as err:

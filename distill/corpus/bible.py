@@ -128,33 +128,50 @@ def read_bible(sword_path: str = SWORD_PATH, show_progress: bool = True):
 
 
 def prepare_bible(out_dir, *, vocab_size: int = 8000, max_words: int = 250, sword_path: str = SWORD_PATH,
-                  seed: int = 1):
-    """Prepare the bible-es-en corpus directory (source RV1909, references WEB then KJV)."""
+                  seed: int = 1, multi_target: bool = False):
+    """Prepare the bible-es-en corpus directory (source RV1909, references WEB then KJV).
+
+    ``multi_target``: the multimodality variant (K = 2). Each verse's target is the WEB or
+    the KJV rendering, chosen by sha256(seed, reference) parity; ``raw/<split>.mode`` says
+    which (0 = WEB, 1 = KJV) and both full references stay available for evaluation.
+    """
     from distill.corpus.directory import SPLITS, build_corpus
     from distill.corpus.filtering import filter_rows
 
     columns = {split: {"src": [], "tgt": [], "ref.kjv": []} for split in SPLITS}
+    if multi_target:
+        columns = {split: {"src": [], "tgt": [], "mode": [], "ref.web": [], "ref.kjv": []} for split in SPLITS}
     labels = {split: [] for split in SPLITS}
     verses = list(read_bible(sword_path))
     for (verse, texts), split in zip(verses, assign_splits([v for v, _ in verses])):
-        columns[split]["src"].append(texts["src"])
-        columns[split]["tgt"].append(texts["web"])
-        columns[split]["ref.kjv"].append(texts["kjv"])
+        row = columns[split]
+        row["src"].append(texts["src"])
+        row["ref.kjv"].append(texts["kjv"])
+        if multi_target:
+            mode = int(hashlib.sha256(f"{seed} {verse}".encode()).hexdigest(), 16) % 2
+            row["tgt"].append(texts["kjv"] if mode else texts["web"])
+            row["mode"].append(str(mode))
+            row["ref.web"].append(texts["web"])
+        else:
+            row["tgt"].append(texts["web"])
         labels[split].append(str(verse))
+    text_columns = [c for c in columns["train"] if c != "mode"]
     splits, filtered = {}, {}
     for split in SPLITS:
-        splits[split], counts, examples = filter_rows(columns[split], ["src", "tgt", "ref.kjv"], max_words, labels[split])
+        splits[split], counts, examples = filter_rows(columns[split], text_columns, max_words, labels[split])
         filtered[split] = {"counts": counts, "examples": examples}
     config = {"corpus": "bible-es-en", "vocab_size": vocab_size, "max_words": max_words, "seed": seed,
+              **({"multi_target": True} if multi_target else {}),  # absent otherwise: keeps existing hashes
               "split_rule": f"rank by sha256('<book> <chapter>:<verse>'): first {HELD_OUT_VERSES['test']} test, "
                             f"next {HELD_OUT_VERSES['valid']} valid, rest train"}
     sources = [{"module": module, "debian_package": package, "role": role}
                for module, package, role in zip((SOURCE_MODULE, *REFERENCE_MODULES.values()), DEBIAN_PACKAGES,
                                                  ("source (es, RV1909)", "primary reference (en, WEB)",
                                                   "second reference (en, KJV)"))]
-    return build_corpus(out_dir, splits, kind="bible-es-en", config=config, sources=sources,
-                        references={"primary": "web", "extra": ["kjv"]}, filtered=filtered,
-                        vocab_size=vocab_size, seed=seed)
+    references = ({"primary": "mixed", "extra": ["web", "kjv"]} if multi_target
+                  else {"primary": "web", "extra": ["kjv"]})
+    return build_corpus(out_dir, splits, kind="bible-es-en" + ("-multi" if multi_target else ""), config=config,
+                        sources=sources, references=references, filtered=filtered, vocab_size=vocab_size, seed=seed)
 
 
 if __name__ == "__main__":
