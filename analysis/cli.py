@@ -5,6 +5,8 @@
         first; JSON + figure (PNG and PDF)
   seqkd-analysis modes --corpus MULTI --hyp teacher=FILE --hyp nat-raw=FILE [...] --out DIR
         mode-mixing rate of system outputs on a multi-target corpus; simplex (K=3) or histogram (K=2)
+  seqkd-analysis tradeoff --complexity-json FILE --bleu CORPUS=EVAL_JSON [...] --out DIR
+        C(d) of training corpora vs BLEU of the students trained on them
   seqkd-analysis validate --out DIR
         synthetic corpora of known H(y|x): estimated vs true complexity, Spearman rho,
         error table (Markdown + JSON) and figure
@@ -122,6 +124,38 @@ def run_modes(args) -> dict:
     return report
 
 
+def run_tradeoff(args) -> dict:
+    """C(d) of each training corpus against the BLEU of the student trained on it (Zhou et al. Fig. 4)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from distill.io import read_json
+
+    complexity = {Path(c["corpus"]).name: c["complexity_bits"] for c in read_json(args.complexity_json)["corpora"]}
+    points = []
+    for item in args.bleu:
+        name, sep, path = item.partition("=")
+        if not sep or name not in complexity:
+            raise InputError(f"--bleu {item!r}: expected CORPUS_NAME=EVAL_JSON with CORPUS_NAME one of {sorted(complexity)}")
+        scores = read_json(path)["scores"]
+        reference = next(iter(scores))
+        points.append({"corpus": name, "complexity_bits": complexity[name], "bleu": scores[reference]["bleu"],
+                       "reference": reference, "bleu_signature": scores[reference]["bleu_signature"], "eval": path})
+    figure, axis = plt.subplots(figsize=(5.5, 4))
+    axis.plot([p["complexity_bits"] for p in points], [p["bleu"] for p in points], "o")
+    for p in points:
+        axis.annotate(p["corpus"], (p["complexity_bits"], p["bleu"]), textcoords="offset points", xytext=(4, 4), fontsize=8)
+    axis.set_xlabel("complexity C(d) of the training corpus [bits]")
+    axis.set_ylabel(f"student test BLEU ({points[0]['reference'] if points else ''})")
+    axis.set_title("Corpus complexity vs student BLEU")
+    out = Path(args.out)
+    report = {"points": points, "figures": _save_figure(figure, out / "complexity_vs_bleu")}
+    write_json(out / "complexity_vs_bleu.json", report)
+    return report
+
+
 VALIDATION_ENTROPIES = (0.0, 0.5, 1.0, 1.5, 2.0, 2.5)
 
 
@@ -196,6 +230,11 @@ def build_parser() -> argparse.ArgumentParser:
     modes.add_argument("--corpus", required=True, help="multi-target corpus directory (with raw/train.mode)")
     modes.add_argument("--hyp", action="append", required=True, metavar="NAME=FILE", help="system output; repeatable")
     modes.add_argument("--out", required=True)
+    tradeoff = commands.add_parser("tradeoff", help="figure: C(d) of training corpora vs BLEU of their students")
+    tradeoff.add_argument("--complexity-json", required=True, help="complexity.json from `complexity`")
+    tradeoff.add_argument("--bleu", action="append", required=True, metavar="CORPUS_NAME=EVAL_JSON",
+                          help="evaluation JSON (seqkd-nat evaluate) of the student trained on that corpus; repeatable")
+    tradeoff.add_argument("--out", required=True)
     validate = commands.add_parser("validate", help="estimated vs true complexity on synthetic corpora")
     validate.add_argument("--out", required=True)
     validate.add_argument("--pairs", type=int, default=20000)
@@ -206,7 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-COMMANDS = {"complexity": run_complexity, "validate": run_validate, "modes": run_modes}
+COMMANDS = {"complexity": run_complexity, "validate": run_validate, "modes": run_modes, "tradeoff": run_tradeoff}
 
 
 def main(argv: list[str] | None = None) -> int:

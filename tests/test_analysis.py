@@ -65,3 +65,17 @@ def test_validate_command_writes_table_json_and_figures(tmp_path):
     assert report["summary"]["spearman_rho"] == pytest.approx(1.0)
     assert (tmp_path / "validation.png").stat().st_size > 0 and (tmp_path / "validation.pdf").is_file()
     assert "Spearman" in (tmp_path / "validation.md").read_text()
+
+
+def test_tradeoff_figure_pairs_complexity_with_bleu(tmp_path):
+    (tmp_path / "complexity.json").write_text(json.dumps({"corpora": [
+        {"corpus": "/x/raw", "complexity_bits": 2.5}, {"corpus": "/x/raw.seqkd", "complexity_bits": 1.5}]}))
+    for name, bleu in (("raw", 10.0), ("seqkd", 14.0)):
+        (tmp_path / f"{name}.json").write_text(json.dumps({"scores": {"web": {"bleu": bleu, "bleu_signature": "nrefs:1"}}}))
+    assert analysis_main(["tradeoff", "--complexity-json", str(tmp_path / "complexity.json"),
+                          "--bleu", f"raw={tmp_path / 'raw.json'}", "--bleu", f"raw.seqkd={tmp_path / 'seqkd.json'}",
+                          "--out", str(tmp_path / "fig")]) == 0
+    points = json.loads((tmp_path / "fig" / "complexity_vs_bleu.json").read_text())["points"]
+    assert [(p["complexity_bits"], p["bleu"]) for p in points] == [(2.5, 10.0), (1.5, 14.0)]
+    assert analysis_main(["tradeoff", "--complexity-json", str(tmp_path / "complexity.json"),
+                          "--bleu", f"unknown={tmp_path / 'raw.json'}", "--out", str(tmp_path / "fig")]) == 1
