@@ -19,7 +19,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from distill.io import InputError, atomic_open, write_json
+from distill.io import InputError, atomic_open, dispatch, write_json
 
 
 def _save_figure(figure, stem: Path) -> list[str]:
@@ -249,13 +249,7 @@ COMMANDS = {"complexity": run_complexity, "validate": run_validate, "modes": run
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        COMMANDS[args.command](args)
-    except InputError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    return 0
+    return dispatch(build_parser(), COMMANDS, argv)
 
 
 if __name__ == "__main__":

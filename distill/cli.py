@@ -9,7 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from distill.io import InputError
+from distill.io import InputError, dispatch
 
 
 def _add_prepare(subparsers) -> None:
@@ -140,22 +140,13 @@ def _add_regenerate(subparsers) -> None:
     regen.add_argument("--worker-index", type=int, default=0, help="which of those this process is")
 
 
-def _checkpoint_of(teacher: str) -> str:
-    """A run directory stands for its best checkpoint."""
-    from distill.io import read_json
-
-    path = Path(teacher)
-    if path.is_dir():
-        return read_json(path / "manifest.json")["checkpoint"]
-    return str(path)
-
-
 def _run_train_teacher(args) -> None:
+    from distill.engine import checkpoint_of
     from distill.teacher import evaluate_teacher, train_teacher
 
     overrides = {"max_update": args.max_update} if args.max_update else {}
     if args.word_kd_teacher:
-        overrides["word_kd"] = {"teacher": str(Path(_checkpoint_of(args.word_kd_teacher)).resolve()), "alpha": args.kd_alpha}
+        overrides["word_kd"] = {"teacher": str(Path(checkpoint_of(args.word_kd_teacher)).resolve()), "alpha": args.kd_alpha}
     manifest = train_teacher(args.corpus, args.out, preset=args.preset, size=args.size, seed=args.seed,
                              device=args.device, overrides=overrides)
     print(f"teacher checkpoint: {manifest['checkpoint']}", flush=True)
@@ -170,12 +161,13 @@ def _run_evaluate(args) -> None:
 
 
 def _run_regenerate(args) -> None:
+    from distill.engine import checkpoint_of
     from distill.regenerate import RegenerationRequest, regenerate
     from distill.scoring import format_scores
     from distill.teacher import default_device
 
     request = RegenerationRequest(
-        teachers=[_checkpoint_of(t) for t in args.teacher], corpus=args.corpus, out=args.out, method=args.method,
+        teachers=[checkpoint_of(t) for t in args.teacher], corpus=args.corpus, out=args.out, method=args.method,
         beam=args.beam, nbest=args.nbest, shard_size=args.shard_size, seed=args.seed,
         device=args.device or default_device(), max_tokens=args.max_tokens, num_workers=args.num_workers,
         worker_index=args.worker_index)
@@ -203,13 +195,7 @@ COMMANDS = {"prepare": _run_prepare, "train-teacher": _run_train_teacher, "evalu
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        COMMANDS[args.command](args)
-    except InputError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    return 0
+    return dispatch(build_parser(), COMMANDS, argv)
 
 
 if __name__ == "__main__":

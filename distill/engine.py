@@ -78,6 +78,18 @@ def train_run(run_dir, config: dict, build_arguments: Callable[[Path], list]) ->
     return manifest
 
 
+def checkpoint_of(run_or_checkpoint: str) -> str:
+    """A run directory stands for its best checkpoint; a file is itself."""
+    from distill.io import InputError, read_json
+
+    path = Path(run_or_checkpoint)
+    if path.is_dir():
+        if not (path / "manifest.json").is_file():
+            raise InputError(f"{path / 'manifest.json'}: missing; is {path} a finished training run?")
+        return read_json(path / "manifest.json")["checkpoint"]
+    return str(path)
+
+
 def load_ensemble(checkpoints: list[str], data_dir: str, overrides: dict | None = None):
     """Load fairseq models (one or an ensemble) and their task, for in-process decoding."""
     import logging

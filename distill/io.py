@@ -20,6 +20,19 @@ class InputError(Exception):
     """Bad user input; the message is a single line naming the file and the fix."""
 
 
+def dispatch(parser, commands: dict, argv: list[str] | None = None) -> int:
+    """Run the chosen subcommand of a CLI; bad input is one ``error:`` line on stderr and exit status 1."""
+    import sys
+
+    args = parser.parse_args(argv)
+    try:
+        commands[args.command](args)
+    except InputError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike, mode: str = "w", encoding: str | None = "utf-8") -> Iterator:
     """Open a temporary sibling of ``path``; rename it onto ``path`` only on success."""

@@ -12,12 +12,8 @@ import sys
 import time
 from pathlib import Path
 
-from distill.io import InputError, atomic_open, read_json, read_lines
-
-
-def _checkpoint(run_or_checkpoint: str) -> str:
-    path = Path(run_or_checkpoint)
-    return read_json(path / "manifest.json")["checkpoint"] if path.is_dir() else str(path)
+from distill.engine import checkpoint_of
+from distill.io import InputError, atomic_open, dispatch, read_json, read_lines
 
 
 def _decoding_options(parser) -> None:
@@ -84,7 +80,7 @@ def _settings(args):
 def _translator(args, run):
     from nat.decoding import load_translator
 
-    teacher = _checkpoint(args.rescore_teacher) if args.rescore_teacher else None
+    teacher = checkpoint_of(args.rescore_teacher) if args.rescore_teacher else None
     return load_translator(run, corpus_dir=args.corpus, settings=_settings(args), teacher=teacher, beam=args.beam)
 
 
@@ -152,7 +148,7 @@ def run_compare(args) -> None:
     unknown = sorted(set(students) - set(STUDENTS))
     if unknown:
         raise InputError(f"--students: unknown {', '.join(unknown)}; choose from {', '.join(STUDENTS)}")
-    teacher = _checkpoint(args.teacher)
+    teacher = checkpoint_of(args.teacher)
     raw = Corpus.open(args.raw)
     out = Path(args.out)
     rows = []
@@ -182,25 +178,20 @@ def run_compare(args) -> None:
     print(table)
 
 
-COMMANDS = {"decode": run_decode, "evaluate": run_evaluate, "compare": run_compare}
+def run_train(args) -> None:
+    from nat.students import train_student
+
+    overrides = {key: value for key, value in (("max_update", args.max_update), ("size", args.size)) if value}
+    train_student(args.student, args.corpus, args.out, preset=args.preset,
+                  teacher=checkpoint_of(args.teacher) if args.teacher else None, seed=args.seed,
+                  device=args.device, overrides=overrides)
+
+
+COMMANDS = {"train": run_train, "decode": run_decode, "evaluate": run_evaluate, "compare": run_compare}
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        if args.command == "train":
-            from nat.students import train_student
-
-            overrides = {key: value for key, value in (("max_update", args.max_update), ("size", args.size)) if value}
-            train_student(args.student, args.corpus, args.out, preset=args.preset,
-                          teacher=_checkpoint(args.teacher) if args.teacher else None, seed=args.seed,
-                          device=args.device, overrides=overrides)
-        else:
-            COMMANDS[args.command](args)
-    except InputError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    return 0
+    return dispatch(build_parser(), COMMANDS, argv)
 
 
 if __name__ == "__main__":
