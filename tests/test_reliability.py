@@ -56,9 +56,9 @@ def test_killed_training_resumes_from_its_last_checkpoint(tiny_synthetic, tmp_pa
     assert not (run / "manifest.json").exists()  # an interrupted run never looks finished
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     log = (run / "train.log").read_text()
-    resumed = re.findall(r"loaded checkpoint .*checkpoint_last\.pt \(epoch \d+ @ (\d+) updates\)", log)
+    resumed = re.findall(r"Loaded checkpoint .*checkpoint_last\.pt \(epoch \d+ @ (\d+) updates\)", log)
     assert resumed and 0 < int(resumed[-1]) < 200
-    assert "num_updates 200" in log.split("loaded checkpoint")[-1]
+    assert "num_updates 200" in log.split("Loaded checkpoint")[-1]
     assert (run / "manifest.json").is_file()
 
 

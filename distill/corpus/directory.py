@@ -22,7 +22,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from distill.io import InputError, config_hash, read_json, read_lines, sha256_file, write_json, write_lines
+from distill.io import (InputError, atomic_open, config_hash, read_json, read_lines, sha256_file, write_json,
+                        write_lines)
 
 SPLITS = ("train", "valid", "test")
 FORMAT = "seqkd-corpus/1"
@@ -93,18 +94,24 @@ def _run_logged(command: list[str], log_path: Path) -> None:
 
 
 def _train_sentencepiece(work: Path, train_columns: dict[str, list[str]], vocab_size: int, seed: int) -> None:
+    """Joint model from memory, so the model file holds no path and is byte-identical across directories."""
+    import io
+
     import sentencepiece as spm
 
-    text = work / "spm" / "train.joint.txt"
-    write_lines(text, train_columns["src"] + train_columns["tgt"])
+    model = io.BytesIO()
     spm.set_random_generator_seed(seed)
     spm.SentencePieceTrainer.train(
-        input=str(text), model_prefix=str(work / "spm" / "spm"), vocab_size=vocab_size,
-        model_type="unigram", character_coverage=1.0, hard_vocab_limit=False,
+        sentence_iterator=iter(train_columns["src"] + train_columns["tgt"]), model_writer=model,
+        vocab_size=vocab_size, model_type="unigram", character_coverage=1.0, hard_vocab_limit=False,
         input_sentence_size=2_000_000, shuffle_input_sentence=True, num_threads=2,
         bos_id=-1, eos_id=-1, unk_id=0, pad_id=-1, minloglevel=2,
     )
-    text.unlink()
+    with atomic_open(work / "spm" / "spm.model", "wb") as handle:
+        handle.write(model.getvalue())
+    processor = spm.SentencePieceProcessor(model_proto=model.getvalue())
+    write_lines(work / "spm" / "spm.vocab", (f"{processor.id_to_piece(i)}\t{processor.get_score(i)}"
+                                             for i in range(processor.get_piece_size())))
 
 
 def build_corpus(out_dir: str | os.PathLike, splits: dict[str, dict[str, list[str]]], *,
