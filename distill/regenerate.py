@@ -167,6 +167,8 @@ def _assemble(corpus: Corpus, out: Path, shard_dir: Path, shards, config: dict, 
             original = splits[split]["tgt"]
             splits[split]["tgt"] = targets[split]
             splits[split]["orig"] = original  # keep the human reference next to the distilled target
+            if "mode" in splits[split]:  # the mode labels describe the original targets, not the teacher's
+                splits[split]["orig.mode"] = splits[split].pop("mode")
             quality[split] = score_translations(targets[split], {
                 corpus.manifest["references"]["primary"]: original,
                 **{name: splits[split][f"ref.{name}"] for name in corpus.manifest["references"].get("extra", [])}})
@@ -184,7 +186,8 @@ def _assemble(corpus: Corpus, out: Path, shard_dir: Path, shards, config: dict, 
                          extra_manifest={"distillation": {"teacher_cost": cost,
                                                           "distilled_targets_vs_references": quality,
                                                           "note": "test is copied from the source corpus, never regenerated; "
-                                                                  "raw/<split>.orig holds the original targets"}})
+                                                                  "raw/<split>.orig (and .orig.mode) hold the original "
+                                                                  "targets (and their modes)"}})
     if built.manifest["config_hash"] != key:
         raise RuntimeError("assembled corpus has an unexpected config hash")
     shutil.rmtree(shard_dir)

@@ -30,6 +30,8 @@ def test_seqkd_and_seq_inter_write_distilled_corpora(tiny_teacher, tiny_syntheti
         assert info["counts"] == tiny_synthetic.manifest["counts"]
         assert distilled.lines("test", "tgt") == tiny_synthetic.lines("test", "tgt")  # test is never regenerated
         assert distilled.lines("train", "orig") == tiny_synthetic.lines("train", "tgt")
+        assert distilled.lines("train", "orig.mode") == tiny_synthetic.lines("train", "mode")
+        assert not distilled.raw("train", "mode").exists()  # modes of teacher outputs are unknown
         assert info["distillation"]["teacher_cost"]["sentences"] == 640
         assert info["distillation"]["teacher_cost"]["cpu_seconds_per_sentence"] > 0
         assert "bleu_signature" in info["distillation"]["distilled_targets_vs_references"]["train"]["tgt"]
