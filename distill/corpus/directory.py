@@ -17,11 +17,11 @@ from __future__ import annotations
 import os
 import platform
 import shutil
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from distill.engine import run_fairseq
 from distill.io import (InputError, atomic_open, config_hash, read_json, read_lines, sha256_file, write_json,
                         write_lines)
 
@@ -82,15 +82,6 @@ class Corpus:
         for name in refs.get("extra", []):
             found[name] = self.lines(split, f"ref.{name}")
         return found
-
-
-def _run_logged(command: list[str], log_path: Path) -> None:
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "w", encoding="utf-8") as log:
-        done = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT)
-    if done.returncode != 0:
-        tail = log_path.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-3:]
-        raise RuntimeError(f"{command[0]} {command[2] if len(command) > 2 else ''} failed (see {log_path}): {' | '.join(tail)}")
 
 
 def _train_sentencepiece(work: Path, train_columns: dict[str, list[str]], vocab_size: int, seed: int) -> None:
@@ -161,13 +152,12 @@ def build_corpus(out_dir: str | os.PathLike, splits: dict[str, dict[str, list[st
             pieces = processor.encode(columns[side], out_type=str)
             write_lines(work / "spm" / f"{split}.{side}", (" ".join(p) for p in pieces))
 
-    command = [sys.executable, "-m", "fairseq_cli.preprocess", "--source-lang", "src", "--target-lang", "tgt",
-               "--trainpref", str(work / "spm" / "train"), "--validpref", str(work / "spm" / "valid"),
-               "--testpref", str(work / "spm" / "test"), "--destdir", str(work / "bin"),
-               "--joined-dictionary", "--workers", str(workers)]
+    arguments = ["--source-lang", "src", "--target-lang", "tgt", "--trainpref", work / "spm" / "train",
+                 "--validpref", work / "spm" / "valid", "--testpref", work / "spm" / "test",
+                 "--destdir", work / "bin", "--joined-dictionary", "--workers", workers]
     if reuse_vocabulary_of is not None:
-        command += ["--srcdict", str(reuse_vocabulary_of.bin_dir / "dict.src.txt")]
-    _run_logged(command, work / "logs" / "preprocess.log")
+        arguments += ["--srcdict", reuse_vocabulary_of.bin_dir / "dict.src.txt"]
+    run_fairseq("preprocess", arguments, work / "logs" / "preprocess.log", echo=False)
     (work / "bin" / "preprocess.log").unlink(missing_ok=True)  # duplicate of logs/preprocess.log
 
     counts = {split: len(columns["src"]) for split, columns in splits.items()}
