@@ -74,16 +74,20 @@ def _iterative_refinement_generator_class():
     return RescoringRefinementGenerator
 
 
-def allocate_durations(expected: torch.Tensor, totals: torch.Tensor) -> torch.Tensor:
-    """Integer durations proportional to ``expected`` [batch, src] summing exactly to ``totals`` [batch]."""
-    result = torch.zeros_like(expected, dtype=torch.long)
+def allocate_durations(expected: torch.Tensor, totals: torch.Tensor, padding_mask: torch.Tensor | None = None):
+    """Integer durations proportional to ``expected`` [batch, src] summing exactly to ``totals`` [batch].
+
+    Largest-remainder rounding in float64 (tiny predictions must not overflow); a row with
+    (almost) nothing predicted spreads its length evenly over its non-padding positions.
+    """
+    result = torch.zeros(expected.shape, dtype=torch.long, device=expected.device)
     for row in range(expected.size(0)):
-        weights = expected[row].clamp(min=0)
-        nonzero = weights.sum()
-        if nonzero <= 0:
-            weights = torch.ones_like(weights)
-            nonzero = weights.sum()
-        scaled = weights * (float(totals[row]) / nonzero)
+        weights = expected[row].double().clamp(min=0)
+        if padding_mask is not None:
+            weights = weights.masked_fill(padding_mask[row], 0)
+        if float(weights.sum()) <= 1e-9:
+            weights = torch.ones_like(weights) if padding_mask is None else (~padding_mask[row]).double()
+        scaled = weights * (float(totals[row]) / float(weights.sum()))
         floor = scaled.floor()
         remaining = int(totals[row]) - int(floor.sum())
         if remaining > 0:
@@ -112,7 +116,7 @@ class DurationGenerator:
         candidates, scores, owners = [], [], []
         for offset in offsets:
             totals = (base + offset).clamp(min=1)
-            durations = allocate_durations(expected, totals).masked_fill(padding_mask, 0)
+            durations = allocate_durations(expected, totals, padding_mask)
             logits, output_mask = model.decode(states, durations)
             best = F.log_softmax(logits.float(), dim=-1).max(-1)
             for row in range(src_tokens.size(0)):

@@ -26,12 +26,21 @@ def test_durations_from_attention_properties(target_len, source_len, seed):
     assert durations == [argmax.count(i) for i in range(source_len)]
 
 
-@settings(max_examples=200, deadline=None)
-@given(st.lists(st.floats(0, 5, allow_nan=False), min_size=1, max_size=10), st.integers(1, 40))
-def test_allocate_durations_sums_to_the_requested_length(expected, total):
-    durations = allocate_durations(torch.tensor([expected]), torch.tensor([total]))
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.floats(0, 5, allow_nan=False), min_size=1, max_size=10), st.integers(1, 40), st.data())
+def test_allocate_durations_sums_to_the_requested_length(expected, total, data):
+    padding = data.draw(st.lists(st.booleans(), min_size=len(expected), max_size=len(expected)))
+    padding[data.draw(st.integers(0, len(expected) - 1))] = False  # at least one real position
+    mask = torch.tensor([padding])
+    durations = allocate_durations(torch.tensor([expected]), torch.tensor([total]), mask)
     assert int(durations.sum()) == total
     assert int(durations.min()) >= 0
+    assert int(durations[mask].sum()) == 0  # nothing lands on padding
+
+
+def test_allocate_durations_survives_tiny_predictions():
+    durations = allocate_durations(torch.tensor([[1.175494351e-38]]), torch.tensor([4]))
+    assert durations.tolist() == [[4]]
 
 
 def test_stored_durations_sum_to_target_lengths(tiny_students, tiny_synthetic):
