@@ -78,16 +78,20 @@ def train_run(run_dir, config: dict, build_arguments: Callable[[Path], list]) ->
     return manifest
 
 
-def checkpoint_of(run_or_checkpoint: str) -> str:
-    """A run directory stands for its best checkpoint; a file is itself."""
+def read_run_manifest(run_dir) -> dict:
+    """The manifest of a finished training run; a one-line error if the run is unfinished or absent."""
     from distill.io import InputError, read_json
 
+    path = Path(run_dir) / "manifest.json"
+    if not path.is_file():
+        raise InputError(f"{path}: missing; is {run_dir} a finished training run?")
+    return read_json(path)
+
+
+def checkpoint_of(run_or_checkpoint: str) -> str:
+    """A run directory stands for its best checkpoint; a file is itself."""
     path = Path(run_or_checkpoint)
-    if path.is_dir():
-        if not (path / "manifest.json").is_file():
-            raise InputError(f"{path / 'manifest.json'}: missing; is {path} a finished training run?")
-        return read_json(path / "manifest.json")["checkpoint"]
-    return str(path)
+    return read_run_manifest(path)["checkpoint"] if path.is_dir() else str(path)
 
 
 def load_ensemble(checkpoints: list[str], data_dir: str, overrides: dict | None = None):

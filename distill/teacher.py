@@ -11,8 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from distill.corpus.directory import Corpus
-from distill.engine import train_run
-from distill.io import InputError, read_json
+from distill.engine import read_run_manifest, train_run
+from distill.io import InputError
 
 MODEL_SIZES = {
     "tiny": {"layers": 1, "embed_dim": 64, "ffn_dim": 128, "heads": 2},
@@ -111,7 +111,7 @@ def evaluate_teacher(run_dir, corpus_dir=None, *, split: str = "test", beam: int
     from distill.scoring import evaluate_on_split, format_scores
 
     run_dir = Path(run_dir)
-    manifest = read_json(run_dir / "manifest.json")
+    manifest = read_run_manifest(run_dir)
     corpus = Corpus.open(corpus_dir or manifest["corpus"])
     translator = Translator.autoregressive([manifest["checkpoint"]], corpus,
                                            DecodeSettings(beam=beam, device=device or default_device()))

@@ -12,8 +12,8 @@ import sys
 import time
 from pathlib import Path
 
-from distill.engine import checkpoint_of
-from distill.io import InputError, atomic_open, dispatch, read_json, read_lines
+from distill.engine import checkpoint_of, read_run_manifest
+from distill.io import InputError, atomic_open, dispatch, read_lines
 
 
 def _decoding_options(parser) -> None:
@@ -132,7 +132,7 @@ def run_evaluate(args) -> dict:
     from distill.corpus.directory import Corpus
     from distill.scoring import evaluate_on_split, format_scores
 
-    manifest = read_json(Path(args.run) / "manifest.json")
+    manifest = read_run_manifest(args.run)
     corpus = Corpus.open(args.corpus or manifest["corpus"])
     result = evaluate_on_split(_translator(args, args.run), corpus, args.split, Path(args.run) / "eval", _stem(args, args.split))
     print(f"{args.run} on {corpus.path.name}/{args.split}:\n{format_scores(result['scores'])}", flush=True)

@@ -17,9 +17,9 @@ import torch
 import torch.nn.functional as F
 
 from distill.corpus.directory import Corpus
-from distill.engine import load_ensemble
+from distill.engine import load_ensemble, read_run_manifest
 from distill.generation import DecodeSettings, Translator
-from distill.io import InputError, read_json
+from distill.io import InputError
 
 
 @dataclass
@@ -143,13 +143,8 @@ def load_translator(run_dir, *, corpus_dir=None, settings: StudentSettings | Non
 
     ``teacher`` (a checkpoint) rescores the length beam of a student.
     """
-    from pathlib import Path
-
     settings = settings or StudentSettings()
-    manifest_path = Path(run_dir) / "manifest.json"
-    if not manifest_path.is_file():
-        raise InputError(f"{manifest_path}: missing; is {run_dir} a finished training run?")
-    manifest = read_json(manifest_path)
+    manifest = read_run_manifest(run_dir)
     corpus = Corpus.open(corpus_dir or manifest["corpus"])
     if manifest["kind"] == "teacher":
         return Translator.autoregressive([manifest["checkpoint"]], corpus, DecodeSettings(
