@@ -155,7 +155,7 @@ def run_compare(args) -> None:
     for student in students:
         row = {"student": student}
         for data, corpus_dir in (("raw", args.raw), ("distilled", args.distilled)):
-            run = out / f"{student}-{data}"
+            run = out / f"{student}-{data}-seed{args.seed}"
             overrides = {"max_update": args.max_update} if args.max_update else None
             train_student(student, corpus_dir, run, preset=args.preset, teacher=teacher, seed=args.seed,
                           device=args.device, overrides=overrides)
