@@ -121,7 +121,8 @@ def _add_teacher(subparsers) -> None:
 
 
 def _add_regenerate(subparsers) -> None:
-    from distill.regenerate import METHODS
+    from distill.ctranslate2_backend import COMPUTE_TYPES
+    from distill.regenerate import BACKENDS, METHODS
 
     regen = subparsers.add_parser("regenerate", help="distill a corpus: regenerate train/valid targets with teacher(s)")
     regen.add_argument("--teacher", action="append", required=True,
@@ -138,6 +139,10 @@ def _add_regenerate(subparsers) -> None:
     regen.add_argument("--max-tokens", type=int, default=6000, help="tokens per decoding batch")
     regen.add_argument("--num-workers", type=int, default=1, help="processes sharing the shards (e.g. one per GPU)")
     regen.add_argument("--worker-index", type=int, default=0, help="which of those this process is")
+    regen.add_argument("--backend", default="fairseq", choices=BACKENDS,
+                       help="ctranslate2: convert the teacher once and decode several times faster (one teacher)")
+    regen.add_argument("--compute-type", default="int8", choices=COMPUTE_TYPES,
+                       help="ctranslate2 weights/arithmetic: int8 (fast, CPU), float32, float16 (GPU)")
 
 
 def _run_train_teacher(args) -> None:
@@ -170,7 +175,7 @@ def _run_regenerate(args) -> None:
         teachers=[checkpoint_of(t) for t in args.teacher], corpus=args.corpus, out=args.out, method=args.method,
         beam=args.beam, nbest=args.nbest, shard_size=args.shard_size, seed=args.seed,
         device=args.device or default_device(), max_tokens=args.max_tokens, num_workers=args.num_workers,
-        worker_index=args.worker_index)
+        worker_index=args.worker_index, backend=args.backend, compute_type=args.compute_type)
     corpus = regenerate(request)
     if corpus is not None:
         info = corpus.manifest["distillation"]

@@ -69,6 +69,12 @@ class Translator:
         return cls(models, task, task.build_generator(models, generation), corpus.spm_model,
                    max_tokens=settings.max_tokens, device=settings.device, nbest=settings.nbest)
 
+    def set_seed(self, seed: int) -> None:
+        """Seed sampling (only ``sample`` regeneration draws random numbers)."""
+        from fairseq import utils
+
+        utils.set_torch_seed(seed)
+
     def _encode(self, index: int, text: str):
         import torch
 

@@ -15,6 +15,10 @@ at the first missing shard, and because a shard's output depends only on its own
 uninterrupted run. Several processes may work on one corpus (``--num-workers`` /
 ``--worker-index``, e.g. one per GPU); whichever finishes the last shard assembles the
 distilled corpus directory (same format as any corpus, same vocabulary as the original).
+
+Two decoding backends: ``fairseq`` (the reference; ensembles) and ``ctranslate2`` (one
+teacher, converted once; int8 on CPU is several times faster, see ``scripts/bench.sh``).
+The backend and its compute type are part of the corpus's config hash.
 """
 from __future__ import annotations
 
@@ -32,6 +36,7 @@ from distill.io import InputError, config_hash, read_json, read_lines, sha256_fi
 from distill.scoring import score_translations
 
 METHODS = ("seqkd", "seq-inter", "sample")
+BACKENDS = ("fairseq", "ctranslate2")
 REGENERATED_SPLITS = ("train", "valid")
 
 
@@ -49,6 +54,8 @@ class RegenerationRequest:
     max_tokens: int = 6000
     num_workers: int = 1
     worker_index: int = 0
+    backend: str = "fairseq"
+    compute_type: str = "int8"  # ctranslate2 only
 
     def decode_settings(self) -> DecodeSettings:
         if self.method == "sample":
@@ -83,6 +90,10 @@ def regenerate(request: RegenerationRequest) -> Corpus | None:
         raise InputError(f"unknown method {request.method!r}; choose one of {', '.join(METHODS)}")
     if not 0 <= request.worker_index < request.num_workers:
         raise InputError("--worker-index must be in [0, --num-workers)")
+    if request.backend not in BACKENDS:
+        raise InputError(f"unknown backend {request.backend!r}; choose one of {', '.join(BACKENDS)}")
+    if request.backend == "ctranslate2" and len(request.teachers) > 1:
+        raise InputError("the ctranslate2 backend decodes one teacher; use --backend fairseq for an ensemble")
     corpus = Corpus.open(request.corpus)
     teachers = [str(Path(t).resolve()) for t in request.teachers]
     for teacher in teachers:
@@ -93,6 +104,8 @@ def regenerate(request: RegenerationRequest) -> Corpus | None:
               "teachers": [{"path": t, "sha256": sha256_file(t)} for t in teachers],
               "decoding": {k: v for k, v in settings.as_dict().items() if k not in ("device", "max_tokens")},
               "shard_size": request.shard_size, "seed": request.seed}
+    if request.backend != "fairseq":  # fairseq corpora keep the hash they had before backends existed
+        config.update(backend=request.backend, compute_type=request.compute_type)
     key = config_hash(config)
     out = Path(request.out)
     if (out / "manifest.json").is_file():
@@ -114,13 +127,11 @@ def regenerate(request: RegenerationRequest) -> Corpus | None:
     mine = [s for n, s in enumerate(shards) if n % request.num_workers == request.worker_index]
     todo = [s for s in mine if not (shard_dir / f"{s[0]}-{s[1]:05d}.json").is_file()]
     if todo:
-        from fairseq import utils
-
-        translator = Translator.autoregressive(teachers, corpus, settings)
+        translator = _translator(request, teachers, corpus, settings)
         with tqdm(total=sum(end - start for _, _, start, end in todo), unit="sent",
                   desc=f"distilling ({request.method}, worker {request.worker_index})", mininterval=2) as bar:
             for split, index, start, end in todo:
-                utils.set_torch_seed(request.seed + 1000 * REGENERATED_SPLITS.index(split) + index)
+                translator.set_seed(request.seed + 1000 * REGENERATED_SPLITS.index(split) + index)
                 cpu_before, wall_before, truncated_before = (translator.cpu_seconds, translator.wall_seconds,
                                                              translator.truncated)
                 nbest = translator.translate(columns[split]["src"][start:end])
@@ -141,6 +152,14 @@ def regenerate(request: RegenerationRequest) -> Corpus | None:
         if (out / "manifest.json").is_file():
             return Corpus.open(out)
         return _assemble(corpus, out, shard_dir, shards, config, key, request.device)
+
+
+def _translator(request: RegenerationRequest, teachers: list[str], corpus: Corpus, settings: DecodeSettings):
+    if request.backend == "ctranslate2":
+        from distill.ctranslate2_backend import CTranslate2Translator
+
+        return CTranslate2Translator(teachers[0], corpus, settings, compute_type=request.compute_type)
+    return Translator.autoregressive(teachers, corpus, settings)
 
 
 def _assemble(corpus: Corpus, out: Path, shard_dir: Path, shards, config: dict, key: str, device: str) -> Corpus:

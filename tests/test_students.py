@@ -117,7 +117,7 @@ def test_compare_writes_one_table(tiny_students, tiny_teacher, tiny_synthetic, t
                                                out=str(tmp_path / "distilled"), device="cpu"))
     out = tmp_path / "compare"
     for student, (run, _) in tiny_students.items():  # reuse the raw runs: compare skips finished ones
-        shutil.copytree(run, out / f"{student}-raw")
+        shutil.copytree(run, out / f"{student}-raw-seed1")
     assert nat_main(["compare", "--teacher", str(tiny_teacher[0]), "--raw", str(tiny_synthetic.path),
                      "--distilled", str(distilled.path), "--out", str(out), "--preset", "tiny", "--device", "cpu",
                      "--iterations", "4"]) == 0

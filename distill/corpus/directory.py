@@ -33,7 +33,7 @@ def library_versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     found = {"python": platform.python_version()}
-    for package in ("fairseq-fixed", "fairseq", "torch", "sentencepiece", "sacrebleu", "numpy"):
+    for package in ("fairseq-fixed", "fairseq", "torch", "sentencepiece", "sacrebleu", "numpy", "ctranslate2"):
         try:
             found[package] = version(package)
         except PackageNotFoundError:
