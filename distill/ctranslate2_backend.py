@@ -16,6 +16,7 @@ longest source (``max_len_a * longest + max_len_b``), not per sentence.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from pathlib import Path
@@ -57,6 +58,7 @@ class CTranslate2Translator:
 
     def __init__(self, checkpoint: str, corpus: Corpus, settings: DecodeSettings, compute_type: str = "int8",
                  threads: int = 0):
+        """``threads`` 0 = one per core this process may use (CTranslate2's own default is 4)."""
         import ctranslate2
         import sentencepiece as spm
 
@@ -65,7 +67,8 @@ class CTranslate2Translator:
         model_dir = converted_model(checkpoint, corpus)
         self.max_source_tokens = json.loads((model_dir / "seqkd.json").read_text())["max_source_positions"]
         self.translator = ctranslate2.Translator(str(model_dir), device=settings.device, compute_type=compute_type,
-                                                 inter_threads=1, intra_threads=threads)
+                                                 inter_threads=1,
+                                                 intra_threads=threads or len(os.sched_getaffinity(0)))
         self.settings, self.nbest = settings, settings.nbest
         self.spm = spm.SentencePieceProcessor(model_file=str(corpus.spm_model))
         self.cpu_seconds = 0.0

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Benchmarks (decoding speed, regeneration backends, analysis throughput) -> results/bench/.
+set -euo pipefail
+usage() {
+  cat <<USAGE
+usage: scripts/bench.sh [-h] [extra options for scripts/bench.py run]
+Measures, side by side and as medians of several runs: decoding (teacher beam 5/1, vanilla NAT,
+duration NAT, CMLM 1/4/10 iterations; batched and batch size 1), teacher regeneration with
+fairseq vs CTranslate2 float32/int8, and complexity of 1M synthetic pairs.
+Writes \$OUT/bench.json and \$OUT/bench.md.
+Environment (defaults):
+  TEACHER   AR teacher run             (runs/teacher-cpu)
+  STUDENTS  dir of <student>-<data>-seed<k> student runs (runs/compare)
+  CORPUS    corpus with the test set   (data/bible-es-en)
+  OUT       output directory           (results/bench)
+  DEVICE    cpu or cuda                (cpu)
+Example, quick look: scripts/bench.sh --repeats 1 --analysis-pairs 100000
+All options: scripts/bench.sh --help-all
+USAGE
+}
+BIN=${SEQKD_BIN:-$(cd "$(dirname "$0")/.." && pwd)/.venv/bin}
+case "${1:-}" in
+  -h|--help) usage; exit 0 ;;
+  --help-all) exec "$BIN/python" "$(dirname "$0")/bench.py" run --help ;;
+esac
+exec "$BIN/python" "$(dirname "$0")/bench.py" run --teacher "${TEACHER:-runs/teacher-cpu}" \
+  --students "${STUDENTS:-runs/compare}" --corpus "${CORPUS:-data/bible-es-en}" --out "${OUT:-results/bench}" \
+  --device "${DEVICE:-cpu}" "$@"
