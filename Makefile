@@ -7,8 +7,10 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DATA   ?= data
 RUNS   ?= runs
+RESULTS ?= results
+QUICK  ?= 0
 
-.PHONY: install test reproduce clean-venv
+.PHONY: install test reproduce bench clean-venv
 
 install: $(STAMP)
 
@@ -24,7 +26,10 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 reproduce: $(STAMP)
-	scripts/tiny_pipeline.sh $(DATA) $(RUNS)
+	QUICK=$(QUICK) DATA=$(DATA) RUNS=$(RUNS) RESULTS=$(RESULTS) scripts/reproduce_nat_distillation.sh
+
+bench: $(STAMP)
+	QUICK=$(QUICK) scripts/bench.sh
 
 clean-venv:
 	rm -rf $(VENV)

@@ -95,7 +95,10 @@ def run_modes(args) -> dict:
         name, sep, path = item.partition("=")
         if not sep:
             raise InputError(f"--hyp {item!r}: expected NAME=FILE")
-        systems[name] = mode_mixing(lexicon, read_lines(path))
+        outputs = read_lines(path)
+        if not outputs:
+            raise InputError(f"{path}: file is empty; expected one system output per line")
+        systems[name] = mode_mixing(lexicon, outputs)
         print(f"{name}: mode-mixing rate {systems[name]['mode_mixing_rate']:.3f}, "
               f"mean majority share {systems[name]['mean_majority_share']:.3f}", file=sys.stderr)
     k = len(lexicon.modes)
@@ -105,9 +108,15 @@ def run_modes(args) -> dict:
         if not len(shares):
             axis.text(0.5, 0.5, "no attributable output", ha="center")
         elif k == 3:
-            points = simplex_xy(shares)
+            # identical share vectors are common (e.g. every token from one mode): one dot per
+            # distinct point, its area proportional to how many sentences it stands for
+            distinct, counts = np.unique(shares.round(3), axis=0, return_counts=True)
+            points = simplex_xy(distinct)
             axis.plot([0, 1, 0.5, 0], [0, 0, np.sqrt(3) / 2, 0], "k-", linewidth=0.8)
-            axis.scatter(points[:, 0], points[:, 1], s=8, alpha=0.4)
+            axis.scatter(points[:, 0], points[:, 1], s=6 + 400 * counts / counts.sum(), alpha=0.5)
+            for (x, y), count in zip(points, counts):
+                if count >= 0.05 * counts.sum():
+                    axis.annotate(str(count), (x, y), textcoords="offset points", xytext=(5, 5), fontsize=8)
             for corner, label in zip(([0, -0.06], [1, -0.06], [0.5, 0.9]), lexicon.modes):
                 axis.text(*corner, f"mode {label}", ha="center")
             axis.set_aspect("equal")

@@ -27,6 +27,8 @@ def _add_prepare(subparsers) -> None:
     bible.add_argument("--sword-path", default="/usr/share/sword", help="SWORD data directory (with mods.d/)")
     bible.add_argument("--multi-target", action="store_true",
                        help="multimodality variant: each verse's target is WEB or KJV at random (raw/<split>.mode)")
+    bible.add_argument("--train-limit", type=int, metavar="N",
+                       help="keep only the first N training verses (quick runs; the rest are counted as filtered)")
 
     synthetic = kinds.add_parser("synthetic", help="synthetic corpus with known H(y|x) and K target modes")
     common(synthetic, 2000)
@@ -57,7 +59,8 @@ def _run_prepare(args) -> None:
         from distill.corpus.bible import prepare_bible
 
         corpus = prepare_bible(args.out, vocab_size=args.vocab_size, max_words=args.max_words,
-                               sword_path=args.sword_path, seed=args.seed, multi_target=args.multi_target)
+                               sword_path=args.sword_path, seed=args.seed, multi_target=args.multi_target,
+                               train_limit=args.train_limit)
     elif args.kind == "synthetic":
         from distill.corpus.synthetic import SyntheticConfig, prepare_synthetic
 

@@ -3,7 +3,7 @@
   seqkd-nat train    --student nat|cmlm|duration --corpus C --out RUN [--teacher T] [--preset cpu]
   seqkd-nat decode   --run RUN [--input FILE] [--output FILE] [--length-beam 3 --rescore-teacher T]
   seqkd-nat evaluate --run RUN [--split test]
-  seqkd-nat compare  --teacher T --raw C --distilled D --out DIR    (raw vs distilled table)
+  seqkd-nat compare  --teacher T --raw C --distilled D --out DIR [--seeds 1,2,3]  (raw vs distilled table)
 """
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--students", default=",".join(STUDENTS), help="comma-separated subset")
     compare.add_argument("--preset", default="cpu", choices=sorted(PRESETS))
     compare.add_argument("--max-update", type=int)
-    compare.add_argument("--seed", type=int, default=1)
+    compare.add_argument("--seeds", default="1", help="comma-separated training seeds, e.g. 1,2,3 (mean ± sd)")
     _decoding_options(compare)
     return parser
 
@@ -140,42 +140,17 @@ def run_evaluate(args) -> dict:
 
 
 def run_compare(args) -> None:
-    from distill.corpus.directory import Corpus
-    from distill.io import write_json
-    from nat.students import STUDENTS, train_student
+    from nat.compare import compare, write_comparison
 
-    students = [s.strip() for s in args.students.split(",") if s.strip()]
-    unknown = sorted(set(students) - set(STUDENTS))
-    if unknown:
-        raise InputError(f"--students: unknown {', '.join(unknown)}; choose from {', '.join(STUDENTS)}")
-    teacher = checkpoint_of(args.teacher)
-    raw = Corpus.open(args.raw)
-    out = Path(args.out)
-    rows = []
-    for student in students:
-        row = {"student": student}
-        for data, corpus_dir in (("raw", args.raw), ("distilled", args.distilled)):
-            run = out / f"{student}-{data}-seed{args.seed}"
-            overrides = {"max_update": args.max_update} if args.max_update else None
-            train_student(student, corpus_dir, run, preset=args.preset, teacher=teacher, seed=args.seed,
-                          device=args.device, overrides=overrides)
-            args.run, args.corpus, args.split = str(run), str(raw.path), "test"  # test = human references
-            row[data] = run_evaluate(args)["scores"]
-        rows.append(row)
-    refs = list(raw.references("test"))
-    columns = refs + (["+".join(refs)] if len(refs) > 1 else [])
-    header = "| student | " + " | ".join(f"raw BLEU ({c}) | distilled BLEU ({c})" for c in columns) + " |"
-    lines = [header, "|" + "---|" * (1 + 2 * len(columns))]
-    for row in rows:
-        cells = [f"{row['raw'][c]['bleu']:.2f} | {row['distilled'][c]['bleu']:.2f}" for c in columns]
-        lines.append(f"| {row['student']} | " + " | ".join(cells) + " |")
-    signature = rows[0]["raw"][columns[0]]["bleu_signature"] if rows else ""
-    table = "\n".join(lines) + f"\n\nsacrebleu: {signature}\n"
-    write_json(out / "compare.json", {"rows": rows, "teacher": teacher, "raw": args.raw, "distilled": args.distilled,
-                                      "preset": args.preset, "decoding": vars(_settings(args))})
-    with atomic_open(out / "compare.md") as handle:
-        handle.write(table)
-    print(table)
+    try:
+        seeds = [int(seed) for seed in args.seeds.split(",") if seed.strip()]
+    except ValueError:
+        raise InputError(f"--seeds {args.seeds!r}: expected comma-separated integers, e.g. 1,2,3") from None
+    result = compare(teacher=args.teacher, raw=args.raw, distilled=args.distilled, out=args.out,
+                     students=[s.strip() for s in args.students.split(",") if s.strip()], seeds=seeds,
+                     preset=args.preset, translator_for=lambda run: _translator(args, str(run)),
+                     overrides={"max_update": args.max_update} if args.max_update else None, device=args.device)
+    print(write_comparison(result, args.out))
 
 
 def run_train(args) -> None:

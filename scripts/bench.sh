@@ -8,10 +8,10 @@ Measures, side by side and as medians of several runs: decoding (teacher beam 5/
 duration NAT, CMLM 1/4/10 iterations; batched and batch size 1), teacher regeneration with
 fairseq vs CTranslate2 float32/int8, and complexity of 1M synthetic pairs.
 Writes \$OUT/bench.json and \$OUT/bench.md.
-Environment (defaults):
-  TEACHER   AR teacher run             (runs/teacher-cpu)
-  STUDENTS  dir of <student>-<data>-seed<k> student runs (runs/compare)
-  CORPUS    corpus with the test set   (data/bible-es-en)
+Environment (defaults: the runs of \`make reproduce\`; with QUICK=1 those of \`make reproduce QUICK=1\`):
+  TEACHER   AR teacher run             (runs/teacher-cpu | runs/teacher-quick)
+  STUDENTS  dir of <student>-<data>-seed<k> student runs (runs/students-cpu | runs/students-quick)
+  CORPUS    corpus with the test set   (data/bible-es-en | data/bible-es-en-8k)
   OUT       output directory           (results/bench)
   DEVICE    cpu or cuda                (cpu)
 Example, quick look: scripts/bench.sh --repeats 1 --analysis-pairs 100000
@@ -23,6 +23,7 @@ case "${1:-}" in
   -h|--help) usage; exit 0 ;;
   --help-all) exec "$BIN/python" "$(dirname "$0")/bench.py" run --help ;;
 esac
-exec "$BIN/python" "$(dirname "$0")/bench.py" run --teacher "${TEACHER:-runs/teacher-cpu}" \
-  --students "${STUDENTS:-runs/compare}" --corpus "${CORPUS:-data/bible-es-en}" --out "${OUT:-results/bench}" \
+if [[ "${QUICK:-0}" == "1" ]]; then preset=quick corpus=data/bible-es-en-8k; else preset=cpu corpus=data/bible-es-en; fi
+exec "$BIN/python" "$(dirname "$0")/bench.py" run --teacher "${TEACHER:-runs/teacher-$preset}" \
+  --students "${STUDENTS:-runs/students-$preset}" --corpus "${CORPUS:-$corpus}" --out "${OUT:-results/bench}" \
   --device "${DEVICE:-cpu}" "$@"

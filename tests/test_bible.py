@@ -60,3 +60,17 @@ def test_prepared_bible_corpus(bible: Corpus):
     assert not any("bornSon" in line for line in web)
     for relative, digest in manifest["files"].items():
         assert sha256_file(bible.path / relative) == digest
+
+
+def test_train_limit_keeps_the_first_verses_and_counts_the_rest(tmp_path, monkeypatch):
+    from distill.corpus import bible as bible_module
+
+    verses = [(Verse("Gen", c, v), {"src": f"palabra {c} {v} casa", "web": f"word {c} {v} house",
+                                    "kjv": f"the word {c} {v}"}) for c in range(1, 41) for v in range(1, 81)]
+    monkeypatch.setattr(bible_module, "read_bible", lambda *args, **kwargs: iter(verses))
+    limited = bible_module.prepare_bible(tmp_path / "limited", vocab_size=60, train_limit=100)
+    manifest = limited.manifest
+    assert manifest["counts"]["train"] == 100 and manifest["config"]["train_limit"] == 100
+    assert manifest["filtered"]["train"]["counts"]["over_train_limit"] == len(verses) - 2020 - 100
+    assert sum(manifest["input_lines"].values()) == len(verses)  # nothing vanishes uncounted
+    assert len(limited.lines("train", "ref.kjv")) == 100

@@ -73,8 +73,9 @@ def test_decoding_is_deterministic(tiny_students, tiny_synthetic, tmp_path):
     assert outputs[0] == outputs[1]
 
 
-@pytest.mark.parametrize("case", ["decode_utf8", "decode_missing_run", "regenerate_no_manifest",
-                                  "train_missing_corpus", "analysis_no_modes"])
+@pytest.mark.parametrize("case", ["decode_utf8", "decode_missing_run", "decode_missing_input", "regenerate_no_manifest",
+                                  "regenerate_wrong_kind", "regenerate_corrupt_checkpoint", "train_missing_corpus",
+                                  "complexity_missing_corpus", "analysis_no_modes", "modes_empty_hyp"])
 def test_bad_input_is_a_one_line_error(case, tiny_students, tiny_synthetic, tmp_path, capsys):
     from analysis.cli import main as analysis_main
 
@@ -92,6 +93,29 @@ def test_bad_input_is_a_one_line_error(case, tiny_students, tiny_synthetic, tmp_
         code = distill_main(["regenerate", "--teacher", str(tiny_students["nat"][1]["checkpoint"]), "--corpus", str(half),
                              "--out", str(tmp_path / "d")])
         expected = r"half-corpus/manifest\.json: missing"
+    elif case == "decode_missing_input":
+        code = nat_main(["decode", "--run", str(tiny_students["nat"][0]), "--input", str(tmp_path / "absent.txt")])
+        expected = r"absent\.txt: file not found"
+    elif case == "regenerate_wrong_kind":  # a NAT student where the AR teacher belongs
+        code = distill_main(["regenerate", "--teacher", str(tiny_students["nat"][0]), "--corpus",
+                             str(tiny_synthetic.path), "--out", str(tmp_path / "d")])
+        expected = r"checkpoint_best\.pt: holds a NATransformerModel, expected an autoregressive teacher"
+    elif case == "regenerate_corrupt_checkpoint":
+        broken = tmp_path / "broken.pt"
+        broken.write_bytes(b"PK\x03\x04 truncated")
+        code = distill_main(["regenerate", "--teacher", str(broken), "--corpus", str(tiny_synthetic.path),
+                             "--out", str(tmp_path / "d")])
+        expected = r"broken\.pt: cannot load checkpoint"
+    elif case == "complexity_missing_corpus":
+        code = analysis_main(["complexity", "--corpus", str(tmp_path / "gone"), "--out", str(tmp_path / "c")])
+        expected = r"gone: corpus directory not found"
+    elif case == "modes_empty_hyp":
+        empty = tmp_path / "empty.hyp"
+        empty.write_text("")
+        corpus = distill_main([*SYNTHETIC, "--train-size", "300", "--out", str(tmp_path / "k2")])
+        assert corpus == 0
+        code = analysis_main(["modes", "--corpus", str(tmp_path / "k2"), "--hyp", f"x={empty}", "--out", str(tmp_path / "m")])
+        expected = r"empty\.hyp: file is empty"
     elif case == "train_missing_corpus":
         code = nat_main(["train", "--student", "nat", "--corpus", str(tmp_path / "nope"), "--out", str(tmp_path / "r")])
         expected = r"nope: corpus directory not found"
@@ -107,3 +131,12 @@ def test_bad_input_is_a_one_line_error(case, tiny_students, tiny_synthetic, tmp_
     assert code == 1
     assert len([line for line in err if line.startswith("error:")]) == 1
     assert re.search(expected, err[-1]), err
+
+
+def test_decoding_an_empty_file_writes_an_empty_file(tiny_students, tmp_path, capsys):
+    empty, out = tmp_path / "empty.txt", tmp_path / "out.txt"
+    empty.write_text("")
+    assert nat_main(["decode", "--run", str(tiny_students["duration"][0]), "--input", str(empty),
+                     "--output", str(out), "--device", "cpu"]) == 0
+    assert out.read_bytes() == b""
+    assert "decoded 0 lines" in capsys.readouterr().err

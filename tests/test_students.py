@@ -1,6 +1,5 @@
 """NAT students: durations, training, decoding (order, empty and over-long lines), wrong inputs."""
 import json
-import shutil
 
 import pytest
 import torch
@@ -110,18 +109,13 @@ def test_wrong_kind_and_corrupt_checkpoints_are_refused(tiny_students, tiny_teac
         load_translator(fake)
 
 
-def test_compare_writes_one_table(tiny_students, tiny_teacher, tiny_synthetic, tmp_path):
-    from distill.regenerate import RegenerationRequest, regenerate
+def test_paired_bootstrap_separates_a_better_system():
+    from nat.compare import paired_bootstrap
 
-    distilled = regenerate(RegenerationRequest(teachers=[tiny_teacher[1]["checkpoint"]], corpus=str(tiny_synthetic.path),
-                                               out=str(tmp_path / "distilled"), device="cpu"))
-    out = tmp_path / "compare"
-    for student, (run, _) in tiny_students.items():  # reuse the raw runs: compare skips finished ones
-        shutil.copytree(run, out / f"{student}-raw-seed1")
-    assert nat_main(["compare", "--teacher", str(tiny_teacher[0]), "--raw", str(tiny_synthetic.path),
-                     "--distilled", str(distilled.path), "--out", str(out), "--preset", "tiny", "--device", "cpu",
-                     "--iterations", "4"]) == 0
-    table = (out / "compare.md").read_text()
-    assert table.count("\n| ") == 3 and "raw BLEU (tgt)" in table and "nrefs:1" in table
-    rows = json.loads((out / "compare.json").read_text())["rows"]
-    assert [r["student"] for r in rows] == ["nat", "cmlm", "duration"]
+    references = {"ref": [f"the cat number {i} sat on the mat" for i in range(60)]}
+    good = list(references["ref"])
+    bad = [f"a dog {i} stood" for i in range(60)]
+    assert paired_bootstrap(bad, good, references) < 0.01
+    alike = [line.replace("mat", "rug") if i % 2 else line for i, line in enumerate(good)]
+    noisy = [line.replace("mat", "rug") if i % 2 == 0 else line for i, line in enumerate(good)]
+    assert paired_bootstrap(alike, noisy, references) > 0.05  # equally good, different sentences

@@ -128,12 +128,14 @@ def read_bible(sword_path: str = SWORD_PATH, show_progress: bool = True):
 
 
 def prepare_bible(out_dir, *, vocab_size: int = 8000, max_words: int = 250, sword_path: str = SWORD_PATH,
-                  seed: int = 1, multi_target: bool = False):
+                  seed: int = 1, multi_target: bool = False, train_limit: int | None = None):
     """Prepare the bible-es-en corpus directory (source RV1909, references WEB then KJV).
 
     ``multi_target``: the multimodality variant (K = 2). Each verse's target is the WEB or
     the KJV rendering, chosen by sha256(seed, reference) parity; ``raw/<split>.mode`` says
     which (0 = WEB, 1 = KJV) and both full references stay available for evaluation.
+    ``train_limit``: keep only the first N training verses (canonical order; valid and test
+    unchanged) for quick runs; the rest are counted as ``over_train_limit`` in the manifest.
     """
     from distill.corpus.directory import SPLITS, build_corpus
     from distill.corpus.filtering import filter_rows
@@ -159,9 +161,14 @@ def prepare_bible(out_dir, *, vocab_size: int = 8000, max_words: int = 250, swor
     splits, filtered = {}, {}
     for split in SPLITS:
         splits[split], counts, examples = filter_rows(columns[split], text_columns, max_words, labels[split])
+        kept = len(splits[split]["src"])
+        if split == "train" and train_limit is not None and kept > train_limit:
+            splits[split] = {column: lines[:train_limit] for column, lines in splits[split].items()}
+            counts["over_train_limit"] = kept - train_limit
         filtered[split] = {"counts": counts, "examples": examples}
     config = {"corpus": "bible-es-en", "vocab_size": vocab_size, "max_words": max_words, "seed": seed,
               **({"multi_target": True} if multi_target else {}),  # absent otherwise: keeps existing hashes
+              **({"train_limit": train_limit} if train_limit is not None else {}),
               "split_rule": f"rank by sha256('<book> <chapter>:<verse>'): first {HELD_OUT_VERSES['test']} test, "
                             f"next {HELD_OUT_VERSES['valid']} valid, rest train"}
     sources = [{"module": module, "debian_package": package, "role": role}

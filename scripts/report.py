@@ -1,0 +1,144 @@
+"""Write results/<name>/REPORT.md and results.json from a finished reproduce_nat_distillation.sh run.
+
+Everything in the report is read from the run's own outputs (manifests, compare.json,
+complexity.json, timings.tsv, commands.sh); nothing is typed in by hand.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from distill.corpus.directory import Corpus, library_versions  # noqa: E402
+from distill.engine import read_run_manifest  # noqa: E402
+from distill.io import InputError, atomic_open, dispatch, read_json, write_json  # noqa: E402
+from nat.compare import markdown_table  # noqa: E402
+
+
+def _machine() -> dict:
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return {"platform": platform.platform(), "cpu_cores": len(os.sched_getaffinity(0)),
+            "memory_gib": round(memory, 1), "python": platform.python_version()}
+
+
+def _bleu_figure(compare: dict, out: Path) -> str:
+    """Grouped bars: each student's BLEU on raw vs distilled data (mean ± sd), teacher as a line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    column = "+".join(compare["references"]) if len(compare["references"]) > 1 else compare["references"][0]
+    teacher = compare["rows"][0]["bleu"][column]["mean"]
+    students = [row["system"] for row in compare["rows"][1::2]]
+    figure, axis = plt.subplots(figsize=(6.5, 4))
+    width = 0.38
+    for offset, data, color in ((-width / 2, "raw", "tab:gray"), (width / 2, "distilled", "tab:blue")):
+        rows = [row for row in compare["rows"][1:] if row["data"] == data]
+        axis.bar([i + offset for i in range(len(rows))], [r["bleu"][column]["mean"] for r in rows], width,
+                 yerr=[r["bleu"][column]["sd"] for r in rows], capsize=3, color=color, label=f"trained on {data} data")
+    axis.axhline(teacher, color="tab:red", linestyle="--", label=f"AR teacher (beam 5): {teacher:.1f}")
+    axis.set_xticks(range(len(students)), students)
+    axis.set_ylabel(f"test BLEU ({column})")
+    axis.set_title(f"Students on raw vs SeqKD data ({len(compare['seeds'])} seed(s))")
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    path = out / "bleu.png"
+    figure.savefig(path, dpi=130)
+    figure.savefig(path.with_suffix(".pdf"))
+    plt.close(figure)
+    return path.name
+
+
+def run_report(args) -> None:
+    out = Path(args.out)
+    compare_path = Path(args.students) / "compare.json"
+    if not compare_path.is_file():
+        raise InputError(f"{compare_path}: missing; run seqkd-nat compare (scripts/reproduce_nat_distillation.sh) first")
+    compare = read_json(compare_path)
+    complexity = read_json(out / "complexity" / "complexity.json")
+    teacher = read_run_manifest(args.teacher)
+    distilled = Corpus.open(args.distilled)
+    raw = Corpus.open(args.raw)
+    teacher_eval = read_json(next((Path(args.teacher) / "eval").glob(f"{raw.path.name}.test.beam5.json")))
+    timings = [line.split("\t") for line in (out / "timings.tsv").read_text().splitlines() if line]
+    commands = (out / "commands.sh").read_text()
+    training = {path.name: read_run_manifest(path).get("train_wall_seconds_last_invocation")
+                for path in sorted(Path(args.students).glob("*-seed*")) if (path / "manifest.json").is_file()}
+    cost = distilled.manifest["distillation"]["teacher_cost"]
+    quality = distilled.manifest["distillation"]["distilled_targets_vs_references"]["train"]
+    figure = _bleu_figure(compare, out)
+    results = {"name": args.name, "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+               "machine": _machine(), "versions": library_versions(), "corpus": raw.manifest["counts"],
+               "teacher": {"settings": teacher["settings"], "model": teacher["model"],
+                           "train_wall_seconds": teacher.get("train_wall_seconds_last_invocation"),
+                           "test_scores": teacher_eval["scores"]},
+               "distillation": {"config": distilled.manifest["config"], "teacher_cost": cost,
+                                "train_targets_vs_references": quality},
+               "comparison": compare, "complexity": complexity["corpora"], "timings_seconds": dict(timings),
+               "student_train_wall_seconds": training, "commands": commands.splitlines()}
+    write_json(out / "results.json", results)
+
+    machine = results["machine"]
+    lines = [f"# SeqKD for non-autoregressive students: {args.name}", "",
+             f"Generated {results['date']} by `scripts/reproduce_nat_distillation.sh` on {machine['platform']}, "
+             f"{machine['cpu_cores']} CPU cores, {machine['memory_gib']} GiB "
+             f"(device: {teacher['device']}). Versions: "
+             + ", ".join(f"{k} {v}" for k, v in results["versions"].items()) + ".", "",
+             f"Corpus `{raw.path.name}`: " + ", ".join(f"{v:,} {k}" for k, v in raw.manifest["counts"].items())
+             + f" pairs. Teacher preset `{teacher['preset']}` ({teacher['model']['layers']} layers, "
+               f"d={teacher['model']['embed_dim']}, {teacher['settings']['max_update']} updates); student preset "
+               f"`{compare['preset']}`.", "",
+             "## Raw vs distilled (test set)", "", markdown_table(compare), f"![BLEU]({figure})", "",
+             "## Teacher and distilled corpus", "",
+             "| | " + " | ".join(f"BLEU {k}" for k in teacher_eval["scores"]) + " |",
+             "|---|" + "---|" * len(teacher_eval["scores"]),
+             "| teacher on test (beam 5) | " + " | ".join(f"{s['bleu']:.2f}" for s in teacher_eval["scores"].values()) + " |",
+             "| distilled train targets vs human references | "
+             + " | ".join(f"{quality[k]['bleu']:.2f}" if k in quality else "" for k in teacher_eval["scores"]) + " |",
+             "", f"Regeneration ({distilled.manifest['config'].get('backend', 'fairseq')} backend, "
+                 f"{distilled.manifest['config']['decoding']['beam']}-beam): {cost['sentences']:,} sentences, "
+                 f"{cost['wall_seconds']:.0f} s wall, {1000 * cost['cpu_seconds_per_sentence']:.1f} ms CPU per sentence.",
+             "", "## Corpus complexity and faithfulness (Zhou et al. 2020)", "",
+             "| corpus | C(d) bits | F(d) vs raw, bits | avg target length | reordering |", "|---|---|---|---|---|"]
+    for corpus in complexity["corpora"]:
+        faithfulness = corpus.get("faithfulness_bits_vs_first")
+        lines.append(f"| {Path(corpus['corpus']).name} | {corpus['complexity_bits']:.3f} | "
+                     f"{'' if faithfulness is None else f'{faithfulness:.3f}'} | {corpus['avg_target_length']:.1f} | "
+                     f"{corpus['reordering']:.3f} |")
+    lines += ["", f"![complexity](complexity/{Path(complexity['figures'][0]).name})", "",
+              "## Wall times (this invocation; steps finished earlier are skipped in seconds)", "",
+              "| step | seconds |", "|---|---|"] + [f"| {name} | {seconds} |" for name, seconds in timings]
+    lines += ["", "Training time per run (its last invocation): teacher "
+              f"{results['teacher']['train_wall_seconds']} s; "
+              + ", ".join(f"{name} {seconds} s" for name, seconds in training.items()) + ".",
+              "", "## Commands", "", "Re-running these reproduces the numbers above (seeds are fixed; eflomal's "
+              "alignments are unseeded, so C(d)/F(d) vary in the second decimal).", "", "```", commands.rstrip(), "```", ""]
+    with atomic_open(out / "REPORT.md") as handle:
+        handle.write("\n".join(lines))
+    print(f"report: {out / 'REPORT.md'}\nresults: {out / 'results.json'}\nfigures: {out / figure}, "
+          f"{out / 'complexity'}/")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="scripts/report.py", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    report = commands.add_parser("write", help="write REPORT.md, results.json and the BLEU figure")
+    report.add_argument("--name", required=True)
+    report.add_argument("--teacher", required=True, help="teacher run directory")
+    report.add_argument("--raw", required=True, help="raw corpus directory")
+    report.add_argument("--distilled", required=True, help="distilled corpus directory")
+    report.add_argument("--students", required=True, help="seqkd-nat compare output directory")
+    report.add_argument("--out", required=True, help="results directory (holds timings.tsv, commands.sh, complexity/)")
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(dispatch(build_parser(), {"write": run_report}, sys.argv[1:]))

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# The main job (`make reproduce`): AR teacher -> SeqKD corpus -> vanilla NAT, CMLM and duration
+# NAT on raw vs distilled data over several seeds -> one table, figures, results/<name>/REPORT.md.
+set -euo pipefail
+
+usage() {
+  cat <<USAGE
+usage: scripts/reproduce_nat_distillation.sh [-h]
+
+Runs end to end on bible-es-en (the embedded real corpus) and writes
+\$RESULTS/<name>/REPORT.md, results.json and figures. Every step is skipped when its
+output exists with the same configuration (config hash), so re-running resumes.
+
+Steps: prepare bible-es-en -> train-teacher -> regenerate (SeqKD) -> seqkd-nat compare
+       (3 students x raw/distilled x seeds; BLEU mean ± sd, paired bootstrap, speedup)
+       -> seqkd-analysis complexity (C(d), F(d)) -> scripts/report.py
+
+Environment:
+  QUICK=1     pipeline check in <= 15 min on 2 CPU cores: 8,000 training verses, tiny models,
+              one seed, CTranslate2 int8 regeneration. Its numbers check the plumbing only.
+  PRESET      cpu (default: small models, 2 CPU cores) | base (GPU, transformer-base; set DEVICE=cuda)
+  SEEDS       student seeds, comma-separated (default 1,2,3; QUICK: 1)
+  DEVICE      cpu | cuda (default: cuda if available)
+  DATA RUNS RESULTS   output roots (default data, runs, results)
+  CORPUS      use this prepared corpus instead of bible-es-en (e.g. WMT14, see README)
+USAGE
+}
+[[ "${1:-}" == "-h" || "${1:-}" == "--help" ]] && { usage; exit 0; }
+[[ $# -eq 0 ]] || { usage >&2; exit 2; }
+
+BIN=${SEQKD_BIN:-$(cd "$(dirname "$0")/.." && pwd)/.venv/bin}
+DATA=${DATA:-data}
+RUNS=${RUNS:-runs}
+RESULTS=${RESULTS:-results}
+if [[ "${QUICK:-0}" == "1" ]]; then
+  PRESET=quick
+  SEEDS=${SEEDS:-1}
+  PREPARE=(prepare bible-es-en --train-limit 8000)
+  DEFAULT_CORPUS=$DATA/bible-es-en-8k
+  REGENERATE_BACKEND=(--backend ctranslate2 --compute-type int8)
+else
+  PRESET=${PRESET:-cpu}
+  SEEDS=${SEEDS:-1,2,3}
+  PREPARE=(prepare bible-es-en)
+  DEFAULT_CORPUS=$DATA/bible-es-en
+  REGENERATE_BACKEND=()
+fi
+DEVICE_ARGS=()
+[[ -n "${DEVICE:-}" ]] && DEVICE_ARGS=(--device "$DEVICE")
+CORPUS_DIR=${CORPUS:-$DEFAULT_CORPUS}
+NAME=$(basename "$CORPUS_DIR")-$PRESET
+TEACHER=$RUNS/teacher-$PRESET
+DISTILLED=$CORPUS_DIR.seqkd
+STUDENTS=$RUNS/students-$PRESET
+OUT=$RESULTS/$NAME
+mkdir -p "$OUT"
+: > "$OUT/.timings.tsv"
+: > "$OUT/.commands.sh"
+
+step() {  # step NAME COMMAND...: log the command, run it, record its wall time
+  local name=$1 started
+  shift
+  echo "$*" >> "$OUT/.commands.sh"
+  echo "== $name: $*"
+  started=$(date +%s)
+  "$@"
+  printf '%s\t%s\n' "$name" "$(( $(date +%s) - started ))" >> "$OUT/.timings.tsv"
+}
+
+begun=$(date +%s)
+if [[ -z "${CORPUS:-}" ]]; then
+  step prepare "$BIN/seqkd-distill" "${PREPARE[@]}" --out "$CORPUS_DIR"
+fi
+step teacher "$BIN/seqkd-distill" train-teacher --corpus "$CORPUS_DIR" --out "$TEACHER" --preset "$PRESET" "${DEVICE_ARGS[@]}"
+step distill "$BIN/seqkd-distill" regenerate --teacher "$TEACHER" --corpus "$CORPUS_DIR" --out "$DISTILLED" \
+  --method seqkd "${REGENERATE_BACKEND[@]}" "${DEVICE_ARGS[@]}"
+step students "$BIN/seqkd-nat" compare --teacher "$TEACHER" --raw "$CORPUS_DIR" --distilled "$DISTILLED" \
+  --out "$STUDENTS" --preset "$PRESET" --seeds "$SEEDS" "${DEVICE_ARGS[@]}"
+step analysis "$BIN/seqkd-analysis" complexity --corpus "$CORPUS_DIR" --corpus "$DISTILLED" --out "$OUT/complexity"
+printf 'total\t%s\n' "$(( $(date +%s) - begun ))" >> "$OUT/.timings.tsv"
+mv "$OUT/.timings.tsv" "$OUT/timings.tsv"
+mv "$OUT/.commands.sh" "$OUT/commands.sh"
+"$BIN/python" "$(dirname "$0")/report.py" write --name "$NAME" --teacher "$TEACHER" --raw "$CORPUS_DIR" \
+  --distilled "$DISTILLED" --students "$STUDENTS" --out "$OUT"
