@@ -81,10 +81,15 @@ def compare(*, teacher: str, raw: str, distilled: str, out, students: list[str],
             "references": list(references)}
 
 
+def score_columns(result: dict) -> list[str]:
+    """Reference sets in table order: each reference (primary first), then all of them together."""
+    references = result["references"]
+    return references + (["+".join(references)] if len(references) > 1 else [])
+
+
 def markdown_table(result: dict) -> str:
     """The comparison as Markdown: BLEU mean ± sd per reference set, p-values, speedup."""
-    references = result["references"]
-    columns = references + (["+".join(references)] if len(references) > 1 else [])
+    columns = score_columns(result)
     seeds = len(result["seeds"])
     lines = ["| system | training data | " + " | ".join(f"BLEU {c}" for c in columns)
              + " | p (distilled vs raw) | speedup vs teacher |", "|---|---|" + "---|" * (len(columns) + 2)]

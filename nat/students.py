@@ -19,8 +19,8 @@ STUDENTS = ("nat", "cmlm", "duration")
 PRESETS = {
     "tiny": {"size": "tiny", "lr": 3e-3, "warmup_updates": 50, "max_tokens": 2048, "max_update": 300,
              "dropout": 0.0, "save_interval_updates": 100, "stop_time_hours": 0},
-    "quick": {"size": "tiny", "lr": 3e-3, "warmup_updates": 100, "max_tokens": 4096, "max_update": 300,
-              "dropout": 0.0, "save_interval_updates": 300, "stop_time_hours": 0},
+    "quick": {"size": "tiny", "lr": 3e-3, "warmup_updates": 50, "max_tokens": 4096, "max_update": 150,
+              "dropout": 0.0, "save_interval_updates": 150, "stop_time_hours": 0},
     # NATs need many more updates than AR models, but on 2 CPU cores six students (raw and
     # distilled) must fit next to the teacher: a fixed 1,000 updates (~15 min each on 2 cores), so runs are reproducible
     "cpu": {"size": "small", "lr": 2e-3, "warmup_updates": 300, "max_tokens": 4096, "max_update": 1000,

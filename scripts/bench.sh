@@ -11,7 +11,7 @@ Writes \$OUT/bench.json and \$OUT/bench.md.
 Environment (defaults: the runs of \`make reproduce\`; with QUICK=1 those of \`make reproduce QUICK=1\`):
   TEACHER   AR teacher run             (runs/teacher-cpu | runs/teacher-quick)
   STUDENTS  dir of <student>-<data>-seed<k> student runs (runs/students-cpu | runs/students-quick)
-  CORPUS    corpus with the test set   (data/bible-es-en | data/bible-es-en-8k)
+  CORPUS    corpus with the test set   (data/bible-es-en | data/bible-es-en-5k)
   OUT       output directory           (results/bench)
   DEVICE    cpu or cuda                (cpu)
 Example, quick look: scripts/bench.sh --repeats 1 --analysis-pairs 100000
@@ -23,7 +23,7 @@ case "${1:-}" in
   -h|--help) usage; exit 0 ;;
   --help-all) exec "$BIN/python" "$(dirname "$0")/bench.py" run --help ;;
 esac
-if [[ "${QUICK:-0}" == "1" ]]; then preset=quick corpus=data/bible-es-en-8k; else preset=cpu corpus=data/bible-es-en; fi
+if [[ "${QUICK:-0}" == "1" ]]; then preset=quick corpus=data/bible-es-en-5k; else preset=cpu corpus=data/bible-es-en; fi
 exec "$BIN/python" "$(dirname "$0")/bench.py" run --teacher "${TEACHER:-runs/teacher-$preset}" \
   --students "${STUDENTS:-runs/students-$preset}" --corpus "${CORPUS:-$corpus}" --out "${OUT:-results/bench}" \
   --device "${DEVICE:-cpu}" "$@"

@@ -18,7 +18,7 @@ sys.path.insert(0, str(ROOT))
 from distill.corpus.directory import Corpus, library_versions  # noqa: E402
 from distill.engine import read_run_manifest  # noqa: E402
 from distill.io import InputError, atomic_open, dispatch, read_json, write_json  # noqa: E402
-from nat.compare import markdown_table  # noqa: E402
+from nat.compare import markdown_table, score_columns  # noqa: E402
 
 
 def _machine() -> dict:
@@ -34,7 +34,7 @@ def _bleu_figure(compare: dict, out: Path) -> str:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    column = "+".join(compare["references"]) if len(compare["references"]) > 1 else compare["references"][0]
+    column = score_columns(compare)[-1]  # all references together
     teacher = compare["rows"][0]["bleu"][column]["mean"]
     students = [row["system"] for row in compare["rows"][1::2]]
     figure, axis = plt.subplots(figsize=(6.5, 4))
@@ -86,22 +86,22 @@ def run_report(args) -> None:
     write_json(out / "results.json", results)
 
     machine = results["machine"]
+    columns = score_columns(compare)
     lines = [f"# SeqKD for non-autoregressive students: {args.name}", "",
              f"Generated {results['date']} by `scripts/reproduce_nat_distillation.sh` on {machine['platform']}, "
              f"{machine['cpu_cores']} CPU cores, {machine['memory_gib']} GiB "
              f"(device: {teacher['device']}). Versions: "
              + ", ".join(f"{k} {v}" for k, v in results["versions"].items()) + ".", "",
              f"Corpus `{raw.path.name}`: " + ", ".join(f"{v:,} {k}" for k, v in raw.manifest["counts"].items())
-             + f" pairs. Teacher preset `{teacher['preset']}` ({teacher['model']['layers']} layers, "
+             + f" pairs. Teacher preset `{teacher['preset']}` (layers {teacher['model']['layers']}+{teacher['model']['layers']}, "
                f"d={teacher['model']['embed_dim']}, {teacher['settings']['max_update']} updates); student preset "
                f"`{compare['preset']}`.", "",
              "## Raw vs distilled (test set)", "", markdown_table(compare), f"![BLEU]({figure})", "",
              "## Teacher and distilled corpus", "",
-             "| | " + " | ".join(f"BLEU {k}" for k in teacher_eval["scores"]) + " |",
-             "|---|" + "---|" * len(teacher_eval["scores"]),
-             "| teacher on test (beam 5) | " + " | ".join(f"{s['bleu']:.2f}" for s in teacher_eval["scores"].values()) + " |",
+             "| | " + " | ".join(f"BLEU {k}" for k in columns) + " |", "|---|" + "---|" * len(columns),
+             "| teacher on test (beam 5) | " + " | ".join(f"{teacher_eval['scores'][k]['bleu']:.2f}" for k in columns) + " |",
              "| distilled train targets vs human references | "
-             + " | ".join(f"{quality[k]['bleu']:.2f}" if k in quality else "" for k in teacher_eval["scores"]) + " |",
+             + " | ".join(f"{quality[k]['bleu']:.2f}" if k in quality else "" for k in columns) + " |",
              "", f"Regeneration ({distilled.manifest['config'].get('backend', 'fairseq')} backend, "
                  f"{distilled.manifest['config']['decoding']['beam']}-beam): {cost['sentences']:,} sentences, "
                  f"{cost['wall_seconds']:.0f} s wall, {1000 * cost['cpu_seconds_per_sentence']:.1f} ms CPU per sentence.",

@@ -16,7 +16,7 @@ Steps: prepare bible-es-en -> train-teacher -> regenerate (SeqKD) -> seqkd-nat c
        -> seqkd-analysis complexity (C(d), F(d)) -> scripts/report.py
 
 Environment:
-  QUICK=1     pipeline check in <= 15 min on 2 CPU cores: 8,000 training verses, tiny models,
+  QUICK=1     pipeline check in <= 15 min on 2 CPU cores: 5,000 training verses, tiny models,
               one seed, CTranslate2 int8 regeneration. Its numbers check the plumbing only.
   PRESET      cpu (default: small models, 2 CPU cores) | base (GPU, transformer-base; set DEVICE=cuda)
   SEEDS       student seeds, comma-separated (default 1,2,3; QUICK: 1)
@@ -35,8 +35,8 @@ RESULTS=${RESULTS:-results}
 if [[ "${QUICK:-0}" == "1" ]]; then
   PRESET=quick
   SEEDS=${SEEDS:-1}
-  PREPARE=(prepare bible-es-en --train-limit 8000)
-  DEFAULT_CORPUS=$DATA/bible-es-en-8k
+  PREPARE=(prepare bible-es-en --train-limit 5000)
+  DEFAULT_CORPUS=$DATA/bible-es-en-5k
   REGENERATE_BACKEND=(--backend ctranslate2 --compute-type int8)
 else
   PRESET=${PRESET:-cpu}
@@ -60,7 +60,7 @@ mkdir -p "$OUT"
 step() {  # step NAME COMMAND...: log the command, run it, record its wall time
   local name=$1 started
   shift
-  echo "$*" >> "$OUT/.commands.sh"
+  echo "$*" | sed "s|$BIN/||g" >> "$OUT/.commands.sh"  # seqkd-distill ..., not /path/.venv/bin/...
   echo "== $name: $*"
   started=$(date +%s)
   "$@"
