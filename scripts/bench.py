@@ -105,7 +105,8 @@ def bench_decoding(args) -> dict:
     for row in rows:
         row["speedup_batch"] = row["batch_sentences_per_second"] / base["batch_sentences_per_second"]
         row["speedup_bs1"] = row["bs1_sentences_per_second"] / base["bs1_sentences_per_second"]
-    return {"corpus": str(corpus.path), "test_sentences": len(sources), "latency_sentences": len(latency_sources),
+    return {"corpus": str(corpus.path), "students": f"{args.students}/*-{args.student_data}-seed*",
+            "test_sentences": len(sources), "latency_sentences": len(latency_sources),
             "max_tokens": args.max_tokens, "rows": rows}
 
 
@@ -118,8 +119,8 @@ def bench_regeneration(args) -> dict:
     from distill.generation import DecodeSettings, Translator
     from distill.scoring import score_translations
 
-    corpus = Corpus.open(args.corpus)
-    teacher = checkpoint_of(args.teacher)
+    corpus = Corpus.open(args.regen_corpus or args.corpus)
+    teacher = checkpoint_of(args.regen_teacher or args.teacher)
     sources = corpus.lines("train", "src")[: args.regen_sentences]
     references = {name: lines[: args.regen_sentences] for name, lines in corpus.references("train").items()}
     settings = DecodeSettings(beam=5, max_tokens=args.max_tokens, device=args.device)
@@ -142,7 +143,8 @@ def bench_regeneration(args) -> dict:
         row["identical_outputs_share"] = sum(a == b for a, b in zip(row["outputs"], rows[0]["outputs"])) / len(sources)
     for row in rows:
         del row["outputs"]
-    return {"corpus": str(corpus.path), "sentences": len(sources), "beam": 5, "threads": threads, "rows": rows}
+    return {"corpus": str(corpus.path), "teacher": teacher, "sentences": len(sources), "beam": 5, "threads": threads,
+            "rows": rows}
 
 
 def analysis_worker(pairs: int) -> None:
@@ -199,7 +201,8 @@ def _markdown(report: dict) -> str:
         decoding = report["decoding"]
         primary = next(iter(decoding["rows"][0]["scores"]))
         lines += [f"### Decoding ({decoding['test_sentences']} test sentences of {Path(decoding['corpus']).name}; "
-                  f"batch size 1 on the first {decoding['latency_sentences']})", "",
+                  f"batch size 1 on the first {decoding['latency_sentences']}; teacher `{report['teacher']}`, "
+                  f"students from `{decoding['students']}`)", "",
                   f"| system | sent/s (batch {decoding['max_tokens']} tokens) | speedup | sent/s (batch size 1) | "
                   f"speedup | latency ms | BLEU ({primary}) |", "|---|---|---|---|---|---|---|"]
         for row in decoding["rows"]:
@@ -210,8 +213,9 @@ def _markdown(report: dict) -> str:
     if "regeneration" in report:
         regeneration = report["regeneration"]
         primary = next(iter(regeneration["rows"][0]["scores"]))
-        lines += [f"### Teacher regeneration ({regeneration['sentences']} training sources, beam 5, "
-                  f"{regeneration['threads']} threads)", "",
+        lines += [f"### Teacher regeneration ({regeneration['sentences']} training sources of "
+                  f"{Path(regeneration['corpus']).name}, beam 5, {regeneration['threads']} threads; teacher "
+                  f"`{regeneration['teacher']}`)", "",
                   f"| backend | sent/s | speedup | BLEU ({primary}) | BLEU delta | outputs identical to fairseq |",
                   "|---|---|---|---|---|---|"]
         for row in regeneration["rows"]:
@@ -296,6 +300,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--repeats", type=int, default=3, help="runs per measurement (the median is reported)")
     run.add_argument("--latency-sentences", type=int, default=100, help="sentences decoded one at a time")
     run.add_argument("--regen-sentences", type=int, default=2000)
+    run.add_argument("--regen-teacher", help="teacher for the regeneration section (default: --teacher)")
+    run.add_argument("--regen-corpus", help="its corpus (default: --corpus)")
     run.add_argument("--analysis-pairs", type=int, default=1_000_000)
     run.add_argument("--analysis-repeats", type=int, default=1, help="1M-pair runs (each takes minutes)")
     run.add_argument("--max-tokens", type=int, default=6000, help="tokens per batch for the batched measurements")

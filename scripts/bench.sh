@@ -12,6 +12,9 @@ Environment (defaults: the runs of \`make reproduce\`; with QUICK=1 those of \`m
   TEACHER   AR teacher run             (runs/teacher-cpu | runs/teacher-quick)
   STUDENTS  dir of <student>-<data>-seed<k> student runs (runs/students-cpu | runs/students-quick)
   CORPUS    corpus with the test set   (data/bible-es-en | data/bible-es-en-5k)
+  REGEN_TEACHER, REGEN_CORPUS  teacher and corpus of the regeneration section
+            (runs/teacher-cpu and data/bible-es-en when they exist, else TEACHER and CORPUS:
+            CTranslate2's advantage grows with model size, the quick teacher is tiny)
   OUT       output directory           (results/bench)
   DEVICE    cpu or cuda                (cpu)
 Example, quick look: scripts/bench.sh --repeats 1 --analysis-pairs 100000
@@ -21,9 +24,19 @@ USAGE
 BIN=${SEQKD_BIN:-$(cd "$(dirname "$0")/.." && pwd)/.venv/bin}
 case "${1:-}" in
   -h|--help) usage; exit 0 ;;
-  --help-all) exec "$BIN/python" "$(dirname "$0")/bench.py" run --help ;;
+  --help-all) regen=()
+if [[ -n "${REGEN_TEACHER:-}" ]]; then regen=(--regen-teacher "$REGEN_TEACHER" --regen-corpus "${REGEN_CORPUS:?set REGEN_CORPUS too}")
+elif [[ -f runs/teacher-cpu/manifest.json && -f data/bible-es-en/manifest.json ]]; then
+  regen=(--regen-teacher runs/teacher-cpu --regen-corpus data/bible-es-en)
+fi
+exec "$BIN/python" "$(dirname "$0")/bench.py" run --help ;;
 esac
 if [[ "${QUICK:-0}" == "1" ]]; then preset=quick corpus=data/bible-es-en-5k; else preset=cpu corpus=data/bible-es-en; fi
+regen=()
+if [[ -n "${REGEN_TEACHER:-}" ]]; then regen=(--regen-teacher "$REGEN_TEACHER" --regen-corpus "${REGEN_CORPUS:?set REGEN_CORPUS too}")
+elif [[ -f runs/teacher-cpu/manifest.json && -f data/bible-es-en/manifest.json ]]; then
+  regen=(--regen-teacher runs/teacher-cpu --regen-corpus data/bible-es-en)
+fi
 exec "$BIN/python" "$(dirname "$0")/bench.py" run --teacher "${TEACHER:-runs/teacher-$preset}" \
   --students "${STUDENTS:-runs/students-$preset}" --corpus "${CORPUS:-$corpus}" --out "${OUT:-results/bench}" \
-  --device "${DEVICE:-cpu}" "$@"
+  --device "${DEVICE:-cpu}" "${regen[@]}" "$@"
