@@ -19,6 +19,7 @@ beam 5 at batch size 1; CTranslate2 int8 >= 3x fairseq with BLEU within 0.3; 1M 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import platform
 import resource
@@ -125,17 +126,21 @@ def bench_regeneration(args) -> dict:
     references = {name: lines[: args.regen_sentences] for name, lines in corpus.references("train").items()}
     settings = DecodeSettings(beam=5, max_tokens=args.max_tokens, device=args.device)
     threads = torch.get_num_threads()
-    backends = [("fairseq", Translator.autoregressive([teacher], corpus, settings))] + [
-        (f"ctranslate2 {kind}", CTranslate2Translator(teacher, corpus, settings, compute_type=kind, threads=threads))
+    backends = [("fairseq", lambda: Translator.autoregressive([teacher], corpus, settings))] + [
+        (f"ctranslate2 {kind}", lambda kind=kind: CTranslate2Translator(teacher, corpus, settings, compute_type=kind,
+                                                                         threads=threads))
         for kind in ("float32", "int8")]
     rows = []
-    for name, translator in backends:
+    for name, load in backends:
+        translator = load()  # one backend alive at a time: idle CTranslate2 threads must not slow fairseq
         translator.translate(sources[:8])
         seconds, nbest = _median_timing(lambda: translator.translate(sources), args.repeats)
         outputs = [h[0].text for h in nbest]
         rows.append({"backend": name, "sentences_per_second": len(sources) / seconds,
                      "scores": score_translations(outputs, references), "outputs": outputs})
         print(f"  {name:>20}: {rows[-1]['sentences_per_second']:7.1f} sent/s", flush=True)
+        del translator
+        gc.collect()
     primary = next(iter(references))
     for row in rows:
         row["speedup"] = row["sentences_per_second"] / rows[0]["sentences_per_second"]
