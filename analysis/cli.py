@@ -116,8 +116,8 @@ def run_modes(args) -> dict:
             axis.scatter(points[:, 0], points[:, 1], s=6 + 400 * counts / counts.sum(), alpha=0.5)
             for (x, y), count in zip(points, counts):
                 if count >= 0.05 * counts.sum():
-                    axis.annotate(str(count), (x, y), textcoords="offset points", xytext=(5, 5), fontsize=8)
-            for corner, label in zip(([0, -0.06], [1, -0.06], [0.5, 0.9]), lexicon.modes):
+                    axis.annotate(f"n={count}", (x, y), textcoords="offset points", xytext=(10, -3), fontsize=8)
+            for corner, label in zip(([0, -0.07], [1, -0.07], [0.5, 0.91]), lexicon.modes):
                 axis.text(*corner, f"mode {label}", ha="center")
             axis.set_aspect("equal")
             axis.axis("off")
@@ -125,7 +125,7 @@ def run_modes(args) -> dict:
             axis.hist(shares[:, 0], bins=20, range=(0, 1), color="tab:blue")
             axis.set_xlabel(f"share of tokens from mode {lexicon.modes[0]}")
             axis.set_ylabel("sentences")
-        axis.set_title(f"{name}\nmode mixing {result['mode_mixing_rate']:.1%}")
+        axis.set_title(f"{name}\nmode mixing {result['mode_mixing_rate']:.1%}", pad=14)
     out = Path(args.out)
     report = {"corpus": str(corpus.path), "modes": lexicon.modes, "systems": systems,
               "figures": _save_figure(figure, out / "mode_mixing")}
