@@ -42,7 +42,7 @@ def evaluate_on_split(translator, corpus, split: str, out_dir, stem: str) -> dic
     out_dir = Path(out_dir)
     write_lines(out_dir / f"{stem}.hyp", hypotheses)
     result = {"corpus": str(corpus.path.resolve()), "split": split, "sentences": len(sources),
-              "decode_wall_seconds": round(translator.wall_seconds, 2),
+              "decode_wall_seconds": translator.wall_seconds,
               "scores": score_translations(hypotheses, corpus.references(split))}
     write_json(out_dir / f"{stem}.json", result)
     return result

@@ -72,7 +72,7 @@ def compare(*, teacher: str, raw: str, distilled: str, out, students: list[str],
             rows.append({"system": student, "data": data, "seeds": seeds,
                          "bleu": {name: _summary([r["scores"][name]["bleu"] for r in results])
                                   for name in results[0]["scores"]},
-                         "decode_wall_seconds": wall, "speedup": teacher_result["decode_wall_seconds"] / wall})
+                         "decode_wall_seconds": wall, "speedup": teacher_result["decode_wall_seconds"] / max(wall, 1e-9)})
         rows[-1]["p_value_vs_raw"] = [paired_bootstrap(r["hypotheses"], d["hypotheses"], references)
                                       for r, d in zip(outputs["raw"], outputs["distilled"])]
     signature = next(iter(teacher_result["scores"].values()))["bleu_signature"]
