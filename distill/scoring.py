@@ -32,7 +32,10 @@ def format_scores(scores: dict) -> str:
 
 
 def evaluate_on_split(translator, corpus, split: str, out_dir, stem: str) -> dict:
-    """Translate a corpus split, score it against all its references, save hypotheses and JSON."""
+    """Translate a corpus split, score it against all its references, save hypotheses and JSON.
+
+    The returned dict is the JSON plus ``hypotheses`` (kept out of the file: the .hyp holds them).
+    """
     from pathlib import Path
 
     from distill.io import write_json, write_lines
@@ -45,4 +48,4 @@ def evaluate_on_split(translator, corpus, split: str, out_dir, stem: str) -> dic
               "decode_wall_seconds": translator.wall_seconds,
               "scores": score_translations(hypotheses, corpus.references(split))}
     write_json(out_dir / f"{stem}.json", result)
-    return result
+    return {**result, "hypotheses": hypotheses}

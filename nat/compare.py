@@ -14,7 +14,7 @@ from pathlib import Path
 
 from distill.corpus.directory import Corpus
 from distill.engine import checkpoint_of
-from distill.io import InputError, atomic_open, read_lines, write_json
+from distill.io import InputError, atomic_open, write_json
 from distill.scoring import evaluate_on_split
 
 DATA = ("raw", "distilled")
@@ -51,8 +51,7 @@ def compare(*, teacher: str, raw: str, distilled: str, out, students: list[str],
     out = Path(out)
 
     def evaluate(run) -> dict:
-        result = evaluate_on_split(translator_for(run), test_corpus, "test", Path(run) / "eval", "compare")
-        return {**result, "hypotheses": read_lines(Path(run) / "eval" / "compare.hyp")}
+        return evaluate_on_split(translator_for(run), test_corpus, "test", Path(run) / "eval", "compare")
 
     teacher_result = evaluate(teacher)
     rows = [{"system": "teacher", "data": "raw", "seeds": [],
