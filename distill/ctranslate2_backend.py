@@ -61,8 +61,8 @@ class CTranslate2Translator:
         """``threads`` 0 = one per core this process may use (CTranslate2's own default is 4).
 
         On CPU the threads run independent sub-batches of 32 sentences (``inter_threads``), one
-        thread each: for teacher-sized models that was 1.3-2x faster than one batch on all
-        threads (measured on 2 cores: int8 326 vs 188 sentences/s, see scripts/bench.sh).
+        thread each: on 2 cores with the `cpu` teacher, scripts/bench.sh measured int8 at 3.7x
+        fairseq this way and 2.4x with both threads on one batch (commit 701405b).
         On GPU one replica decodes batches of ``max_tokens`` tokens.
         """
         import ctranslate2
