@@ -31,14 +31,19 @@ PRESETS = {
 
 
 def student_arguments(student: str, durations_dir: str | None) -> list:
-    if student in ("nat", "cmlm"):
-        return ["--task", "translation_lev", "--criterion", "nat_loss", "--ddp-backend", "legacy_ddp",
-                "--arch", "nonautoregressive_transformer" if student == "nat" else "cmlm_transformer",
-                "--noise", "full_mask" if student == "nat" else "random_mask",
-                "--pred-length-offset", "--length-loss-factor", "0.1", "--apply-bert-init",
-                "--encoder-learned-pos", "--decoder-learned-pos", "--activation-fn", "gelu"]
-    return ["--task", "translation_duration", "--durations-dir", durations_dir, "--arch", "duration_nat",
-            "--criterion", "duration_nat_loss", "--encoder-learned-pos", "--activation-fn", "gelu"]
+    """The fairseq arguments that make each student (part of the run's config hash)."""
+    if student == "duration":
+        return ["--task", "translation_duration", "--durations-dir", durations_dir, "--arch", "duration_nat",
+                "--criterion", "duration_nat_loss", "--encoder-learned-pos", "--activation-fn", "gelu"]
+    if student == "nat":
+        # Gu et al.'s copied source embeddings as decoder inputs: with fairseq's default (<unk> +
+        # positions) the cpu preset sat at the unigram plateau (~8 bits/token) for 1,000 updates
+        architecture = ["--arch", "nonautoregressive_transformer", "--noise", "full_mask", "--src-embedding-copy"]
+    else:
+        architecture = ["--arch", "cmlm_transformer", "--noise", "random_mask"]
+    return ["--task", "translation_lev", "--criterion", "nat_loss", "--ddp-backend", "legacy_ddp", *architecture,
+            "--pred-length-offset", "--length-loss-factor", "0.1", "--apply-bert-init",
+            "--encoder-learned-pos", "--decoder-learned-pos", "--activation-fn", "gelu"]
 
 
 def train_student(student: str, corpus_dir, run_dir, *, preset: str = "cpu", teacher: str | None = None,
@@ -58,9 +63,11 @@ def train_student(student: str, corpus_dir, run_dir, *, preset: str = "cpu", tea
 
         durations_dir = str(extract_durations(teacher, corpus.path))
     device = device or default_device()
+    arguments = student_arguments(student, durations_dir)
     config = {"kind": "student", "student": student, "corpus": str(corpus.path.resolve()),
               "corpus_hash": corpus.manifest["config_hash"], "preset": preset, "settings": settings,
-              "model": MODEL_SIZES[settings["size"]], "seed": seed, "device": device, "durations": durations_dir}
+              "model": MODEL_SIZES[settings["size"]], "seed": seed, "device": device, "durations": durations_dir,
+              "student_arguments": arguments}
     return train_run(run_dir, config, lambda save_dir: [
         *shared_training_arguments(corpus, save_dir, settings, seed, device),
-        *student_arguments(student, durations_dir)])
+        *arguments])
