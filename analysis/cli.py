@@ -1,12 +1,12 @@
 """`seqkd-analysis`: corpus complexity, faithfulness, and their validation on synthetic data.
 
-  seqkd-analysis complexity --corpus RAW --corpus DISTILLED [...] --out DIR
+  seqkd-analysis complexity --corpus [NAME=]RAW --corpus [NAME=]DISTILLED [...] --out DIR
         C(d) and corpus statistics of each corpus; F(d) of every later corpus against the
         first; JSON + figure (PNG and PDF)
   seqkd-analysis modes --corpus MULTI --hyp teacher=FILE --hyp nat-raw=FILE [...] --out DIR
         mode-mixing rate of system outputs on a multi-target corpus; simplex (K=3) or histogram (K=2)
   seqkd-analysis tradeoff --complexity-json FILE --bleu CORPUS=EVAL_JSON [...] --out DIR
-        C(d) of training corpora vs BLEU of the students trained on them
+        BLEU of students vs C(d) and F(d) of the corpora they were trained on
   seqkd-analysis validate --out DIR
         synthetic corpora of known H(y|x): estimated vs true complexity, Spearman rho,
         error table (Markdown + JSON) and figure
@@ -32,6 +32,16 @@ def _save_figure(figure, stem: Path) -> list[str]:
     return paths
 
 
+def _named_corpus(item: str):
+    """``NAME=DIR`` or ``DIR`` (named after its directory): the label a corpus gets in tables and figures."""
+    from distill.corpus.directory import Corpus
+
+    name, sep, path = item.partition("=")
+    if not sep or Path(item).is_dir():
+        name, path = Path(item).name, item
+    return name, Corpus.open(path)
+
+
 def run_complexity(args) -> dict:
     import matplotlib
 
@@ -41,14 +51,14 @@ def run_complexity(args) -> dict:
     from analysis.measures import AlignedCorpus, faithfulness
     from distill.corpus.directory import Corpus
 
-    corpora = [Corpus.open(path) for path in args.corpus]
+    named = [_named_corpus(item) for item in args.corpus]
     aligned = []
     results = []
-    for corpus in corpora:
+    for name, corpus in named:
         print(f"aligning {corpus.path} ({args.split}) with eflomal ...", file=sys.stderr, flush=True)
         current = AlignedCorpus.from_corpus(corpus, args.split, args.limit)
         aligned.append(current)
-        stats = {"corpus": str(corpus.path), "kind": corpus.manifest["kind"], **current.statistics(args.min_count)}
+        stats = {"name": name, "corpus": str(corpus.path), "kind": corpus.manifest["kind"], **current.statistics(args.min_count)}
         if len(aligned) > 1:
             stats["faithfulness_bits_vs_first"] = faithfulness(aligned[0], current, args.min_count, args.smoothing)
         results.append(stats)
@@ -56,7 +66,7 @@ def run_complexity(args) -> dict:
               + (f", F(d) = {stats['faithfulness_bits_vs_first']:.3f} bits" if "faithfulness_bits_vs_first" in stats else ""),
               file=sys.stderr)
     out = Path(args.out)
-    labels = [Path(r["corpus"]).name for r in results]
+    labels = [r["name"] for r in results]
     figure, axes = plt.subplots(1, 2, figsize=(10, 4))
     axes[0].bar(labels, [r["complexity_bits"] for r in results], color="tab:blue")
     axes[0].set_ylabel("complexity C(d) [bits]")
@@ -134,7 +144,7 @@ def run_modes(args) -> dict:
 
 
 def run_tradeoff(args) -> dict:
-    """C(d) of each training corpus against the BLEU of the student trained on it (Zhou et al. Fig. 4)."""
+    """Student BLEU against C(d) and F(d) of the corpus it was trained on (Zhou et al. 2020, Fig. 4)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -142,26 +152,40 @@ def run_tradeoff(args) -> dict:
 
     from distill.io import read_json
 
-    complexity = {Path(c["corpus"]).name: c["complexity_bits"] for c in read_json(args.complexity_json)["corpora"]}
+    corpora = {c.get("name", Path(c["corpus"]).name): c for c in read_json(args.complexity_json)["corpora"]}
     points = []
     for item in args.bleu:
         name, sep, path = item.partition("=")
-        if not sep or name not in complexity:
-            raise InputError(f"--bleu {item!r}: expected CORPUS_NAME=EVAL_JSON with CORPUS_NAME one of {sorted(complexity)}")
+        if not sep or name not in corpora:
+            raise InputError(f"--bleu {item!r}: expected CORPUS_NAME=EVAL_JSON with CORPUS_NAME one of {sorted(corpora)}")
         scores = read_json(path)["scores"]
         reference = next(iter(scores))
-        points.append({"corpus": name, "complexity_bits": complexity[name], "bleu": scores[reference]["bleu"],
-                       "reference": reference, "bleu_signature": scores[reference]["bleu_signature"], "eval": path})
-    figure, axis = plt.subplots(figsize=(5.5, 4))
-    axis.plot([p["complexity_bits"] for p in points], [p["bleu"] for p in points], "o")
-    for p in points:
-        axis.annotate(p["corpus"], (p["complexity_bits"], p["bleu"]), textcoords="offset points", xytext=(4, 4), fontsize=8)
-    axis.set_xlabel("complexity C(d) of the training corpus [bits]")
-    axis.set_ylabel(f"student test BLEU ({points[0]['reference'] if points else ''})")
-    axis.set_title("Corpus complexity vs student BLEU")
+        points.append({"corpus": name, "complexity_bits": corpora[name]["complexity_bits"],
+                       "faithfulness_bits": corpora[name].get("faithfulness_bits_vs_first"),
+                       "bleu": scores[reference]["bleu"], "reference": reference,
+                       "bleu_signature": scores[reference]["bleu_signature"], "eval": path})
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    for axis, measure, label in ((axes[0], "complexity_bits", "complexity C(d) of the training corpus [bits]"),
+                                 (axes[1], "faithfulness_bits", "faithfulness F(d) to the first corpus [bits]")):
+        shown = [p for p in points if p[measure] is not None]  # the first corpus has no F(d) against itself
+        axis.plot([p[measure] for p in shown], [p["bleu"] for p in shown], "o")
+        for p in shown:
+            axis.annotate(p["corpus"], (p[measure], p["bleu"]), textcoords="offset points", xytext=(4, 4), fontsize=8)
+        axis.set_xlabel(label)
+    axes[0].set_ylabel(f"student test BLEU ({points[0]['reference'] if points else ''})")
+    axes[0].set_title("Student BLEU vs corpus complexity")
+    axes[1].set_title("Student BLEU vs faithfulness")
     out = Path(args.out)
     report = {"points": points, "figures": _save_figure(figure, out / "complexity_vs_bleu")}
     write_json(out / "complexity_vs_bleu.json", report)
+    table = ["| training corpus | C(d) [bits] | F(d) [bits] | student BLEU |", "|---|---|---|---|"]
+    table += [f"| {p['corpus']} | {p['complexity_bits']:.3f} | "
+              f"{'—' if p['faithfulness_bits'] is None else format(p['faithfulness_bits'], '.3f')} | {p['bleu']:.2f} |"
+              for p in points]
+    table += ["", f"BLEU against {points[0]['reference']}: `{points[0]['bleu_signature']}`" if points else ""]
+    with atomic_open(out / "complexity_vs_bleu.md") as handle:
+        handle.write("\n".join(table) + "\n")
+    print("\n".join(table))
     return report
 
 
@@ -229,7 +253,8 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     complexity = commands.add_parser("complexity", help="C(d), F(d) and statistics of corpus directories")
-    complexity.add_argument("--corpus", action="append", required=True, help="corpus directory; the first is the reference for F(d)")
+    complexity.add_argument("--corpus", action="append", required=True, metavar="[NAME=]DIR",
+                            help="corpus directory, optionally labelled; the first is the reference for F(d)")
     complexity.add_argument("--out", required=True)
     complexity.add_argument("--split", default="train", choices=["train", "valid", "test"])
     complexity.add_argument("--limit", type=int, help="use only the first N pairs")

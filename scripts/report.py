@@ -109,7 +109,7 @@ def run_report(args) -> None:
              "| corpus | C(d) bits | F(d) vs raw, bits | avg target length | reordering |", "|---|---|---|---|---|"]
     for corpus in complexity["corpora"]:
         faithfulness = corpus.get("faithfulness_bits_vs_first")
-        lines.append(f"| {Path(corpus['corpus']).name} | {corpus['complexity_bits']:.3f} | "
+        lines.append(f"| {corpus.get('name', Path(corpus['corpus']).name)} | {corpus['complexity_bits']:.3f} | "
                      f"{'' if faithfulness is None else f'{faithfulness:.3f}'} | {corpus['avg_target_length']:.1f} | "
                      f"{corpus['reordering']:.3f} |")
     lines += ["", f"![complexity](complexity/{Path(complexity['figures'][0]).name})", "",

@@ -69,13 +69,16 @@ def test_validate_command_writes_table_json_and_figures(tmp_path):
 
 def test_tradeoff_figure_pairs_complexity_with_bleu(tmp_path):
     (tmp_path / "complexity.json").write_text(json.dumps({"corpora": [
-        {"corpus": "/x/raw", "complexity_bits": 2.5}, {"corpus": "/x/raw.seqkd", "complexity_bits": 1.5}]}))
+        {"corpus": "/x/raw", "complexity_bits": 2.5},
+        {"name": "small teacher", "corpus": "/x/raw.seqkd", "complexity_bits": 1.5, "faithfulness_bits_vs_first": 0.7}]}))
     for name, bleu in (("raw", 10.0), ("seqkd", 14.0)):
         (tmp_path / f"{name}.json").write_text(json.dumps({"scores": {"web": {"bleu": bleu, "bleu_signature": "nrefs:1"}}}))
     assert analysis_main(["tradeoff", "--complexity-json", str(tmp_path / "complexity.json"),
-                          "--bleu", f"raw={tmp_path / 'raw.json'}", "--bleu", f"raw.seqkd={tmp_path / 'seqkd.json'}",
+                          "--bleu", f"raw={tmp_path / 'raw.json'}", "--bleu", f"small teacher={tmp_path / 'seqkd.json'}",
                           "--out", str(tmp_path / "fig")]) == 0
     points = json.loads((tmp_path / "fig" / "complexity_vs_bleu.json").read_text())["points"]
-    assert [(p["complexity_bits"], p["bleu"]) for p in points] == [(2.5, 10.0), (1.5, 14.0)]
+    assert [(p["complexity_bits"], p["faithfulness_bits"], p["bleu"]) for p in points] == [
+        (2.5, None, 10.0), (1.5, 0.7, 14.0)]
+    assert "| small teacher | 1.500 | 0.700 | 14.00 |" in (tmp_path / "fig" / "complexity_vs_bleu.md").read_text()
     assert analysis_main(["tradeoff", "--complexity-json", str(tmp_path / "complexity.json"),
                           "--bleu", f"unknown={tmp_path / 'raw.json'}", "--out", str(tmp_path / "fig")]) == 1

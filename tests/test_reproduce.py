@@ -43,3 +43,28 @@ def test_reproduce_script_writes_table_report_and_figures(tiny_students, tiny_te
     rerun = subprocess.run(["bash", str(ROOT / "scripts" / "reproduce_nat_distillation.sh")], env=env,
                            capture_output=True, text=True)
     assert rerun.returncode == 0 and "already" in rerun.stdout  # finished steps are skipped
+
+
+def test_complexity_plots_script_reuses_the_main_runs_and_writes_figures(tiny_students, tiny_teacher, tiny_synthetic,
+                                                                         tmp_path):
+    runs, results = tmp_path / "runs", tmp_path / "results"
+    shutil.copytree(tiny_teacher[0], runs / "teacher-tiny")  # the preset's size: reused, not retrained
+    shutil.copytree(tiny_students["nat"][0], runs / "students-tiny" / "nat-raw-seed1")
+    env = {**os.environ, "PRESET": "tiny", "TEACHER_SIZES": "tiny small", "DEVICE": "cpu",
+           "CORPUS": str(tiny_synthetic.path), "RUNS": str(runs), "RESULTS": str(results),
+           "SEQKD_BIN": str(Path(sys.executable).parent),
+           "PAIRS": "800", "NAT_UPDATES": "40", "TEACHER_UPDATES": "40"}  # a mode-mixing study in seconds
+    done = subprocess.run(["bash", str(ROOT / "scripts" / "complexity_plots.sh")], env=env,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "teacher-tiny: already trained" in done.stdout and "nat-raw-seed1: already trained" in done.stdout
+
+    out = results / f"{tiny_synthetic.path.name}-tiny-complexity"
+    corpora = json.loads((out / "complexity" / "complexity.json").read_text())["corpora"]
+    assert [c["name"] for c in corpora] == ["raw", "tiny teacher", "small teacher"]
+    assert corpora[2]["corpus"].endswith(".seqkd-small") and corpora[2]["faithfulness_bits_vs_first"] >= 0
+    points = json.loads((out / "complexity_vs_bleu.json").read_text())["points"]
+    assert [p["corpus"] for p in points] == ["raw", "tiny teacher", "small teacher"]
+    assert (runs / "students-tiny" / "nat-distilled-small-seed1" / "manifest.json").is_file()
+    assert (out / "complexity_vs_bleu.png").stat().st_size > 1000
+    assert json.loads((out / "mode-mixing" / "mode_mixing.json").read_text())["systems"]

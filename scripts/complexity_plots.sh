@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Why distillation helps (Zhou, Gu & Neubig 2020): AR teachers of several sizes -> one distilled
+# corpus each -> C(d), F(d) and the BLEU of a NAT student trained on every corpus -> figures in the
+# shape of their Fig. 4, plus the mode-mixing study on a synthetic multi-mode corpus.
+set -euo pipefail
+
+usage() {
+  cat <<USAGE
+usage: scripts/complexity_plots.sh [-h]
+
+Writes \$RESULTS/<corpus>-<preset>-complexity/:
+  complexity/complexity.{png,pdf,json}   C(d) and F(d) of the raw and every distilled corpus
+  complexity_vs_bleu.{png,pdf,json,md}   student test BLEU against C(d) and F(d)
+  mode-mixing/mode_mixing.{png,pdf,json} mode-mixing rates (scripts/mode_mixing.sh)
+Every step is skipped when its output exists with the same configuration; runs and corpora
+are shared with scripts/reproduce_nat_distillation.sh (same paths), so its teacher, SeqKD
+corpus and raw/distilled students are reused, not retrained.
+
+Environment:
+  QUICK=1        5,000 training verses, quick schedules, CTranslate2 int8 regeneration
+  PRESET         cpu (default) | base (GPU) | quick | tiny
+  TEACHER_SIZES  teacher sizes (default: cpu "tiny small medium", base "small base big",
+                 quick "tiny small")
+  STUDENT        nat (default) | cmlm | duration
+  SEED           student seed (default 1)
+  DEVICE         cpu | cuda (default: cuda if available)
+  DATA RUNS RESULTS   output roots (default data, runs, results)
+  CORPUS         a prepared corpus to use instead of bible-es-en
+  MODE_MIXING=0  skip the mode-mixing study; its sizes: MODES PAIRS NAT_UPDATES TEACHER_UPDATES
+USAGE
+}
+[[ "${1:-}" == "-h" || "${1:-}" == "--help" ]] && { usage; exit 0; }
+[[ $# -eq 0 ]] || { usage >&2; exit 2; }
+
+BIN=${SEQKD_BIN:-$(cd "$(dirname "$0")/.." && pwd)/.venv/bin}
+DATA=${DATA:-data}
+RUNS=${RUNS:-runs}
+RESULTS=${RESULTS:-results}
+STUDENT=${STUDENT:-nat}
+SEED=${SEED:-1}
+if [[ "${QUICK:-0}" == "1" ]]; then
+  PRESET=quick
+  PREPARE=(prepare bible-es-en --train-limit 5000)
+  DEFAULT_CORPUS=$DATA/bible-es-en-5k
+  REGENERATE_BACKEND=(--backend ctranslate2 --compute-type int8)
+  : "${PAIRS:=5000}" "${NAT_UPDATES:=600}" "${TEACHER_UPDATES:=400}"
+  export PAIRS NAT_UPDATES TEACHER_UPDATES
+else
+  PRESET=${PRESET:-cpu}
+  PREPARE=(prepare bible-es-en)
+  DEFAULT_CORPUS=$DATA/bible-es-en
+  REGENERATE_BACKEND=()
+fi
+case $PRESET in
+  cpu) DEFAULT_SIZES="tiny small medium" ;;
+  base) DEFAULT_SIZES="small base big" ;;
+  *) DEFAULT_SIZES="tiny small" ;;
+esac
+TEACHER_SIZES=${TEACHER_SIZES:-$DEFAULT_SIZES}
+DEVICE_ARGS=()
+[[ -n "${DEVICE:-}" ]] && DEVICE_ARGS=(--device "$DEVICE")
+CORPUS_DIR=${CORPUS:-$DEFAULT_CORPUS}
+OUT=$RESULTS/$(basename "$CORPUS_DIR")-$PRESET-complexity
+STUDENTS=$RUNS/students-$PRESET
+# the preset's own teacher size keeps the main job's paths (runs/teacher-PRESET, CORPUS.seqkd)
+PRESET_SIZE=$("$BIN/python" -c "from distill.teacher import PRESETS; print(PRESETS['$PRESET']['size'])")
+mkdir -p "$OUT"
+
+if [[ -z "${CORPUS:-}" ]]; then
+  "$BIN/seqkd-distill" "${PREPARE[@]}" --out "$CORPUS_DIR"
+fi
+corpora=("raw=$CORPUS_DIR")
+students=("raw=$STUDENTS/$STUDENT-raw-seed$SEED")
+teachers=("$RUNS/teacher-$PRESET")  # the duration student takes its durations from this teacher
+for size in $TEACHER_SIZES; do
+  if [[ $size == "$PRESET_SIZE" ]]; then
+    teacher=$RUNS/teacher-$PRESET distilled=$CORPUS_DIR.seqkd run=$STUDENTS/$STUDENT-distilled-seed$SEED
+  else
+    teacher=$RUNS/teacher-$PRESET-$size distilled=$CORPUS_DIR.seqkd-$size
+    run=$STUDENTS/$STUDENT-distilled-$size-seed$SEED
+  fi
+  echo "== $size teacher -> $distilled"
+  "$BIN/seqkd-distill" train-teacher --corpus "$CORPUS_DIR" --out "$teacher" --preset "$PRESET" --size "$size" \
+    "${DEVICE_ARGS[@]}"
+  "$BIN/seqkd-distill" regenerate --teacher "$teacher" --corpus "$CORPUS_DIR" --out "$distilled" --method seqkd \
+    "${REGENERATE_BACKEND[@]}" "${DEVICE_ARGS[@]}"
+  corpora+=("$size teacher=$distilled")
+  students+=("$size teacher=$run")
+  teachers+=("$teacher")
+done
+
+echo "== C(d) and F(d) of ${#corpora[@]} corpora"
+complexity_args=()
+for corpus in "${corpora[@]}"; do complexity_args+=(--corpus "$corpus"); done
+"$BIN/seqkd-analysis" complexity "${complexity_args[@]}" --out "$OUT/complexity"
+
+bleu_args=()
+for index in "${!students[@]}"; do
+  name=${students[$index]%%=*} run=${students[$index]#*=} corpus=${corpora[$index]#*=}
+  echo "== $STUDENT student on $name data: $run"
+  "$BIN/seqkd-nat" train --student "$STUDENT" --corpus "$corpus" --out "$run" --preset "$PRESET" --seed "$SEED" \
+    --teacher "${teachers[$index]}" "${DEVICE_ARGS[@]}"
+  "$BIN/seqkd-nat" evaluate --run "$run" --corpus "$CORPUS_DIR" --iterations 10 --length-beam 1 "${DEVICE_ARGS[@]}"
+  bleu_args+=(--bleu "$name=$run/eval/test.it10.lb1.json")
+done
+"$BIN/seqkd-analysis" tradeoff --complexity-json "$OUT/complexity/complexity.json" "${bleu_args[@]}" --out "$OUT"
+
+if [[ "${MODE_MIXING:-1}" != "0" ]]; then
+  echo "== mode-mixing study"
+  "$(dirname "$0")/mode_mixing.sh" "$OUT/mode-mixing"
+fi
+echo "complexity study done: $OUT (complexity/complexity.png, complexity_vs_bleu.png, mode-mixing/)"
