@@ -24,12 +24,7 @@ USAGE
 BIN=${SEQKD_BIN:-$(cd "$(dirname "$0")/.." && pwd)/.venv/bin}
 case "${1:-}" in
   -h|--help) usage; exit 0 ;;
-  --help-all) regen=()
-if [[ -n "${REGEN_TEACHER:-}" ]]; then regen=(--regen-teacher "$REGEN_TEACHER" --regen-corpus "${REGEN_CORPUS:?set REGEN_CORPUS too}")
-elif [[ -f runs/teacher-cpu/manifest.json && -f data/bible-es-en/manifest.json ]]; then
-  regen=(--regen-teacher runs/teacher-cpu --regen-corpus data/bible-es-en)
-fi
-exec "$BIN/python" "$(dirname "$0")/bench.py" run --help ;;
+  --help-all) exec "$BIN/python" "$(dirname "$0")/bench.py" run --help ;;
 esac
 if [[ "${QUICK:-0}" == "1" ]]; then preset=quick corpus=data/bible-es-en-5k; else preset=cpu corpus=data/bible-es-en; fi
 regen=()
