@@ -74,9 +74,9 @@ def compare(*, teacher: str, raw: str, distilled: str, out, students: list[str],
                          "decode_wall_seconds": wall, "speedup": teacher_result["decode_wall_seconds"] / max(wall, 1e-9)})
         rows[-1]["p_value_vs_raw"] = [paired_bootstrap(r["hypotheses"], d["hypotheses"], references)
                                       for r, d in zip(outputs["raw"], outputs["distilled"])]
-    signature = next(iter(teacher_result["scores"].values()))["bleu_signature"]
+    signatures = {name: score["bleu_signature"] for name, score in teacher_result["scores"].items()}
     return {"rows": rows, "teacher": teacher, "raw": str(raw), "distilled": str(distilled), "preset": preset,
-            "seeds": seeds, "test_sentences": len(next(iter(references.values()))), "bleu_signature": signature,
+            "seeds": seeds, "test_sentences": len(next(iter(references.values()))), "bleu_signatures": signatures,
             "references": list(references)}
 
 
@@ -102,9 +102,10 @@ def markdown_table(result: dict) -> str:
         name = "AR teacher (beam 5)" if row["system"] == "teacher" else row["system"]
         lines.append(f"| {name} | {row['data']} | " + " | ".join(cells) + f" | {p_cell} | {row['speedup']:.1f}x |")
     return ("\n".join(lines) + f"\n\nStudents: mean ± sd over {seeds} seed(s) ({', '.join(map(str, result['seeds']))}); "
-            f"p: sacrebleu paired bootstrap (1,000 resamples) of BLEU against all references, one per seed; "
+            f"p: sacrebleu paired bootstrap (1,000 resamples) of BLEU against all references, one per seed, "
+            f"two-sided (the BLEU columns give the direction); "
             f"speedup: batched decoding of the {result['test_sentences']} test sentences, same process.\n"
-            f"sacrebleu: {result['bleu_signature']}\n")
+            + "".join(f"sacrebleu ({name}): {signature}\n" for name, signature in result["bleu_signatures"].items()))
 
 
 def write_comparison(result: dict, out) -> str:
