@@ -12,6 +12,7 @@ Vanilla NAT and CMLM are fairseq's own ``nonautoregressive_transformer`` and
 import logging
 
 logging.getLogger("fairseq.tasks.text_to_speech").setLevel(logging.WARNING)  # "install tensorboardX" noise
+_root_level = logging.getLogger().level
 
 from nat.trusted_checkpoints import trust_fairseq_checkpoints  # noqa: E402
 
@@ -20,3 +21,7 @@ trust_fairseq_checkpoints()
 from nat.criterions import duration_nat_loss, word_kd  # noqa: E402,F401  (registration)
 from nat.models import duration_nat  # noqa: E402,F401
 from nat.tasks import translation_duration  # noqa: E402,F401
+
+# importing fairseq's models runs wav2vec2_classification's logging.basicConfig(level=DEBUG),
+# which floods every later program output (matplotlib font lookups, ...): undo that
+logging.getLogger().setLevel(_root_level)

@@ -74,3 +74,7 @@ def test_train_limit_keeps_the_first_verses_and_counts_the_rest(tmp_path, monkey
     assert manifest["filtered"]["train"]["counts"]["over_train_limit"] == len(verses) - 2020 - 100
     assert sum(manifest["input_lines"].values()) == len(verses)  # nothing vanishes uncounted
     assert len(limited.lines("train", "ref.kjv")) == 100
+    # a re-run finds the finished corpus by its config before reading any SWORD module
+    monkeypatch.setattr(bible_module, "read_bible", lambda *args, **kwargs: pytest.fail("read the modules again"))
+    again = bible_module.prepare_bible(tmp_path / "limited", vocab_size=60, train_limit=100)
+    assert again.manifest["config_hash"] == manifest["config_hash"]

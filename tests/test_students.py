@@ -1,5 +1,9 @@
 """NAT students: durations, training, decoding (order, empty and over-long lines), wrong inputs."""
 import json
+import logging
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -10,6 +14,8 @@ from distill.io import InputError
 from nat.cli import main as nat_main
 from nat.decoding import StudentSettings, allocate_durations, load_translator
 from nat.durations import durations_from_attention, load_meta, read_durations
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @settings(max_examples=200, deadline=None)
@@ -119,3 +125,11 @@ def test_paired_bootstrap_separates_a_better_system():
     alike = [line.replace("mat", "rug") if i % 2 else line for i, line in enumerate(good)]
     noisy = [line.replace("mat", "rug") if i % 2 == 0 else line for i, line in enumerate(good)]
     assert paired_bootstrap(alike, noisy, references) > 0.05  # equally good, different sentences
+
+
+def test_importing_the_plugin_leaves_the_root_log_level_alone():
+    # fairseq's model registry runs logging.basicConfig(level=DEBUG) on import (wav2vec2_classification)
+    code = "import logging; import nat; print(logging.getLogger().level)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split()[-1] == str(logging.WARNING)

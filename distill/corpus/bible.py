@@ -137,8 +137,17 @@ def prepare_bible(out_dir, *, vocab_size: int = 8000, max_words: int = 250, swor
     ``train_limit``: keep only the first N training verses (canonical order; valid and test
     unchanged) for quick runs; the rest are counted as ``over_train_limit`` in the manifest.
     """
-    from distill.corpus.directory import SPLITS, build_corpus
+    from distill.corpus.directory import SPLITS, build_corpus, finished_corpus
     from distill.corpus.filtering import filter_rows
+
+    config = {"corpus": "bible-es-en", "vocab_size": vocab_size, "max_words": max_words, "seed": seed,
+              **({"multi_target": True} if multi_target else {}),  # absent otherwise: keeps existing hashes
+              **({"train_limit": train_limit} if train_limit is not None else {}),
+              "split_rule": f"rank by sha256('<book> <chapter>:<verse>'): first {HELD_OUT_VERSES['test']} test, "
+                            f"next {HELD_OUT_VERSES['valid']} valid, rest train"}
+    existing = finished_corpus(out_dir, config)
+    if existing:
+        return existing  # without reading the SWORD modules again (~2 min)
 
     columns = {split: {"src": [], "tgt": [], "ref.kjv": []} for split in SPLITS}
     if multi_target:
@@ -166,11 +175,6 @@ def prepare_bible(out_dir, *, vocab_size: int = 8000, max_words: int = 250, swor
             splits[split] = {column: lines[:train_limit] for column, lines in splits[split].items()}
             counts["over_train_limit"] = kept - train_limit
         filtered[split] = {"counts": counts, "examples": examples}
-    config = {"corpus": "bible-es-en", "vocab_size": vocab_size, "max_words": max_words, "seed": seed,
-              **({"multi_target": True} if multi_target else {}),  # absent otherwise: keeps existing hashes
-              **({"train_limit": train_limit} if train_limit is not None else {}),
-              "split_rule": f"rank by sha256('<book> <chapter>:<verse>'): first {HELD_OUT_VERSES['test']} test, "
-                            f"next {HELD_OUT_VERSES['valid']} valid, rest train"}
     sources = [{"module": module, "debian_package": package, "role": role}
                for module, package, role in zip((SOURCE_MODULE, *REFERENCE_MODULES.values()), DEBIAN_PACKAGES,
                                                  ("source (es, RV1909)", "primary reference (en, WEB)",

@@ -105,6 +105,22 @@ def _train_sentencepiece(work: Path, train_columns: dict[str, list[str]], vocab_
                                              for i in range(processor.get_piece_size())))
 
 
+def finished_corpus(out_dir, config: dict) -> Corpus | None:
+    """The corpus in ``out_dir`` if it is finished and made with ``config``; None if there is none.
+
+    Lets a preparation skip reading its sources on a re-run; another config is an error.
+    """
+    out_dir = Path(out_dir)
+    if not (out_dir / "manifest.json").is_file():
+        return None
+    existing = Corpus.open(out_dir)
+    key = config_hash(config)
+    if existing.manifest.get("config_hash") != key:
+        raise InputError(f"{out_dir}: holds a corpus made with another config; choose another --out or delete it")
+    print(f"{out_dir}: already prepared with this config ({key}); skipping", flush=True)
+    return existing
+
+
 def build_corpus(out_dir: str | os.PathLike, splits: dict[str, dict[str, list[str]]], *,
                  kind: str, config: dict, sources: list, references: dict, filtered: dict,
                  vocab_size: int = 8000, seed: int = 1, reuse_vocabulary_of: Corpus | None = None,
@@ -117,12 +133,9 @@ def build_corpus(out_dir: str | os.PathLike, splits: dict[str, dict[str, list[st
     """
     out_dir = Path(out_dir)
     key = config_hash(config)
-    if (out_dir / "manifest.json").is_file():
-        existing = Corpus.open(out_dir)
-        if existing.manifest.get("config_hash") == key:
-            print(f"{out_dir}: already prepared with this config ({key}); skipping", flush=True)
-            return existing
-        raise InputError(f"{out_dir}: holds a corpus made with another config; choose another --out or delete it")
+    existing = finished_corpus(out_dir, config)
+    if existing:
+        return existing
     if out_dir.exists() and any(out_dir.iterdir()):
         raise InputError(f"{out_dir}: exists and is not a finished corpus; choose another --out or delete it")
     for split in SPLITS:
