@@ -159,7 +159,10 @@ def run_tradeoff(args) -> dict:
         if not sep or name not in corpora:
             raise InputError(f"--bleu {item!r}: expected CORPUS_NAME=EVAL_JSON with CORPUS_NAME one of {sorted(corpora)}")
         scores = read_json(path)["scores"]
-        reference = next(iter(scores))
+        # default: all references together ("web+kjv"); JSON key order says nothing about the primary one
+        reference = args.reference or max(scores, key=lambda name: name.count("+"))
+        if reference not in scores:
+            raise InputError(f"{path}: no BLEU against {reference!r}; it has {', '.join(sorted(scores))}")
         points.append({"corpus": name, "complexity_bits": corpora[name]["complexity_bits"],
                        "faithfulness_bits": corpora[name].get("faithfulness_bits_vs_first"),
                        "bleu": scores[reference]["bleu"], "reference": reference,
@@ -268,6 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
     tradeoff.add_argument("--complexity-json", required=True, help="complexity.json from `complexity`")
     tradeoff.add_argument("--bleu", action="append", required=True, metavar="CORPUS_NAME=EVAL_JSON",
                           help="evaluation JSON (seqkd-nat evaluate) of the student trained on that corpus; repeatable")
+    tradeoff.add_argument("--reference", help="reference set to plot BLEU against (default: all references together)")
     tradeoff.add_argument("--out", required=True)
     validate = commands.add_parser("validate", help="estimated vs true complexity on synthetic corpora")
     validate.add_argument("--out", required=True)

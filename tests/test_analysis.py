@@ -72,7 +72,9 @@ def test_tradeoff_figure_pairs_complexity_with_bleu(tmp_path):
         {"corpus": "/x/raw", "complexity_bits": 2.5},
         {"name": "small teacher", "corpus": "/x/raw.seqkd", "complexity_bits": 1.5, "faithfulness_bits_vs_first": 0.7}]}))
     for name, bleu in (("raw", 10.0), ("seqkd", 14.0)):
-        (tmp_path / f"{name}.json").write_text(json.dumps({"scores": {"web": {"bleu": bleu, "bleu_signature": "nrefs:1"}}}))
+        (tmp_path / f"{name}.json").write_text(json.dumps({"scores": {
+            "kjv": {"bleu": bleu - 3, "bleu_signature": "nrefs:1"}, "web": {"bleu": bleu + 3, "bleu_signature": "nrefs:1"},
+            "web+kjv": {"bleu": bleu, "bleu_signature": "nrefs:2"}}}))
     assert analysis_main(["tradeoff", "--complexity-json", str(tmp_path / "complexity.json"),
                           "--bleu", f"raw={tmp_path / 'raw.json'}", "--bleu", f"small teacher={tmp_path / 'seqkd.json'}",
                           "--out", str(tmp_path / "fig")]) == 0
@@ -80,5 +82,8 @@ def test_tradeoff_figure_pairs_complexity_with_bleu(tmp_path):
     assert [(p["complexity_bits"], p["faithfulness_bits"], p["bleu"]) for p in points] == [
         (2.5, None, 10.0), (1.5, 0.7, 14.0)]
     assert "| small teacher | 1.500 | 0.700 | 14.00 |" in (tmp_path / "fig" / "complexity_vs_bleu.md").read_text()
+    assert analysis_main(["tradeoff", "--complexity-json", str(tmp_path / "complexity.json"), "--reference", "web",
+                          "--bleu", f"raw={tmp_path / 'raw.json'}", "--out", str(tmp_path / "web")]) == 0
+    assert json.loads((tmp_path / "web" / "complexity_vs_bleu.json").read_text())["points"][0]["bleu"] == 13.0
     assert analysis_main(["tradeoff", "--complexity-json", str(tmp_path / "complexity.json"),
                           "--bleu", f"unknown={tmp_path / 'raw.json'}", "--out", str(tmp_path / "fig")]) == 1
