@@ -49,7 +49,6 @@ def run_complexity(args) -> dict:
     import matplotlib.pyplot as plt
 
     from analysis.measures import AlignedCorpus, faithfulness
-    from distill.corpus.directory import Corpus
 
     named = [_named_corpus(item) for item in args.corpus]
     aligned = []
