@@ -32,24 +32,12 @@ USAGE
 [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]] && { usage; exit 0; }
 [[ $# -eq 0 ]] || { usage >&2; exit 2; }
 
-BIN=${SEQKD_BIN:-$(cd "$(dirname "$0")/.." && pwd)/.venv/bin}
-DATA=${DATA:-data}
-RUNS=${RUNS:-runs}
-RESULTS=${RESULTS:-results}
 STUDENT=${STUDENT:-nat}
 SEED=${SEED:-1}
-if [[ "${QUICK:-0}" == "1" ]]; then
-  PRESET=quick
-  PREPARE=(prepare bible-es-en --train-limit 5000)
-  DEFAULT_CORPUS=$DATA/bible-es-en-5k
-  REGENERATE_BACKEND=(--backend ctranslate2 --compute-type int8)
+source "$(dirname "$0")/main_job_settings.sh"
+if [[ "${QUICK:-0}" == "1" ]]; then  # a mode-mixing study in minutes too
   : "${PAIRS:=5000}" "${NAT_UPDATES:=600}" "${TEACHER_UPDATES:=400}"
   export PAIRS NAT_UPDATES TEACHER_UPDATES
-else
-  PRESET=${PRESET:-cpu}
-  PREPARE=(prepare bible-es-en)
-  DEFAULT_CORPUS=$DATA/bible-es-en
-  REGENERATE_BACKEND=()
 fi
 case $PRESET in
   cpu) DEFAULT_SIZES="tiny small medium" ;;
@@ -57,11 +45,7 @@ case $PRESET in
   *) DEFAULT_SIZES="tiny small" ;;
 esac
 TEACHER_SIZES=${TEACHER_SIZES:-$DEFAULT_SIZES}
-DEVICE_ARGS=()
-[[ -n "${DEVICE:-}" ]] && DEVICE_ARGS=(--device "$DEVICE")
-CORPUS_DIR=${CORPUS:-$DEFAULT_CORPUS}
 OUT=$RESULTS/$(basename "$CORPUS_DIR")-$PRESET-complexity
-STUDENTS=$RUNS/students-$PRESET
 # the preset's own teacher size keeps the main job's paths (runs/teacher-PRESET, CORPUS.seqkd)
 PRESET_SIZE=$("$BIN/python" -c "from distill.teacher import PRESETS; print(PRESETS['$PRESET']['size'])")
 mkdir -p "$OUT"
@@ -71,10 +55,10 @@ if [[ -z "${CORPUS:-}" ]]; then
 fi
 corpora=("raw=$CORPUS_DIR")
 students=("raw=$STUDENTS/$STUDENT-raw-seed$SEED")
-teachers=("$RUNS/teacher-$PRESET")  # the duration student takes its durations from this teacher
+teachers=("$TEACHER")  # the duration student takes its durations from this teacher
 for size in $TEACHER_SIZES; do
   if [[ $size == "$PRESET_SIZE" ]]; then
-    teacher=$RUNS/teacher-$PRESET distilled=$CORPUS_DIR.seqkd run=$STUDENTS/$STUDENT-distilled-seed$SEED
+    teacher=$TEACHER distilled=$DISTILLED run=$STUDENTS/$STUDENT-distilled-seed$SEED
   else
     teacher=$RUNS/teacher-$PRESET-$size distilled=$CORPUS_DIR.seqkd-$size
     run=$STUDENTS/$STUDENT-distilled-$size-seed$SEED

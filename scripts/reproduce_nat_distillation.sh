@@ -28,30 +28,8 @@ USAGE
 [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]] && { usage; exit 0; }
 [[ $# -eq 0 ]] || { usage >&2; exit 2; }
 
-BIN=${SEQKD_BIN:-$(cd "$(dirname "$0")/.." && pwd)/.venv/bin}
-DATA=${DATA:-data}
-RUNS=${RUNS:-runs}
-RESULTS=${RESULTS:-results}
-if [[ "${QUICK:-0}" == "1" ]]; then
-  PRESET=quick
-  SEEDS=${SEEDS:-1}
-  PREPARE=(prepare bible-es-en --train-limit 5000)
-  DEFAULT_CORPUS=$DATA/bible-es-en-5k
-  REGENERATE_BACKEND=(--backend ctranslate2 --compute-type int8)
-else
-  PRESET=${PRESET:-cpu}
-  SEEDS=${SEEDS:-1,2,3}
-  PREPARE=(prepare bible-es-en)
-  DEFAULT_CORPUS=$DATA/bible-es-en
-  REGENERATE_BACKEND=()
-fi
-DEVICE_ARGS=()
-[[ -n "${DEVICE:-}" ]] && DEVICE_ARGS=(--device "$DEVICE")
-CORPUS_DIR=${CORPUS:-$DEFAULT_CORPUS}
+source "$(dirname "$0")/main_job_settings.sh"
 NAME=$(basename "$CORPUS_DIR")-$PRESET
-TEACHER=$RUNS/teacher-$PRESET
-DISTILLED=$CORPUS_DIR.seqkd
-STUDENTS=$RUNS/students-$PRESET
 OUT=$RESULTS/$NAME
 mkdir -p "$OUT"
 : > "$OUT/.timings.tsv"
