@@ -6,6 +6,7 @@ Every fairseq invocation goes through here so that it always gets ``--user-dir n
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -59,7 +60,7 @@ def train_run(run_dir, config: dict, build_arguments: Callable[[Path], list]) ->
         manifest = read_json(manifest_path)
         if manifest.get("config_hash") == key:
             print(f"{run_dir}: already trained ({key}); skipping", flush=True)
-            return manifest
+            return read_run_manifest(run_dir)
         raise InputError(f"{run_dir}: holds a different run; choose another --out or delete it")
     config_path = run_dir / "config.json"
     if config_path.is_file() and read_json(config_path).get("config_hash") != key:
@@ -72,20 +73,32 @@ def train_run(run_dir, config: dict, build_arguments: Callable[[Path], list]) ->
     best = save_dir / "checkpoint_best.pt"
     if not best.is_file():
         raise RuntimeError(f"{save_dir}: fairseq finished without writing checkpoint_best.pt (see {run_dir / 'train.log'})")
-    manifest = {**config, "config_hash": key, "checkpoint": str(best.resolve()),
+    manifest = {**config, "config_hash": key, "checkpoint": str(best.relative_to(run_dir)),
+                "train_wall_seconds": fairseq_training_wall_seconds(run_dir / "train.log"),
                 "train_wall_seconds_last_invocation": round(time.time() - started, 1), "train_log": "train.log"}
     write_json(manifest_path, manifest)
-    return manifest
+    return read_run_manifest(run_dir)
+
+
+def fairseq_training_wall_seconds(train_log: Path) -> float | None:
+    """The whole run's training time, resumed invocations included: fairseq's ``wall`` meter is
+    saved in every checkpoint and restored on resume, so its last epoch line is the run's total
+    (time lost after the last checkpoint of an interrupted invocation is not counted)."""
+    walls = re.findall(r"\| train \| epoch .*\| wall (\d+(?:\.\d+)?)\s*$", train_log.read_text(encoding="utf-8"),
+                       flags=re.MULTILINE)
+    return float(walls[-1]) if walls else None
 
 
 def read_run_manifest(run_dir) -> dict:
-    """The manifest of a finished training run; a one-line error if the run is unfinished or absent."""
+    """The manifest of a finished training run, its checkpoint as an absolute path (the file stores
+    it relative to the run, so run directories can be moved); a one-line error if unfinished or absent."""
     from distill.io import InputError, read_json
 
     path = Path(run_dir) / "manifest.json"
     if not path.is_file():
         raise InputError(f"{path}: missing; is {run_dir} a finished training run?")
-    return read_json(path)
+    manifest = read_json(path)
+    return {**manifest, "checkpoint": str((Path(run_dir) / manifest["checkpoint"]).resolve())}
 
 
 def checkpoint_of(run_or_checkpoint: str) -> str:

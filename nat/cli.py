@@ -54,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("evaluate", help="sacrebleu BLEU/chrF of a run on a corpus split")
     evaluate.add_argument("--run", required=True)
     evaluate.add_argument("--split", default="test", choices=["valid", "test"])
+    evaluate.add_argument("--out", help="scores JSON to write, hypotheses beside it as .hyp "
+                                        "(default: RUN/eval/SPLIT.it<iterations>.lb<length beam>.json)")
     _decoding_options(evaluate)
 
     compare = commands.add_parser("compare", help="train every student on raw and distilled data; one BLEU table")
@@ -134,7 +136,10 @@ def run_evaluate(args) -> dict:
 
     manifest = read_run_manifest(args.run)
     corpus = Corpus.open(args.corpus or manifest["corpus"])
-    result = evaluate_on_split(_translator(args, args.run), corpus, args.split, Path(args.run) / "eval", _stem(args, args.split))
+    out = Path(args.out) if args.out else Path(args.run) / "eval" / f"{_stem(args, args.split)}.json"
+    if out.suffix != ".json":
+        raise InputError(f"--out {out}: expected a .json path (the hypotheses go beside it as .hyp)")
+    result = evaluate_on_split(_translator(args, args.run), corpus, args.split, out.parent, out.stem)
     print(f"{args.run} on {corpus.path.name}/{args.split}:\n{format_scores(result['scores'])}", flush=True)
     return result
 

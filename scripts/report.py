@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from distill.corpus.directory import Corpus, library_versions  # noqa: E402
-from distill.engine import read_run_manifest  # noqa: E402
+from distill.engine import fairseq_training_wall_seconds, read_run_manifest  # noqa: E402
 from distill.io import InputError, atomic_open, dispatch, read_json, write_json  # noqa: E402
 from nat.compare import markdown_table, score_columns  # noqa: E402
 
@@ -69,20 +69,25 @@ def run_report(args) -> None:
     teacher_eval = read_json(next((Path(args.teacher) / "eval").glob(f"{raw.path.name}.test.beam5.json")))
     timings = [line.split("\t") for line in (out / "timings.tsv").read_text().splitlines() if line]
     commands = (out / "commands.sh").read_text()
-    training = {path.name: read_run_manifest(path).get("train_wall_seconds_last_invocation")
+    # training time from fairseq's own wall meter, which survives resuming: a main job spread over
+    # several invocations still reports what one uninterrupted run costs
+    training = {path.name: fairseq_training_wall_seconds(path / "train.log")
                 for path in sorted(Path(args.students).glob("*-seed*")) if (path / "manifest.json").is_file()}
+    teacher_training = fairseq_training_wall_seconds(Path(args.teacher) / "train.log")
     cost = distilled.manifest["distillation"]["teacher_cost"]
+    compute = {"teacher training": teacher_training, "SeqKD regeneration": cost["wall_seconds"],
+               f"student training ({len(training)} runs)": sum(training.values())}
     quality = distilled.manifest["distillation"]["distilled_targets_vs_references"]["train"]
     figure = _bleu_figure(compare, out)
     results = {"name": args.name, "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                "machine": _machine(), "versions": library_versions(), "corpus": raw.manifest["counts"],
                "teacher": {"settings": teacher["settings"], "model": teacher["model"],
-                           "train_wall_seconds": teacher.get("train_wall_seconds_last_invocation"),
+                           "train_wall_seconds": teacher_training,
                            "test_scores": teacher_eval["scores"]},
                "distillation": {"config": distilled.manifest["config"], "teacher_cost": cost,
                                 "train_targets_vs_references": quality},
                "comparison": compare, "complexity": complexity["corpora"], "timings_seconds": dict(timings),
-               "student_train_wall_seconds": training, "commands": commands.splitlines()}
+               "compute_seconds": compute, "student_train_wall_seconds": training, "commands": commands.splitlines()}
     write_json(out / "results.json", results)
 
     machine = results["machine"]
@@ -113,17 +118,63 @@ def run_report(args) -> None:
                      f"{'' if faithfulness is None else f'{faithfulness:.3f}'} | {corpus['avg_target_length']:.1f} | "
                      f"{corpus['reordering']:.3f} |")
     lines += ["", f"![complexity](complexity/{Path(complexity['figures'][0]).name})", "",
-              "## Wall times (this invocation; steps finished earlier are skipped in seconds)", "",
+              "## Time", "", "Recorded in the runs (training: fairseq's wall meter, which survives resuming), "
+              "so this is what one uninterrupted run costs even when the job was spread over several invocations:", "",
+              "| step | minutes |", "|---|---|"] + [f"| {name} | {seconds / 60:.1f} |" for name, seconds in compute.items()]
+    lines += [f"| total of these | {sum(compute.values()) / 60:.1f} |", "",
+              "Per student run (minutes): " + ", ".join(f"{name} {seconds / 60:.1f}" for name, seconds in training.items())
+              + ".", "", "Wall time of the invocation that wrote this report (steps finished earlier are skipped "
+              "in seconds; evaluation and duration extraction are inside `students`):", "",
               "| step | seconds |", "|---|---|"] + [f"| {name} | {seconds} |" for name, seconds in timings]
-    lines += ["", "Training time per run (its last invocation): teacher "
-              f"{results['teacher']['train_wall_seconds']} s; "
-              + ", ".join(f"{name} {seconds} s" for name, seconds in training.items()) + ".",
-              "", "## Commands", "", "Re-running these reproduces the numbers above (seeds are fixed; eflomal's "
-              "alignments are unseeded, so C(d)/F(d) vary in the second decimal).", "", "```", commands.rstrip(), "```", ""]
+    lines += ["", "## Commands", "", "Re-running these reproduces the numbers above (seeds are fixed; eflomal's "
+              "alignments are unseeded, so C(d)/F(d) vary in the second decimal). To check a re-run made with "
+              "other DATA/RUNS/RESULTS: `scripts/report.py check --expected results.json --actual "
+              "<re-run>/results.json`.", "", "```", commands.rstrip(), "```", ""]
     with atomic_open(out / "REPORT.md") as handle:
         handle.write("\n".join(lines))
     print(f"report: {out / 'REPORT.md'}\nresults: {out / 'results.json'}\nfigures: {out / figure}, "
           f"{out / 'complexity'}/")
+
+
+def reported_numbers(results: dict) -> dict[str, float]:
+    """The report's quality numbers by name (times and speedups are left out: they belong to the machine)."""
+    numbers = {f"teacher test BLEU {ref}": score["bleu"] for ref, score in results["teacher"]["test_scores"].items()}
+    numbers |= {f"distilled train targets BLEU {ref}": score["bleu"]
+                for ref, score in results["distillation"]["train_targets_vs_references"].items()}
+    for row in results["comparison"]["rows"][1:]:
+        name = f"{row['system']} {row['data']}"
+        for ref, bleu in row["bleu"].items():
+            numbers |= {f"{name} BLEU {ref} seed {seed}": value for seed, value in zip(row["seeds"], bleu["values"])}
+        numbers |= {f"{name} p seed {seed}": p for seed, p in zip(row["seeds"], row.get("p_value_vs_raw", []))}
+    for corpus in results["complexity"]:
+        name = corpus.get("name", Path(corpus["corpus"]).name)
+        numbers[f"C(d) {name}"] = corpus["complexity_bits"]
+        if corpus.get("faithfulness_bits_vs_first") is not None:
+            numbers[f"F(d) {name}"] = corpus["faithfulness_bits_vs_first"]
+    return numbers
+
+
+# eflomal (C(d), F(d)) takes no seed: its alignments, and so these measures, vary between runs
+TOLERANCE = {"C(d)": 0.1, "F(d)": 0.1}
+
+
+def run_check(args) -> None:
+    """Compare a re-run's results.json with the report's: every quality number, one line each."""
+    expected, actual = (reported_numbers(read_json(path)) for path in (args.expected, args.actual))
+    missing = sorted(set(expected) ^ set(actual))
+    if missing:
+        raise InputError(f"{args.actual}: does not report the same numbers as {args.expected} "
+                         f"(only in one: {', '.join(missing[:5])}); were they run with the same settings?")
+    failures = 0
+    print("| number | expected | actual | tolerance | |\n|---|---|---|---|---|")
+    for name, value in expected.items():
+        tolerance = TOLERANCE.get(name.split()[0], 0.0)
+        same = abs(actual[name] - value) <= tolerance + 1e-9
+        failures += not same
+        print(f"| {name} | {value:g} | {actual[name]:g} | {tolerance:g} | {'ok' if same else 'DIFFERENT'} |")
+    if failures:
+        raise InputError(f"{args.actual}: {failures} of {len(expected)} numbers differ from {args.expected} (see the table)")
+    print(f"all {len(expected)} numbers reproduced")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -137,8 +188,11 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--distilled", required=True, help="distilled corpus directory")
     report.add_argument("--students", required=True, help="seqkd-nat compare output directory")
     report.add_argument("--out", required=True, help="results directory (holds timings.tsv, commands.sh, complexity/)")
+    check = commands.add_parser("check", help="did a re-run reproduce a report? compares two results.json")
+    check.add_argument("--expected", required=True, help="the report's results.json")
+    check.add_argument("--actual", required=True, help="results.json of a re-run (other DATA, RUNS, RESULTS)")
     return parser
 
 
 if __name__ == "__main__":
-    sys.exit(dispatch(build_parser(), {"write": run_report}, sys.argv[1:]))
+    sys.exit(dispatch(build_parser(), {"write": run_report, "check": run_check}, sys.argv[1:]))

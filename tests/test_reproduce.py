@@ -11,7 +11,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_reproduce_script_writes_table_report_and_figures(tiny_students, tiny_teacher, tiny_synthetic, tmp_path):
     runs, results = tmp_path / "runs", tmp_path / "results"
-    shutil.copytree(tiny_teacher[0], runs / "teacher-tiny")  # same config: the script skips training it
+    # linked, not copied: distilled corpora name their teacher by checkpoint path (and sha256), and the
+    # fixture corpus's SeqKD data, shared by these tests, was made by the fixture teacher
+    (runs / "teacher-tiny").parent.mkdir(parents=True)
+    (runs / "teacher-tiny").symlink_to(tiny_teacher[0])  # same config: the script skips training it
     for student, (run, _) in tiny_students.items():  # the raw students too; the distilled ones get trained
         shutil.copytree(run, runs / "students-tiny" / f"{student}-raw-seed1")
     env = {**os.environ, "PRESET": "tiny", "SEEDS": "1", "DEVICE": "cpu", "CORPUS": str(tiny_synthetic.path),
@@ -39,6 +42,16 @@ def test_reproduce_script_writes_table_report_and_figures(tiny_students, tiny_te
     summary = json.loads((out / "results.json").read_text())
     assert summary["comparison"]["rows"] == result["rows"]
     assert {"teacher", "distill", "students", "analysis", "total"} <= set(summary["timings_seconds"])
+    assert "## Time" in report and summary["compute_seconds"]["teacher training"] > 0  # fairseq's wall meter
+
+    check = [sys.executable, str(ROOT / "scripts" / "report.py"), "check", "--expected", str(out / "results.json")]
+    same = subprocess.run([*check, "--actual", str(out / "results.json")], capture_output=True, text=True)
+    assert same.returncode == 0 and "numbers reproduced" in same.stdout
+    summary["comparison"]["rows"][1]["bleu"]["tgt"]["values"][0] += 0.01  # one BLEU off by 0.01
+    (tmp_path / "rerun.json").write_text(json.dumps(summary))
+    differs = subprocess.run([*check, "--actual", str(tmp_path / "rerun.json")], capture_output=True, text=True)
+    assert differs.returncode == 1 and "| nat raw BLEU tgt seed 1 |" in differs.stdout
+    assert differs.stdout.count("DIFFERENT") == 1 and "1 of" in differs.stderr
 
     rerun = subprocess.run(["bash", str(ROOT / "scripts" / "reproduce_nat_distillation.sh")], env=env,
                            capture_output=True, text=True)
@@ -48,7 +61,8 @@ def test_reproduce_script_writes_table_report_and_figures(tiny_students, tiny_te
 def test_complexity_plots_script_reuses_the_main_runs_and_writes_figures(tiny_students, tiny_teacher, tiny_synthetic,
                                                                          tmp_path):
     runs, results = tmp_path / "runs", tmp_path / "results"
-    shutil.copytree(tiny_teacher[0], runs / "teacher-tiny")  # the preset's size: reused, not retrained
+    (runs / "teacher-tiny").parent.mkdir(parents=True)
+    (runs / "teacher-tiny").symlink_to(tiny_teacher[0])  # the preset's size: reused, not retrained
     shutil.copytree(tiny_students["nat"][0], runs / "students-tiny" / "nat-raw-seed1")
     env = {**os.environ, "PRESET": "tiny", "TEACHER_SIZES": "tiny small", "DEVICE": "cpu",
            "CORPUS": str(tiny_synthetic.path), "RUNS": str(runs), "RESULTS": str(results),
@@ -67,4 +81,5 @@ def test_complexity_plots_script_reuses_the_main_runs_and_writes_figures(tiny_st
     assert [p["corpus"] for p in points] == ["raw", "tiny teacher", "small teacher"]
     assert (runs / "students-tiny" / "nat-distilled-small-seed1" / "manifest.json").is_file()
     assert (out / "complexity_vs_bleu.png").stat().st_size > 1000
+    assert json.loads((out / "bleu" / "small-teacher.json").read_text())["split"] == "test"  # evaluate --out
     assert json.loads((out / "mode-mixing" / "mode_mixing.json").read_text())["systems"]

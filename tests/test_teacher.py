@@ -1,5 +1,6 @@
 """Teacher training, resumption bookkeeping and sacrebleu evaluation on a tiny corpus."""
 import json
+import shutil
 
 import pytest
 
@@ -19,6 +20,16 @@ def test_tiny_teacher_trains_and_scores_with_signatures(tiny_teacher):
     assert scores["bleu"] > 60
     hyps = (run / "eval" / f"{result['corpus'].split('/')[-1]}.test.beam5.hyp").read_text().splitlines()
     assert len(hyps) == result["sentences"] == 40
+
+
+def test_a_moved_run_finds_its_own_checkpoint(tiny_teacher, tmp_path):
+    from distill.engine import read_run_manifest
+
+    run, manifest = tiny_teacher
+    assert manifest["train_wall_seconds"] > 0  # fairseq's wall meter, read from train.log
+    moved = tmp_path / "elsewhere"
+    shutil.copytree(run, moved)
+    assert read_run_manifest(moved)["checkpoint"] == str((moved / "checkpoints" / "checkpoint_best.pt").resolve())
 
 
 def test_finished_run_is_skipped_and_other_config_refused(tiny_teacher, tiny_synthetic):
