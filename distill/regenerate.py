@@ -18,7 +18,7 @@ distilled corpus directory (same format as any corpus, same vocabulary as the or
 
 Two decoding backends: ``fairseq`` (the reference; ensembles) and ``ctranslate2`` (one
 teacher, converted once; int8 on CPU is several times faster, see ``scripts/bench.sh``).
-The backend and its compute type are part of the corpus's config hash.
+The backend, its compute type and (ctranslate2) its batching are part of the corpus's config hash.
 """
 from __future__ import annotations
 
@@ -105,7 +105,9 @@ def regenerate(request: RegenerationRequest) -> Corpus | None:
               "decoding": {k: v for k, v in settings.as_dict().items() if k not in ("device", "max_tokens")},
               "shard_size": request.shard_size, "seed": request.seed}
     if request.backend != "fairseq":  # fairseq corpora keep the hash they had before backends existed
-        config.update(backend=request.backend, compute_type=request.compute_type)
+        from distill.ctranslate2_backend import batching
+
+        config.update(backend=request.backend, compute_type=request.compute_type, batching=batching(settings))
     key = config_hash(config)
     out = Path(request.out)
     if (out / "manifest.json").is_file():

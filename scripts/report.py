@@ -71,8 +71,9 @@ def run_report(args) -> None:
     commands = (out / "commands.sh").read_text()
     # training time from fairseq's own wall meter, which survives resuming: a main job spread over
     # several invocations still reports what one uninterrupted run costs
-    training = {path.name: fairseq_training_wall_seconds(path / "train.log")
-                for path in sorted(Path(args.students).glob("*-seed*")) if (path / "manifest.json").is_file()}
+    runs = [Path(args.students) / f"{row['system']}-{row['data']}-seed{seed}"
+            for row in compare["rows"][1:] for seed in row["seeds"]]  # not the complexity study's runs beside them
+    training = {run.name: fairseq_training_wall_seconds(run / "train.log") for run in runs}
     teacher_training = fairseq_training_wall_seconds(Path(args.teacher) / "train.log")
     cost = distilled.manifest["distillation"]["teacher_cost"]
     compute = {"teacher training": teacher_training, "SeqKD regeneration": cost["wall_seconds"],

@@ -74,6 +74,7 @@ def test_ctranslate2_backend_matches_fairseq_and_splits_across_workers(tiny_teac
     float32 = regenerate(_request(manifest, tiny_synthetic, tmp_path / "ct2", shard_size=100, backend="ctranslate2",
                                   compute_type="float32"))
     assert float32.manifest["config"]["backend"] == "ctranslate2"
+    assert float32.manifest["config"]["batching"] == {"max_batch_size": 32, "batch_type": "examples"}
     assert float32.manifest["config_hash"] != reference.manifest["config_hash"]
     agree = sum(a == b for a, b in zip(float32.lines("train", "tgt"), reference.lines("train", "tgt")))
     assert agree >= 0.95 * len(reference.lines("train", "tgt"))  # same model, same beam search

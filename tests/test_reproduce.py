@@ -17,6 +17,7 @@ def test_reproduce_script_writes_table_report_and_figures(tiny_students, tiny_te
     (runs / "teacher-tiny").symlink_to(tiny_teacher[0])  # same config: the script skips training it
     for student, (run, _) in tiny_students.items():  # the raw students too; the distilled ones get trained
         shutil.copytree(run, runs / "students-tiny" / f"{student}-raw-seed1")
+    shutil.copytree(tiny_students["nat"][0], runs / "students-tiny" / "nat-distilled-small-seed1")  # the complexity study's
     env = {**os.environ, "PRESET": "tiny", "SEEDS": "1", "DEVICE": "cpu", "CORPUS": str(tiny_synthetic.path),
            "RUNS": str(runs), "RESULTS": str(results), "SEQKD_BIN": str(Path(sys.executable).parent)}
     done = subprocess.run(["bash", str(ROOT / "scripts" / "reproduce_nat_distillation.sh")], env=env,
@@ -43,6 +44,7 @@ def test_reproduce_script_writes_table_report_and_figures(tiny_students, tiny_te
     assert summary["comparison"]["rows"] == result["rows"]
     assert {"teacher", "distill", "students", "analysis", "total"} <= set(summary["timings_seconds"])
     assert "## Time" in report and summary["compute_seconds"]["teacher training"] > 0  # fairseq's wall meter
+    assert len(summary["student_train_wall_seconds"]) == 6 and "student training (6 runs)" in summary["compute_seconds"]
 
     check = [sys.executable, str(ROOT / "scripts" / "report.py"), "check", "--expected", str(out / "results.json")]
     same = subprocess.run([*check, "--actual", str(out / "results.json")], capture_output=True, text=True)
