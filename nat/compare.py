@@ -53,19 +53,25 @@ def compare(*, teacher: str, raw: str, distilled: str, out, students: list[str],
     def evaluate(run) -> dict:
         return evaluate_on_split(translator_for(run), test_corpus, "test", Path(run) / "eval", "compare")
 
+    corpora = {"raw": raw, "distilled": distilled}
+
+    def run_dir(student: str, data: str, seed: int) -> Path:
+        return out / f"{student}-{data}-seed{seed}"
+
+    # seed by seed, so that an interrupted job leaves whole seeds done (`--seeds 1` tables them)
+    for seed in seeds:
+        for student in students:
+            for data, corpus_dir in corpora.items():
+                train_student(student, corpus_dir, run_dir(student, data, seed), preset=preset,
+                              teacher=checkpoint_of(teacher), seed=seed, device=device, overrides=overrides)
     teacher_result = evaluate(teacher)
     rows = [{"system": "teacher", "data": "raw", "seeds": [],
              "bleu": {name: _summary([s["bleu"]]) for name, s in teacher_result["scores"].items()},
              "decode_wall_seconds": teacher_result["decode_wall_seconds"], "speedup": 1.0}]
     for student in students:
         outputs = {}
-        for data, corpus_dir in (("raw", raw), ("distilled", distilled)):
-            results = []
-            for seed in seeds:
-                run = out / f"{student}-{data}-seed{seed}"
-                train_student(student, corpus_dir, run, preset=preset, teacher=checkpoint_of(teacher), seed=seed,
-                              device=device, overrides=overrides)
-                results.append(evaluate(run))
+        for data in corpora:
+            results = [evaluate(run_dir(student, data, seed)) for seed in seeds]
             outputs[data] = results
             wall = statistics.median(r["decode_wall_seconds"] for r in results)
             rows.append({"system": student, "data": data, "seeds": seeds,
