@@ -1,6 +1,7 @@
-"""Write results/<name>/REPORT.md and results.json from a finished reproduce_nat_distillation.sh run.
+"""Write results/<name>/REPORT.md and results.json from a finished reproduce_nat_distillation.sh run
+(``write``), and check that a re-run reproduced them (``check``).
 
-Everything in the report is read from the run's own outputs (manifests, compare.json,
+Everything in the report is read from the run's own outputs (manifests, train logs, compare.json,
 complexity.json, timings.tsv, commands.sh); nothing is typed in by hand.
 """
 from __future__ import annotations

@@ -69,6 +69,16 @@ def test_each_student_decodes_and_is_scored(tiny_students, tiny_synthetic):
         assert all(isinstance(n[0].text, str) for n in outputs)
 
 
+def test_evaluate_writes_scores_where_asked(tiny_students, tmp_path, capsys):
+    run = str(tiny_students["nat"][0])
+    assert nat_main(["evaluate", "--run", run, "--device", "cpu", "--out", str(tmp_path / "scores" / "nat.json")]) == 0
+    scores = json.loads((tmp_path / "scores" / "nat.json").read_text())
+    assert scores["split"] == "test" and "tgt" in scores["scores"]
+    assert len((tmp_path / "scores" / "nat.hyp").read_text().splitlines()) == scores["sentences"]
+    assert nat_main(["evaluate", "--run", run, "--out", str(tmp_path / "nat.txt")]) == 1
+    assert "expected a .json path" in capsys.readouterr().err
+
+
 def test_length_beam_with_teacher_rescoring(tiny_students, tiny_teacher, tiny_synthetic):
     teacher = tiny_teacher[1]["checkpoint"]
     sources = tiny_synthetic.lines("test", "src")[:10]
