@@ -57,10 +57,10 @@ def train_run(run_dir, config: dict, build_arguments: Callable[[Path], list]) ->
     key = config_hash(config)
     manifest_path = run_dir / "manifest.json"
     if manifest_path.is_file():
-        manifest = read_json(manifest_path)
+        manifest = read_run_manifest(run_dir)
         if manifest.get("config_hash") == key:
             print(f"{run_dir}: already trained ({key}); skipping", flush=True)
-            return read_run_manifest(run_dir)
+            return manifest
         raise InputError(f"{run_dir}: holds a different run; choose another --out or delete it")
     config_path = run_dir / "config.json"
     if config_path.is_file() and read_json(config_path).get("config_hash") != key:

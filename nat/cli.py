@@ -134,11 +134,11 @@ def run_evaluate(args) -> dict:
     from distill.corpus.directory import Corpus
     from distill.scoring import evaluate_on_split, format_scores
 
-    manifest = read_run_manifest(args.run)
-    corpus = Corpus.open(args.corpus or manifest["corpus"])
     out = Path(args.out) if args.out else Path(args.run) / "eval" / f"{_stem(args, args.split)}.json"
     if out.suffix != ".json":
         raise InputError(f"--out {out}: expected a .json path (the hypotheses go beside it as .hyp)")
+    manifest = read_run_manifest(args.run)
+    corpus = Corpus.open(args.corpus or manifest["corpus"])
     result = evaluate_on_split(_translator(args, args.run), corpus, args.split, out.parent, out.stem)
     print(f"{args.run} on {corpus.path.name}/{args.split}:\n{format_scores(result['scores'])}", flush=True)
     return result

@@ -36,6 +36,11 @@ def _summary(values: list[float]) -> dict:
             "values": values}
 
 
+def student_run_dir(out, student: str, data: str, seed: int) -> Path:
+    """Where ``compare`` keeps one student run (``data``: raw or distilled)."""
+    return Path(out) / f"{student}-{data}-seed{seed}"
+
+
 def compare(*, teacher: str, raw: str, distilled: str, out, students: list[str], seeds: list[int], preset: str,
             translator_for, overrides: dict | None = None, device: str | None = None) -> dict:
     """Train what is missing, evaluate everything on raw's test set; ``translator_for(run)`` decodes."""
@@ -55,14 +60,11 @@ def compare(*, teacher: str, raw: str, distilled: str, out, students: list[str],
 
     corpora = {"raw": raw, "distilled": distilled}
 
-    def run_dir(student: str, data: str, seed: int) -> Path:
-        return out / f"{student}-{data}-seed{seed}"
-
     # seed by seed, so that an interrupted job leaves whole seeds done (`--seeds 1` tables them)
     for seed in seeds:
         for student in students:
             for data, corpus_dir in corpora.items():
-                train_student(student, corpus_dir, run_dir(student, data, seed), preset=preset,
+                train_student(student, corpus_dir, student_run_dir(out, student, data, seed), preset=preset,
                               teacher=checkpoint_of(teacher), seed=seed, device=device, overrides=overrides)
     teacher_result = evaluate(teacher)
     rows = [{"system": "teacher", "data": "raw", "seeds": [],
@@ -71,7 +73,7 @@ def compare(*, teacher: str, raw: str, distilled: str, out, students: list[str],
     for student in students:
         outputs = {}
         for data in corpora:
-            results = [evaluate(run_dir(student, data, seed)) for seed in seeds]
+            results = [evaluate(student_run_dir(out, student, data, seed)) for seed in seeds]
             outputs[data] = results
             wall = statistics.median(r["decode_wall_seconds"] for r in results)
             rows.append({"system": student, "data": data, "seeds": seeds,

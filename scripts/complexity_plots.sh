@@ -84,9 +84,10 @@ for index in "${!students[@]}"; do
   echo "== $STUDENT student on $name data: $run"
   "$BIN/seqkd-nat" train --student "$STUDENT" --corpus "$corpus" --out "$run" --preset "$PRESET" --seed "$SEED" \
     --teacher "${teachers[$index]}" "${DEVICE_ARGS[@]}"
+  scores=$OUT/bleu/${name// /-}.json
   "$BIN/seqkd-nat" evaluate --run "$run" --corpus "$CORPUS_DIR" --iterations 10 --length-beam 1 \
-    --out "$OUT/bleu/${name// /-}.json" "${DEVICE_ARGS[@]}"
-  bleu_args+=(--bleu "$name=$OUT/bleu/${name// /-}.json")
+    --out "$scores" "${DEVICE_ARGS[@]}"
+  bleu_args+=(--bleu "$name=$scores")
 done
 "$BIN/seqkd-analysis" tradeoff --complexity-json "$OUT/complexity/complexity.json" "${bleu_args[@]}" --out "$OUT"
 

@@ -19,7 +19,7 @@ sys.path.insert(0, str(ROOT))
 from distill.corpus.directory import Corpus, library_versions  # noqa: E402
 from distill.engine import fairseq_training_wall_seconds, read_run_manifest  # noqa: E402
 from distill.io import InputError, atomic_open, dispatch, read_json, write_json  # noqa: E402
-from nat.compare import markdown_table, score_columns  # noqa: E402
+from nat.compare import markdown_table, score_columns, student_run_dir  # noqa: E402
 
 
 def _machine() -> dict:
@@ -72,7 +72,7 @@ def run_report(args) -> None:
     commands = (out / "commands.sh").read_text()
     # training time from fairseq's own wall meter, which survives resuming: a main job spread over
     # several invocations still reports what one uninterrupted run costs
-    runs = [Path(args.students) / f"{row['system']}-{row['data']}-seed{seed}"
+    runs = [student_run_dir(args.students, row["system"], row["data"], seed)
             for row in compare["rows"][1:] for seed in row["seeds"]]  # not the complexity study's runs beside them
     training = {run.name: fairseq_training_wall_seconds(run / "train.log") for run in runs}
     teacher_training = fairseq_training_wall_seconds(Path(args.teacher) / "train.log")
