@@ -57,6 +57,16 @@ def _bleu_figure(compare: dict, out: Path) -> str:
     return path.name
 
 
+def _training_seconds(run_dir: Path) -> float:
+    """fairseq's wall meter for a finished run; a one-line error when its log has no epoch line."""
+    log = run_dir / "train.log"
+    seconds = fairseq_training_wall_seconds(log) if log.is_file() else None
+    if seconds is None:
+        raise InputError(f"{log}: no fairseq '| train | epoch ... | wall' line; the report needs the run's "
+                         f"full training log (retrain {run_dir} or restore its train.log)")
+    return seconds
+
+
 def run_report(args) -> None:
     out = Path(args.out)
     compare_path = Path(args.students) / "compare.json"
@@ -74,8 +84,8 @@ def run_report(args) -> None:
     # several invocations still reports what one uninterrupted run costs
     runs = [student_run_dir(args.students, row["system"], row["data"], seed)
             for row in compare["rows"][1:] for seed in row["seeds"]]  # not the complexity study's runs beside them
-    training = {run.name: fairseq_training_wall_seconds(run / "train.log") for run in runs}
-    teacher_training = fairseq_training_wall_seconds(Path(args.teacher) / "train.log")
+    training = {run.name: _training_seconds(run) for run in runs}
+    teacher_training = _training_seconds(Path(args.teacher))
     cost = distilled.manifest["distillation"]["teacher_cost"]
     compute = {"teacher training": teacher_training, "SeqKD regeneration": cost["wall_seconds"],
                f"student training ({len(training)} runs)": sum(training.values())}

@@ -59,6 +59,14 @@ def test_reproduce_script_writes_table_report_and_figures(tiny_students, tiny_te
                            capture_output=True, text=True)
     assert rerun.returncode == 0 and "already" in rerun.stdout  # finished steps are skipped
 
+    log = runs / "students-tiny" / "duration-raw-seed1" / "train.log"  # a log without fairseq's epoch lines
+    log.write_text("".join(line for line in log.read_text().splitlines(True) if "| train | epoch" not in line))
+    write = subprocess.run([sys.executable, str(ROOT / "scripts" / "report.py"), "write", "--name", out.name,
+                            "--teacher", str(runs / "teacher-tiny"), "--raw", str(tiny_synthetic.path),
+                            "--distilled", f"{tiny_synthetic.path}.seqkd", "--students", str(runs / "students-tiny"),
+                            "--out", str(out)], capture_output=True, text=True)
+    assert write.returncode == 1 and f"{log}: no fairseq" in write.stderr and "Traceback" not in write.stderr
+
 
 def test_complexity_plots_script_reuses_the_main_runs_and_writes_figures(tiny_students, tiny_teacher, tiny_synthetic,
                                                                          tmp_path):
