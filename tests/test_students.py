@@ -143,3 +143,21 @@ def test_importing_the_plugin_leaves_the_root_log_level_alone():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split()[-1] == str(logging.WARNING)
+
+
+def test_table_over_several_seeds_gives_mean_sd_and_one_p_per_seed():
+    from nat.compare import markdown_table
+
+    def row(system, data, values, p=None):
+        bleu = {"mean": sum(values) / len(values), "sd": 1.0 if len(values) > 1 else 0.0, "values": values}
+        return {"system": system, "data": data, "seeds": [1, 2] if system != "teacher" else [],
+                "bleu": {"web": bleu}, "speedup": 2.0, **({"p_value_vs_raw": p} if p else {})}
+
+    result = {"rows": [row("teacher", "raw", [30.0]), row("nat", "raw", [5.0, 7.0]),
+                       row("nat", "distilled", [8.0, 10.0], p=[0.001, 0.0456])],
+              "seeds": [1, 2], "references": ["web"], "test_sentences": 3, "bleu_signatures": {"web": "nrefs:1"}}
+    lines = markdown_table(result).splitlines()
+    assert lines[2] == "| AR teacher (beam 5) | raw | 30.00 |  | 2.0x |"  # one value: no ± sd
+    assert lines[3] == "| nat | raw | 6.00 ± 1.00 |  | 2.0x |"
+    assert lines[4] == "| nat | distilled | 9.00 ± 1.00 | 0.001, 0.046 | 2.0x |"
+    assert "mean ± sd over 2 seed(s) (1, 2)" in lines[6]
