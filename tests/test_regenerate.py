@@ -1,5 +1,7 @@
 """Sequence-level KD regeneration: methods, the distilled corpus format, kill-and-resume."""
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -98,3 +100,21 @@ def test_ctranslate2_backend_refuses_an_ensemble(tiny_teacher, tiny_synthetic, t
                                   out=str(tmp_path / "x"), device="cpu", backend="ctranslate2")
     with pytest.raises(InputError, match="one teacher"):
         regenerate(request)
+
+
+def test_a_conversion_killed_mid_way_is_redone_not_used(tiny_teacher, tiny_synthetic, tmp_path):
+    import ctranslate2
+
+    from distill.ctranslate2_backend import converted_model
+    from distill.io import sha256_file
+
+    checkpoint = tmp_path / "checkpoint_best.pt"  # a copy: conversions are cached beside the checkpoint
+    shutil.copy(tiny_teacher[1]["checkpoint"], checkpoint)
+    digest = sha256_file(checkpoint)
+    partial = tmp_path / f"ct2-{digest[:12]}.partial"  # what a killed conversion leaves behind
+    partial.mkdir()
+    (partial / "model.bin").write_bytes(b"half")
+    target = converted_model(str(checkpoint), tiny_synthetic)
+    assert target == tmp_path / f"ct2-{digest[:12]}" and not partial.exists()
+    assert json.loads((target / "seqkd.json").read_text())["checkpoint_sha256"] == digest
+    assert ctranslate2.Translator(str(target), device="cpu").model_is_loaded
