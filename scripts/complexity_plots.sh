@@ -54,14 +54,13 @@ if [[ -z "${CORPUS:-}" ]]; then
   "$BIN/seqkd-distill" "${PREPARE[@]}" --out "$CORPUS_DIR"
 fi
 corpora=("raw=$CORPUS_DIR")
-students=("raw=$STUDENTS/$STUDENT-raw-seed$SEED")
+student_data=(raw)  # seqkd-nat compare's data labels: the main job's raw and distilled runs are reused
 teachers=("$TEACHER")  # the duration student takes its durations from this teacher
 for size in $TEACHER_SIZES; do
   if [[ $size == "$PRESET_SIZE" ]]; then
-    teacher=$TEACHER distilled=$DISTILLED run=$STUDENTS/$STUDENT-distilled-seed$SEED
+    teacher=$TEACHER distilled=$DISTILLED data=distilled
   else
-    teacher=$RUNS/teacher-$PRESET-$size distilled=$CORPUS_DIR.seqkd-$size
-    run=$STUDENTS/$STUDENT-distilled-$size-seed$SEED
+    teacher=$RUNS/teacher-$PRESET-$size distilled=$CORPUS_DIR.seqkd-$size data=distilled-$size
   fi
   echo "== $size teacher -> $distilled"
   "$BIN/seqkd-distill" train-teacher --corpus "$CORPUS_DIR" --out "$teacher" --preset "$PRESET" --size "$size" \
@@ -69,7 +68,7 @@ for size in $TEACHER_SIZES; do
   "$BIN/seqkd-distill" regenerate --teacher "$teacher" --corpus "$CORPUS_DIR" --out "$distilled" --method seqkd \
     "${REGENERATE_BACKEND[@]}" "${DEVICE_ARGS[@]}"
   corpora+=("$size teacher=$distilled")
-  students+=("$size teacher=$run")
+  student_data+=("$data")
   teachers+=("$teacher")
 done
 
@@ -78,9 +77,14 @@ complexity_args=()
 for corpus in "${corpora[@]}"; do complexity_args+=(--corpus "$corpus"); done
 "$BIN/seqkd-analysis" complexity "${complexity_args[@]}" --out "$OUT/complexity"
 
+runs_text=$("$BIN/python" -c "import sys; from nat.compare import student_run_dir
+out, student, seed, *data = sys.argv[1:]
+print(*(student_run_dir(out, student, label, int(seed)) for label in data), sep='\n')" \
+  "$STUDENTS" "$STUDENT" "$SEED" "${student_data[@]}")
+mapfile -t student_runs <<< "$runs_text"
 bleu_args=()
-for index in "${!students[@]}"; do
-  name=${students[$index]%%=*} run=${students[$index]#*=} corpus=${corpora[$index]#*=}
+for index in "${!corpora[@]}"; do
+  name=${corpora[$index]%%=*} run=${student_runs[$index]} corpus=${corpora[$index]#*=}
   echo "== $STUDENT student on $name data: $run"
   "$BIN/seqkd-nat" train --student "$STUDENT" --corpus "$corpus" --out "$run" --preset "$PRESET" --seed "$SEED" \
     --teacher "${teachers[$index]}" "${DEVICE_ARGS[@]}"
