@@ -37,7 +37,8 @@ def _summary(values: list[float]) -> dict:
 
 
 def student_run_dir(out, student: str, data: str, seed: int) -> Path:
-    """Where ``compare`` keeps one student run (``data``: raw or distilled)."""
+    """Where ``compare`` keeps one student run (``data``: raw or distilled; the complexity study
+    puts its students on other teachers' corpora beside them as distilled-<size>)."""
     return Path(out) / f"{student}-{data}-seed{seed}"
 
 
