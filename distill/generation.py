@@ -60,13 +60,13 @@ class Translator:
     def autoregressive(cls, checkpoints: list[str], corpus: Corpus, settings: DecodeSettings) -> "Translator":
         """A teacher (or an ensemble of teachers sharing a vocabulary) with beam search or sampling."""
         models, cfg, task = load_ensemble(checkpoints, str(corpus.bin_dir))
+        from fairseq.models import FairseqEncoderDecoderModel
         from fairseq.models.nat import FairseqNATModel
 
         from distill.io import InputError
-        from nat.models.duration_nat import DurationNATModel
 
         for path, model in zip(checkpoints, models):
-            if isinstance(model, (FairseqNATModel, DurationNATModel)):
+            if not isinstance(model, FairseqEncoderDecoderModel) or isinstance(model, FairseqNATModel):
                 raise InputError(f"{path}: holds a {type(model).__name__}, expected an autoregressive teacher")
         if settings.device == "cuda":
             models = [model.cuda() for model in models]

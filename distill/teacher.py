@@ -50,7 +50,8 @@ def default_device() -> str:
 
 
 def shared_training_arguments(corpus: Corpus, save_dir: Path, settings: dict, seed: int, device: str) -> list:
-    """fairseq-train arguments common to teachers and students: model size, optimizer, schedule, I/O."""
+    """fairseq-train arguments common to teachers and students: model size, optimizer, schedule, I/O
+    (the loss, label smoothing included, is each model's own)."""
     size = MODEL_SIZES[settings["size"]]
     args = [
         corpus.bin_dir, "--source-lang", "src", "--target-lang", "tgt", "--share-all-embeddings",
@@ -61,11 +62,11 @@ def shared_training_arguments(corpus: Corpus, save_dir: Path, settings: dict, se
         "--dropout", settings["dropout"], "--attention-dropout", 0.1 if settings["dropout"] else 0.0,
         "--optimizer", "adam", "--adam-betas", "(0.9,0.98)", "--clip-norm", "1.0", "--weight-decay", "0.0001",
         "--lr", settings["lr"], "--lr-scheduler", "inverse_sqrt", "--warmup-updates", settings["warmup_updates"],
-        "--warmup-init-lr", "1e-07", "--label-smoothing", "0.1",
+        "--warmup-init-lr", "1e-07",
         "--max-tokens", settings["max_tokens"], "--max-update", settings["max_update"],
         "--update-freq", settings.get("update_freq", 1),
         "--save-dir", save_dir, "--no-epoch-checkpoints", "--save-interval-updates", settings["save_interval_updates"],
-        "--keep-interval-updates", 1, "--seed", seed, "--log-format", "simple", "--log-interval", 50,
+        "--keep-interval-updates", settings.get("keep_interval_updates", 1), "--seed", seed, "--log-format", "simple", "--log-interval", 50,
         "--num-workers", 0, "--skip-invalid-size-inputs-valid-test",
     ]
     if settings.get("stop_time_hours"):
@@ -83,7 +84,7 @@ def training_arguments(corpus: Corpus, save_dir: Path, settings: dict, seed: int
     criterion = (["--criterion", "word_kd", "--teacher-checkpoint", word_kd["teacher"], "--kd-alpha", word_kd["alpha"]]
                  if word_kd else ["--criterion", "label_smoothed_cross_entropy"])
     return [*shared_training_arguments(corpus, save_dir, settings, seed, device),
-            "--task", "translation", "--arch", "transformer", *criterion]
+            "--task", "translation", "--arch", "transformer", *criterion, "--label-smoothing", "0.1"]
 
 
 def train_teacher(corpus_dir, run_dir, *, preset: str = "cpu", size: str | None = None, seed: int = 1,

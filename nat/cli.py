@@ -1,6 +1,6 @@
 """`seqkd-nat`: train non-autoregressive students, decode text with any trained run, compare.
 
-  seqkd-nat train    --student nat|cmlm|duration --corpus C --out RUN [--teacher T] [--preset cpu]
+  seqkd-nat train    --student ctc|ctc-glat|nat|nat-glat|cmlm|duration|ar --corpus C --out RUN [--teacher T]
   seqkd-nat decode   --run RUN [--input FILE] [--output FILE] [--length-beam 3 --rescore-teacher T]
   seqkd-nat evaluate --run RUN [--split test]
   seqkd-nat compare  --teacher T --raw C --distilled D --out DIR [--seeds 1,2,3]  (raw vs distilled table)
@@ -22,7 +22,7 @@ def _decoding_options(parser) -> None:
     parser.add_argument("--length-beam", type=int, default=1, help="target lengths decoded in parallel per sentence")
     parser.add_argument("--rescore-teacher", metavar="RUN_OR_CKPT",
                         help="AR teacher that picks among the length-beam candidates (noisy parallel decoding)")
-    parser.add_argument("--beam", type=int, default=5, help="beam size when RUN is the AR teacher")
+    parser.add_argument("--beam", type=int, default=5, help="beam size when RUN is autoregressive (teacher, ar student)")
     parser.add_argument("--max-tokens", type=int, default=6000, help="tokens per batch")
     parser.add_argument("--device", choices=["cpu", "cuda"], help="default: cuda if available")
     parser.add_argument("--corpus", help="corpus directory for vocabulary and sentencepiece (default: the run's)")
@@ -32,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="seqkd-nat", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
-    from nat.students import PRESETS, STUDENTS
+    from nat.students import DEFAULT_STUDENTS, PRESETS, STUDENTS
 
     train = commands.add_parser("train", help="train (or resume) a student on a raw or distilled corpus")
     train.add_argument("--student", required=True, choices=STUDENTS)
@@ -63,10 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--raw", required=True, help="raw corpus directory")
     compare.add_argument("--distilled", required=True, help="distilled corpus directory (same vocabulary)")
     compare.add_argument("--out", required=True, help="directory for the student runs and the table")
-    compare.add_argument("--students", default=",".join(STUDENTS), help="comma-separated subset")
+    compare.add_argument("--students", default=",".join(DEFAULT_STUDENTS),
+                         help=f"comma-separated, in table order, from {','.join(STUDENTS)} (default: %(default)s); "
+                              "the first is the headline student")
     compare.add_argument("--preset", default="cpu", choices=sorted(PRESETS))
     compare.add_argument("--max-update", type=int)
-    compare.add_argument("--seeds", default="1", help="comma-separated training seeds, e.g. 1,2,3 (mean ± sd)")
+    compare.add_argument("--seeds", default="1", help="the headline student's training seeds, e.g. 1,2,3 (mean ± sd)")
+    compare.add_argument("--other-seeds", help="the other students' seeds (default: --seeds)")
     _decoding_options(compare)
     return parser
 
@@ -79,11 +82,12 @@ def _settings(args):
                            device=args.device or default_device())
 
 
-def _translator(args, run):
+def _translator(args, run, beam: int | None = None, checkpoint: str | None = None):
     from nat.decoding import load_translator
 
     teacher = checkpoint_of(args.rescore_teacher) if args.rescore_teacher else None
-    return load_translator(run, corpus_dir=args.corpus, settings=_settings(args), teacher=teacher, beam=args.beam)
+    return load_translator(run, corpus_dir=args.corpus, settings=_settings(args), teacher=teacher,
+                           beam=beam or args.beam, checkpoint=checkpoint)
 
 
 def _read_input(path: str) -> list[str]:
@@ -147,13 +151,19 @@ def run_evaluate(args) -> dict:
 def run_compare(args) -> None:
     from nat.compare import compare, write_comparison
 
-    try:
-        seeds = [int(seed) for seed in args.seeds.split(",") if seed.strip()]
-    except ValueError:
-        raise InputError(f"--seeds {args.seeds!r}: expected comma-separated integers, e.g. 1,2,3") from None
-    result = compare(teacher=args.teacher, raw=args.raw, distilled=args.distilled, out=args.out,
-                     students=[s.strip() for s in args.students.split(",") if s.strip()], seeds=seeds,
-                     preset=args.preset, translator_for=lambda run: _translator(args, str(run)),
+    def seed_list(option: str, text: str) -> list[int]:
+        try:
+            return [int(seed) for seed in text.split(",") if seed.strip()]
+        except ValueError:
+            raise InputError(f"{option} {text!r}: expected comma-separated integers, e.g. 1,2,3") from None
+
+    students = [s.strip() for s in args.students.split(",") if s.strip()]
+    headline_seeds = seed_list("--seeds", args.seeds)
+    other_seeds = seed_list("--other-seeds", args.other_seeds) if args.other_seeds else headline_seeds
+    seeds = {student: headline_seeds if i == 0 else other_seeds for i, student in enumerate(students)}
+    result = compare(teacher=args.teacher, raw=args.raw, distilled=args.distilled, out=args.out, seeds=seeds,
+                     preset=args.preset, iterations=args.iterations,
+                     translator_for=lambda run, **options: _translator(args, str(run), **options),
                      overrides={"max_update": args.max_update} if args.max_update else None, device=args.device)
     print(write_comparison(result, args.out))
 

@@ -20,6 +20,7 @@ from distill.corpus.directory import Corpus
 from distill.engine import load_ensemble, read_run_manifest
 from distill.generation import DecodeSettings, Translator
 from distill.io import InputError
+from nat.students import AUTOREGRESSIVE
 
 
 @dataclass
@@ -137,24 +138,32 @@ class DurationGenerator:
         return results
 
 
-def load_translator(run_dir, *, corpus_dir=None, settings: StudentSettings | None = None,
-                    teacher: str | None = None, beam: int = 5) -> Translator:
-    """A ready Translator for any run directory: AR teacher, nat, cmlm or duration student.
+STUDENT_ARCHITECTURES = {"ctc": "CTCNATModel", "ctc-glat": "CTCNATModel", "nat": "NATransformerModel",
+                         "nat-glat": "GlancingNATModel", "cmlm": "CMLMNATransformerModel",
+                         "duration": "DurationNATModel"}
 
-    ``teacher`` (a checkpoint) rescores the length beam of a student.
+
+def load_translator(run_dir, *, corpus_dir=None, settings: StudentSettings | None = None,
+                    teacher: str | None = None, beam: int = 5, checkpoint: str | None = None) -> Translator:
+    """A ready Translator for any run directory: the AR teacher, an AR student or a NAT student.
+
+    ``teacher`` (a checkpoint) rescores the length beam of a student; ``beam`` is the beam size of
+    autoregressive runs; ``checkpoint`` replaces the run's best one (e.g. a learning-curve point).
     """
     settings = settings or StudentSettings()
     manifest = read_run_manifest(run_dir)
+    checkpoint = checkpoint or manifest["checkpoint"]
     corpus = Corpus.open(corpus_dir or manifest["corpus"])
-    if manifest["kind"] == "teacher":
-        return Translator.autoregressive([manifest["checkpoint"]], corpus, DecodeSettings(
+    if manifest["kind"] == "teacher" or manifest["student"] in AUTOREGRESSIVE:
+        return Translator.autoregressive([checkpoint], corpus, DecodeSettings(
             beam=beam, max_tokens=settings.max_tokens, device=settings.device))
     student = manifest["student"]
-    models, cfg, task = load_ensemble([manifest["checkpoint"]], str(corpus.bin_dir))
-    expected_arch = {"nat": "NATransformerModel", "cmlm": "CMLMNATransformerModel", "duration": "DurationNATModel"}
-    if type(models[0]).__name__ != expected_arch[student]:
-        raise InputError(f"{manifest['checkpoint']}: holds a {type(models[0]).__name__}, expected a {student} student")
+    models, cfg, task = load_ensemble([checkpoint], str(corpus.bin_dir))
+    if type(models[0]).__name__ != STUDENT_ARCHITECTURES[student]:
+        raise InputError(f"{checkpoint}: holds a {type(models[0]).__name__}, expected a {student} student")
     rescore = bool(teacher) and settings.length_beam > 1
+    if student.startswith("ctc") and settings.length_beam > 1:
+        raise InputError(f"{run_dir}: a ctc student has no length to beam over; use --length-beam 1")
     if rescore:
         from fairseq import checkpoint_utils
 
@@ -162,12 +171,16 @@ def load_translator(run_dir, *, corpus_dir=None, settings: StudentSettings | Non
         models[-1].eval()
     if settings.device == "cuda":
         models = [m.cuda() for m in models]
-    if student == "duration":
+    if student.startswith("ctc"):
+        from nat.models.ctc_nat import CTCGenerator
+
+        generator = CTCGenerator(task.target_dictionary)
+    elif student == "duration":
         generator = DurationGenerator(task.target_dictionary, settings.length_beam, rescore)
     else:
         generator = _iterative_refinement_generator_class()(
             task.target_dictionary, eos_penalty=0.0,
-            max_iter=0 if student == "nat" else settings.iterations,  # fairseq#1231
+            max_iter=settings.iterations if student == "cmlm" else 0,  # fairseq#1231
             beam_size=settings.length_beam, reranking=rescore, adaptive=True)
     return Translator(models, task, generator, corpus.spm_model, max_tokens=settings.max_tokens,
                       device=settings.device)

@@ -1,11 +1,18 @@
-"""Training the non-autoregressive students, each with one call on a raw or distilled corpus.
+"""Training the students, each with one call on a raw or distilled corpus.
 
+  ctc       CTC NAT (Libovický & Helcl 2018; ``nat.models.ctc_nat``): upsampled encoder states, no
+            length predictor; argmax decoding
+  ctc-glat  the same, with glancing training on the best CTC alignment (Gu & Kong 2021)
   nat       vanilla NAT (Gu et al. 2018): fairseq ``nonautoregressive_transformer``, length prediction
+  nat-glat  vanilla NAT with glancing training (Qian et al. 2021; ``nat.models.glancing_nat``)
   cmlm      mask-predict (Ghazvininejad et al. 2019): fairseq ``cmlm_transformer``
   duration  FastSpeech-style duration NAT (this project, ``nat.models.duration_nat``); needs
             durations from an AR teacher, computed once per corpus (``nat.durations``)
+  ar        autoregressive student (Kim & Rush 2016) with a deep encoder and a one-layer decoder
+            (Kasai et al. 2021), decoded greedily and with beam search
 
-Model sizes are the teacher's (:data:`distill.teacher.MODEL_SIZES`); presets are schedules.
+Model sizes are the teacher's (:data:`distill.teacher.MODEL_SIZES`); presets are schedules, with
+per-student changes where a student's learning curve asks for them (:data:`STUDENT_SCHEDULES`).
 """
 from __future__ import annotations
 
@@ -14,38 +21,58 @@ from distill.engine import train_run
 from distill.io import InputError
 from distill.teacher import MODEL_SIZES, default_device, shared_training_arguments
 
-STUDENTS = ("nat", "cmlm", "duration")
+STUDENTS = ("ctc", "ctc-glat", "nat", "nat-glat", "cmlm", "duration", "ar")
+AUTOREGRESSIVE = ("ar",)
+DEFAULT_STUDENTS = ("ctc", "ctc-glat", "ar")  # the main job's table; the first is the headline student
 
 PRESETS = {
     "tiny": {"size": "tiny", "lr": 3e-3, "warmup_updates": 50, "max_tokens": 2048, "max_update": 300,
              "dropout": 0.0, "save_interval_updates": 100, "stop_time_hours": 0},
     "quick": {"size": "tiny", "lr": 3e-3, "warmup_updates": 50, "max_tokens": 4096, "max_update": 150,
               "dropout": 0.0, "save_interval_updates": 150, "stop_time_hours": 0},
-    # NATs need many more updates than AR models, but on 2 CPU cores six students (raw and
-    # distilled) must fit next to the teacher: a fixed 1,000 updates (~15 min each on 2 cores), so runs are reproducible
+    # a fixed number of updates, so runs are reproducible; checkpoints every 200 updates are
+    # the points of the learning curves
     "cpu": {"size": "small", "lr": 2e-3, "warmup_updates": 300, "max_tokens": 4096, "max_update": 1000,
-            "dropout": 0.1, "save_interval_updates": 500, "stop_time_hours": 0},
+            "dropout": 0.1, "save_interval_updates": 200, "stop_time_hours": 0},
     "base": {"size": "base", "lr": 5e-4, "warmup_updates": 10000, "max_tokens": 16384, "max_update": 300000,
              "dropout": 0.3, "save_interval_updates": 2000, "stop_time_hours": 0, "fp16": True},
 }
 
+# per-student departures from a preset
+STUDENT_SCHEDULES = {
+    "cpu": {"ctc": {"warmup_updates": 400}, "ctc-glat": {"warmup_updates": 400}},
+}
 
-def student_arguments(student: str, durations_dir: str | None) -> list:
+GLANCING = {"start": 0.5, "end": 0.3}  # ratio annealed linearly over the run (Qian et al. 2021)
+
+
+def student_arguments(student: str, durations_dir: str | None, max_update: int) -> list:
     """The fairseq arguments that make each student (part of the run's config hash)."""
+    glancing = ["--glance-start", GLANCING["start"], "--glance-end", GLANCING["end"], "--glance-updates", max_update]
+    if student in ("ctc", "ctc-glat"):
+        return ["--task", "translation", "--left-pad-source", "False", "--arch", "ctc_nat", "--criterion",
+                "ctc_nat_loss", "--encoder-learned-pos", "--activation-fn", "gelu",
+                *(glancing if student == "ctc-glat" else [])]
+    if student == "ar":  # Kasai et al.: the encoder keeps the preset's depth, the decoder has one layer
+        return ["--task", "translation", "--arch", "transformer", "--criterion", "label_smoothed_cross_entropy",
+                "--label-smoothing", "0.1", "--decoder-layers", 1]
     if student == "duration":
         return ["--task", "translation_duration", "--durations-dir", durations_dir, "--arch", "duration_nat",
-                "--criterion", "duration_nat_loss", "--encoder-learned-pos", "--activation-fn", "gelu"]
-    if student == "nat":
+                "--criterion", "duration_nat_loss", "--label-smoothing", "0.1", "--encoder-learned-pos",
+                "--activation-fn", "gelu"]
+    if student in ("nat", "nat-glat"):
         # Gu et al.'s copied source embeddings as decoder inputs: with fairseq's default (<unk> +
         # positions) the cpu preset sat at the unigram plateau (~8 bits/token) for 1,000 updates
-        architecture = ["--arch", "nonautoregressive_transformer", "--noise", "full_mask", "--src-embedding-copy"]
+        architecture = (["--arch", "glancing_nat", *glancing] if student == "nat-glat"
+                        else ["--arch", "nonautoregressive_transformer"]) + ["--noise", "full_mask", "--src-embedding-copy"]
         initialization = ["--apply-bert-init"]
     else:
         # fairseq's BERT-style init (N(0, 0.02) everywhere) held CMLM at the unigram plateau: cpu
         # preset, 1,000 updates, valid NLL 8.26 bits, test BLEU 0.07; fairseq's default init: 7.31, 0.46
         architecture = ["--arch", "cmlm_transformer", "--noise", "random_mask"]
         initialization = []
-    return ["--task", "translation_lev", "--criterion", "nat_loss", "--ddp-backend", "legacy_ddp", *architecture,
+    return ["--task", "translation_lev", "--criterion", "nat_loss", "--label-smoothing", "0.1", "--ddp-backend",
+            "legacy_ddp", *architecture,
             "--pred-length-offset", "--length-loss-factor", "0.1", *initialization,
             "--encoder-learned-pos", "--decoder-learned-pos", "--activation-fn", "gelu"]
 
@@ -58,7 +85,8 @@ def train_student(student: str, corpus_dir, run_dir, *, preset: str = "cpu", tea
     if preset not in PRESETS:
         raise InputError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
     corpus = Corpus.open(corpus_dir)
-    settings = {**PRESETS[preset], **(overrides or {})}
+    settings = {**PRESETS[preset], **STUDENT_SCHEDULES.get(preset, {}).get(student, {}), **(overrides or {}),
+                "keep_interval_updates": -1}  # every interval checkpoint is a point of the learning curve
     durations_dir = None
     if student == "duration":
         if not teacher:
@@ -67,7 +95,7 @@ def train_student(student: str, corpus_dir, run_dir, *, preset: str = "cpu", tea
 
         durations_dir = str(extract_durations(teacher, corpus.path))
     device = device or default_device()
-    arguments = student_arguments(student, durations_dir)
+    arguments = student_arguments(student, durations_dir, settings["max_update"])
     config = {"kind": "student", "student": student, "corpus": str(corpus.path.resolve()),
               "corpus_hash": corpus.manifest["config_hash"], "preset": preset, "settings": settings,
               "model": MODEL_SIZES[settings["size"]], "seed": seed, "device": device, "durations": durations_dir,

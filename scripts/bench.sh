@@ -10,7 +10,7 @@ fairseq vs CTranslate2 float32/int8, and complexity of 1M synthetic pairs.
 Writes \$OUT/bench.json and \$OUT/bench.md.
 Environment (defaults: the runs of \`make reproduce\`; with QUICK=1 those of \`make reproduce QUICK=1\`):
   TEACHER   AR teacher run             (runs/teacher-cpu | runs/teacher-quick)
-  STUDENTS  dir of <student>-<data>-seed<k> student runs (runs/students-cpu | runs/students-quick)
+  STUDENT_RUNS  dir of <student>-<data>-seed<k> student runs (runs/students-cpu | runs/students-quick)
   CORPUS    corpus with the test set   (data/bible-es-en | data/bible-es-en-5k)
   REGEN_TEACHER, REGEN_CORPUS  teacher and corpus of the regeneration section
             (runs/teacher-cpu and data/bible-es-en when they exist, else TEACHER and CORPUS:
@@ -33,5 +33,5 @@ elif [[ -f runs/teacher-cpu/manifest.json && -f data/bible-es-en/manifest.json ]
   regen=(--regen-teacher runs/teacher-cpu --regen-corpus data/bible-es-en)
 fi
 exec "$BIN/python" "$(dirname "$0")/bench.py" run --teacher "${TEACHER:-runs/teacher-$preset}" \
-  --students "${STUDENTS:-runs/students-$preset}" --corpus "${CORPUS:-$corpus}" --out "${OUT:-results/bench}" \
+  --students "${STUDENT_RUNS:-runs/students-$preset}" --corpus "${CORPUS:-$corpus}" --out "${OUT:-results/bench}" \
   --device "${DEVICE:-cpu}" "${regen[@]}" "$@"

@@ -21,7 +21,7 @@ Environment:
   PRESET         cpu (default) | base (GPU) | quick | tiny
   TEACHER_SIZES  teacher sizes (default: cpu "tiny small medium", base "small base big",
                  quick "tiny small")
-  STUDENT        nat (default) | cmlm | duration
+  STUDENT        ctc (default) | any student of seqkd-nat train
   SEED           student seed (default 1)
   DEVICE         cpu | cuda (default: cuda if available)
   DATA RUNS RESULTS   output roots (default data, runs, results)
@@ -32,7 +32,7 @@ USAGE
 [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]] && { usage; exit 0; }
 [[ $# -eq 0 ]] || { usage >&2; exit 2; }
 
-STUDENT=${STUDENT:-nat}
+STUDENT=${STUDENT:-ctc}
 SEED=${SEED:-1}
 source "$(dirname "$0")/main_job_settings.sh"
 if [[ "${QUICK:-0}" == "1" ]]; then  # a mode-mixing study in minutes too
@@ -80,7 +80,7 @@ for corpus in "${corpora[@]}"; do complexity_args+=(--corpus "$corpus"); done
 runs_text=$("$BIN/python" -c "import sys; from nat.compare import student_run_dir
 out, student, seed, *data = sys.argv[1:]
 print(*(student_run_dir(out, student, label, int(seed)) for label in data), sep='\n')" \
-  "$STUDENTS" "$STUDENT" "$SEED" "${student_data[@]}")
+  "$STUDENT_RUNS" "$STUDENT" "$SEED" "${student_data[@]}")
 mapfile -t student_runs <<< "$runs_text"
 bleu_args=()
 for index in "${!corpora[@]}"; do

@@ -19,7 +19,8 @@ sys.path.insert(0, str(ROOT))
 from distill.corpus.directory import Corpus, library_versions  # noqa: E402
 from distill.engine import fairseq_training_wall_seconds, read_run_manifest  # noqa: E402
 from distill.io import InputError, atomic_open, dispatch, read_json, write_json  # noqa: E402
-from nat.compare import markdown_table, score_columns, student_run_dir  # noqa: E402
+from nat.compare import gain_table, markdown_table, score_columns, student_run_dir  # noqa: E402
+from nat.curves import plot_curves  # noqa: E402
 
 
 def _machine() -> dict:
@@ -36,18 +37,19 @@ def _bleu_figure(compare: dict, out: Path) -> str:
     import matplotlib.pyplot as plt
 
     column = score_columns(compare)[-1]  # all references together
-    teacher = compare["rows"][0]["bleu"][column]["mean"]
-    students = [row["system"] for row in compare["rows"][1::2]]
-    figure, axis = plt.subplots(figsize=(6.5, 4))
+    teacher = next(row for row in compare["rows"] if row["system"] == "teacher")["bleu"][column]["mean"]
+    rows = {(row["system"], row["decoding"], row["data"]): row for row in compare["rows"] if row["system"] != "teacher"}
+    systems = list(dict.fromkeys((system, decoding) for system, decoding, _ in rows))
+    figure, axis = plt.subplots(figsize=(max(6.5, 1.3 * len(systems)), 4))
     width = 0.38
     for offset, data, color in ((-width / 2, "raw", "tab:gray"), (width / 2, "distilled", "tab:blue")):
-        rows = [row for row in compare["rows"][1:] if row["data"] == data]
-        axis.bar([i + offset for i in range(len(rows))], [r["bleu"][column]["mean"] for r in rows], width,
-                 yerr=[r["bleu"][column]["sd"] for r in rows], capsize=3, color=color, label=f"trained on {data} data")
+        bars = [rows[(system, decoding, data)]["bleu"][column] for system, decoding in systems]
+        axis.bar([i + offset for i in range(len(systems))], [b["mean"] for b in bars], width,
+                 yerr=[b["sd"] for b in bars], capsize=3, color=color, label=f"trained on {data} data")
     axis.axhline(teacher, color="tab:red", linestyle="--", label=f"AR teacher (beam 5): {teacher:.1f}")
-    axis.set_xticks(range(len(students)), students)
+    axis.set_xticks(range(len(systems)), [f"{system}\n{decoding}" for system, decoding in systems], fontsize=8)
     axis.set_ylabel(f"test BLEU ({column})")
-    axis.set_title(f"Students on raw vs SeqKD data ({len(compare['seeds'])} seed(s))")
+    axis.set_title("Students on raw vs SeqKD data (mean ± sd over seeds)")
     axis.legend(fontsize=8)
     figure.tight_layout()
     path = out / "bleu.png"
@@ -55,6 +57,20 @@ def _bleu_figure(compare: dict, out: Path) -> str:
     figure.savefig(path.with_suffix(".pdf"))
     plt.close(figure)
     return path.name
+
+
+QUICK_NOTE = [
+    "## What this QUICK run shows, and what it does not", "",
+    "It shows the mechanism of sequence-level distillation in minutes. Each source sentence of this synthetic "
+    "corpus is translated into one of three target languages with disjoint vocabularies, chosen at random "
+    "(Zhou et al. 2020's multi-target setting); nothing else is ambiguous. The autoregressive teacher commits to "
+    "one language per sentence. A non-autoregressive student trained on the raw data predicts every position "
+    "independently and mixes languages within a sentence; trained on the teacher's outputs it does not "
+    "(mode-mixing table below), and its BLEU rises accordingly. BLEU is against the one reference that was "
+    "sampled, so even a flawless output in another language scores nothing on that sentence: about a third of "
+    "the sentences can match.", "",
+    "It does not show how large the gain is on natural language, how close students come to the teacher on "
+    "real data, or speed: the default run (bible-es-en, `make reproduce`) answers those.", ""]
 
 
 def _training_seconds(run_dir: Path) -> float:
@@ -74,6 +90,8 @@ def run_report(args) -> None:
         raise InputError(f"{compare_path}: missing; run seqkd-nat compare (scripts/reproduce_nat_distillation.sh) first")
     compare = read_json(compare_path)
     complexity = read_json(out / "complexity" / "complexity.json")
+    modes_path = out / "modes" / "mode_mixing.json"  # written for a multi-target corpus only
+    modes = read_json(modes_path) if modes_path.is_file() else None
     teacher = read_run_manifest(args.teacher)
     distilled = Corpus.open(args.distilled)
     raw = Corpus.open(args.raw)
@@ -82,8 +100,8 @@ def run_report(args) -> None:
     commands = (out / "commands.sh").read_text()
     # training time from fairseq's own wall meter, which survives resuming: a main job spread over
     # several invocations still reports what one uninterrupted run costs
-    runs = [student_run_dir(args.students, row["system"], row["data"], seed)
-            for row in compare["rows"][1:] for seed in row["seeds"]]  # not the complexity study's runs beside them
+    runs = list(dict.fromkeys(student_run_dir(args.students, row["system"], row["data"], seed)  # not the complexity
+                              for row in compare["rows"] for seed in row["seeds"]))  # study's runs beside them
     training = {run.name: _training_seconds(run) for run in runs}
     teacher_training = _training_seconds(Path(args.teacher))
     cost = distilled.manifest["distillation"]["teacher_cost"]
@@ -91,6 +109,7 @@ def run_report(args) -> None:
                f"student training ({len(training)} runs)": sum(training.values())}
     quality = distilled.manifest["distillation"]["distilled_targets_vs_references"]["train"]
     figure = _bleu_figure(compare, out)
+    curves = plot_curves(compare["curves"], out / "curves.png", compare["teacher_valid_bleu"]).name
     results = {"name": args.name, "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                "machine": _machine(), "versions": library_versions(), "corpus": raw.manifest["counts"],
                "teacher": {"settings": teacher["settings"], "model": teacher["model"],
@@ -98,7 +117,9 @@ def run_report(args) -> None:
                            "test_scores": teacher_eval["scores"]},
                "distillation": {"config": distilled.manifest["config"], "teacher_cost": cost,
                                 "train_targets_vs_references": quality},
-               "comparison": compare, "complexity": complexity["corpora"], "timings_seconds": dict(timings),
+               "comparison": compare, "complexity": complexity["corpora"],
+               "mode_mixing": modes and {name: {k: v for k, v in system.items() if k != "shares"}
+                                         for name, system in modes["systems"].items()}, "timings_seconds": dict(timings),
                "compute_seconds": compute, "student_train_wall_seconds": training, "commands": commands.splitlines()}
     write_json(out / "results.json", results)
 
@@ -113,7 +134,13 @@ def run_report(args) -> None:
              + f" pairs. Teacher preset `{teacher['preset']}` (layers {teacher['model']['layers']}+{teacher['model']['layers']}, "
                f"d={teacher['model']['embed_dim']}, {teacher['settings']['max_update']} updates); student preset "
                f"`{compare['preset']}`.", "",
+             *(QUICK_NOTE if args.quick else []),
              "## Raw vs distilled (test set)", "", markdown_table(compare), f"![BLEU]({figure})", "",
+             "## Distillation gain", "", gain_table(compare), "",
+             "## Learning curves (validation set)", "",
+             f"Validation BLEU ({compare['references'][0]}) at every interval checkpoint of every run, one line per "
+             "seed, against updates (top) and training minutes (bottom); dashed: the teacher (beam 5).", "",
+             f"![learning curves]({curves})", "",
              "## Teacher and distilled corpus", "",
              "| | " + " | ".join(f"BLEU {k}" for k in columns) + " |", "|---|" + "---|" * len(columns),
              "| teacher on test (beam 5) | " + " | ".join(f"{teacher_eval['scores'][k]['bleu']:.2f}" for k in columns) + " |",
@@ -129,7 +156,15 @@ def run_report(args) -> None:
         lines.append(f"| {corpus.get('name', Path(corpus['corpus']).name)} | {corpus['complexity_bits']:.3f} | "
                      f"{'' if faithfulness is None else f'{faithfulness:.3f}'} | {corpus['avg_target_length']:.1f} | "
                      f"{corpus['reordering']:.3f} |")
-    lines += ["", f"![complexity](complexity/{Path(complexity['figures'][0]).name})", "",
+    lines += ["", f"![complexity](complexity/{Path(complexity['figures'][0]).name})", ""]
+    if modes:
+        lines += ["## Mode mixing (test set)", "", "Share of output sentences whose tokens come from more than one of "
+                  f"the corpus's {len(modes['modes'])} target languages (Zhou et al. 2020, sec. 3):", "",
+                  "| system | mode-mixing rate | mean majority share |", "|---|---|---|"]
+        lines += [f"| {name} | {system['mode_mixing_rate']:.1%} | {system['mean_majority_share']:.3f} |"
+                  for name, system in modes["systems"].items()]
+        lines += ["", f"![mode mixing](modes/{Path(modes['figures'][0]).name})", ""]
+    lines += [
               "## Time", "", "Recorded in the runs (training: fairseq's wall meter, which survives resuming), "
               "so this is what one uninterrupted run costs even when the job was spread over several invocations:", "",
               "| step | minutes |", "|---|---|"] + [f"| {name} | {seconds / 60:.1f} |" for name, seconds in compute.items()]
@@ -144,7 +179,7 @@ def run_report(args) -> None:
               "<re-run>/results.json`.", "", "```", commands.rstrip(), "```", ""]
     with atomic_open(out / "REPORT.md") as handle:
         handle.write("\n".join(lines))
-    print(f"report: {out / 'REPORT.md'}\nresults: {out / 'results.json'}\nfigures: {out / figure}, "
+    print(f"report: {out / 'REPORT.md'}\nresults: {out / 'results.json'}\nfigures: {out / figure}, {out / curves}, "
           f"{out / 'complexity'}/")
 
 
@@ -153,8 +188,10 @@ def reported_numbers(results: dict) -> dict[str, float]:
     numbers = {f"teacher test BLEU {ref}": score["bleu"] for ref, score in results["teacher"]["test_scores"].items()}
     numbers |= {f"distilled train targets BLEU {ref}": score["bleu"]
                 for ref, score in results["distillation"]["train_targets_vs_references"].items()}
-    for row in results["comparison"]["rows"][1:]:
-        name = f"{row['system']} {row['data']}"
+    for row in results["comparison"]["rows"]:
+        if row["system"] == "teacher":
+            continue
+        name = f"{row['system']} {row['data']} {row['decoding']}"
         for ref, bleu in row["bleu"].items():
             numbers |= {f"{name} BLEU {ref} seed {seed}": value for seed, value in zip(row["seeds"], bleu["values"])}
         numbers |= {f"{name} p seed {seed}": p for seed, p in zip(row["seeds"], row.get("p_value_vs_raw", []))}
@@ -200,6 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--distilled", required=True, help="distilled corpus directory")
     report.add_argument("--students", required=True, help="seqkd-nat compare output directory")
     report.add_argument("--out", required=True, help="results directory (holds timings.tsv, commands.sh, complexity/)")
+    report.add_argument("--quick", action="store_true", help="say what a QUICK run shows and what it does not")
     check = commands.add_parser("check", help="did a re-run reproduce a report? compares two results.json")
     check.add_argument("--expected", required=True, help="the report's results.json")
     check.add_argument("--actual", required=True, help="results.json of a re-run (other DATA, RUNS, RESULTS)")

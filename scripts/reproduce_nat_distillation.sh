@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The main job (`make reproduce`): AR teacher -> SeqKD corpus -> vanilla NAT, CMLM and duration
-# NAT on raw vs distilled data over several seeds -> one table, figures, results/<name>/REPORT.md.
+# The main job (`make reproduce`): AR teacher -> SeqKD corpus -> students (CTC NAT, CTC NAT with
+# glancing, AR student by default) on raw vs distilled data -> one table, learning curves,
+# figures, results/<name>/REPORT.md.
 set -euo pipefail
 
 usage() {
@@ -12,14 +13,18 @@ Runs end to end on bible-es-en (the embedded real corpus) and writes
 output exists with the same configuration (config hash), so re-running resumes.
 
 Steps: prepare bible-es-en -> train-teacher -> regenerate (SeqKD) -> seqkd-nat compare
-       (3 students x raw/distilled x seeds; BLEU mean ± sd, paired bootstrap, speedup)
+       (students x raw/distilled x seeds; BLEU mean ± sd, paired bootstrap, speedup, curves)
        -> seqkd-analysis complexity (C(d), F(d)) -> scripts/report.py
 
 Environment:
-  QUICK=1     pipeline check in <= 15 min on 2 CPU cores: 5,000 training verses, tiny models,
-              one seed, CTranslate2 int8 regeneration. Its numbers check the plumbing only.
+  QUICK=1     the mechanism in <= 15 min on 2 CPU cores: a synthetic corpus with 3 target
+              "languages" (Zhou et al. 2020), tiny models, one seed, CTranslate2 int8
+              regeneration; the report says what it shows and what it does not.
   PRESET      cpu (default: small models, 2 CPU cores) | base (GPU, transformer-base; set DEVICE=cuda)
-  SEEDS       student seeds, comma-separated (default 1,2,3; QUICK: 1)
+  STUDENTS    comma-separated, the headline first (default ctc,ctc-glat,ar; also nat, nat-glat,
+              cmlm, duration)
+  SEEDS       the headline student's seeds, comma-separated (default 1,2,3; QUICK: 1)
+  OTHER_SEEDS the other students' seeds (default 1)
   DEVICE      cpu | cuda (default: cuda if available)
   DATA RUNS RESULTS   output roots (default data, runs, results)
   CORPUS      use this prepared corpus instead of bible-es-en (e.g. WMT14, see README)
@@ -53,10 +58,17 @@ step teacher "$BIN/seqkd-distill" train-teacher --corpus "$CORPUS_DIR" --out "$T
 step distill "$BIN/seqkd-distill" regenerate --teacher "$TEACHER" --corpus "$CORPUS_DIR" --out "$DISTILLED" \
   --method seqkd "${REGENERATE_BACKEND[@]}" "${DEVICE_ARGS[@]}"
 step students "$BIN/seqkd-nat" compare --teacher "$TEACHER" --raw "$CORPUS_DIR" --distilled "$DISTILLED" \
-  --out "$STUDENTS" --preset "$PRESET" --seeds "$SEEDS" "${DEVICE_ARGS[@]}"
+  --out "$STUDENT_RUNS" --preset "$PRESET" --students "$STUDENTS" --seeds "$SEEDS" --other-seeds "$OTHER_SEEDS" \
+  "${DEVICE_ARGS[@]}"
 step analysis "$BIN/seqkd-analysis" complexity --corpus "$CORPUS_DIR" --corpus "$DISTILLED" --out "$OUT/complexity"
+if [[ -f "$CORPUS_DIR/raw/train.mode" ]]; then  # a multi-target corpus: which systems mix its modes?
+  headline=${STUDENTS%%,*} seed=${SEEDS%%,*}
+  step modes "$BIN/seqkd-analysis" modes --corpus "$CORPUS_DIR" --hyp "AR teacher=$TEACHER/eval/compare.beam5.hyp" \
+    --hyp "$headline, raw data=$STUDENT_RUNS/$headline-raw-seed$seed/eval/compare.hyp" \
+    --hyp "$headline, distilled data=$STUDENT_RUNS/$headline-distilled-seed$seed/eval/compare.hyp" --out "$OUT/modes"
+fi
 printf 'total\t%s\n' "$(( $(date +%s) - begun ))" >> "$OUT/.timings.tsv"
 mv "$OUT/.timings.tsv" "$OUT/timings.tsv"
 mv "$OUT/.commands.sh" "$OUT/commands.sh"
 "$BIN/python" "$(dirname "$0")/report.py" write --name "$NAME" --teacher "$TEACHER" --raw "$CORPUS_DIR" \
-  --distilled "$DISTILLED" --students "$STUDENTS" --out "$OUT"
+  --distilled "$DISTILLED" --students "$STUDENT_RUNS" --out "$OUT" "${REPORT_ARGS[@]}"

@@ -17,7 +17,7 @@ def test_reproduce_script_writes_table_report_and_figures(tiny_students, tiny_te
     (runs / "teacher-tiny").symlink_to(tiny_teacher[0])  # same config: the script skips training it
     for student, (run, _) in tiny_students.items():  # the raw students too; the distilled ones get trained
         shutil.copytree(run, runs / "students-tiny" / f"{student}-raw-seed1")
-    shutil.copytree(tiny_students["nat"][0], runs / "students-tiny" / "nat-distilled-small-seed1")  # the complexity study's
+    shutil.copytree(tiny_students["ctc"][0], runs / "students-tiny" / "ctc-distilled-small-seed1")  # the complexity study's
     env = {**os.environ, "PRESET": "tiny", "SEEDS": "1", "DEVICE": "cpu", "CORPUS": str(tiny_synthetic.path),
            "RUNS": str(runs), "RESULTS": str(results), "SEQKD_BIN": str(Path(sys.executable).parent)}
     done = subprocess.run(["bash", str(ROOT / "scripts" / "reproduce_nat_distillation.sh")], env=env,
@@ -26,11 +26,12 @@ def test_reproduce_script_writes_table_report_and_figures(tiny_students, tiny_te
 
     out = results / f"{tiny_synthetic.path.name}-tiny"
     table = (runs / "students-tiny" / "compare.md").read_text()
-    assert table.count("\n| ") == 7 and "BLEU tgt" in table and "nrefs:1" in table  # teacher + 3 students x 2
+    assert table.count("\n| ") == 9 and "BLEU tgt" in table and "nrefs:1" in table  # teacher + 4 systems x 2
     result = json.loads((runs / "students-tiny" / "compare.json").read_text())
-    assert [(r["system"], r["data"]) for r in result["rows"]] == [
-        ("teacher", "raw"), ("nat", "raw"), ("nat", "distilled"), ("cmlm", "raw"), ("cmlm", "distilled"),
-        ("duration", "raw"), ("duration", "distilled")]
+    assert [(r["system"], r["data"], r["decoding"]) for r in result["rows"]] == [
+        ("teacher", "raw", "beam 5"), ("ctc", "raw", "one pass"), ("ctc", "distilled", "one pass"),
+        ("ctc-glat", "raw", "one pass"), ("ctc-glat", "distilled", "one pass"), ("ar", "raw", "greedy"),
+        ("ar", "distilled", "greedy"), ("ar", "raw", "beam 5"), ("ar", "distilled", "beam 5")]
     for row in result["rows"][2::2]:
         assert len(row["p_value_vs_raw"]) == 1 and 0 <= row["p_value_vs_raw"][0] <= 1
     assert all(r["speedup"] > 0 for r in result["rows"])
@@ -38,6 +39,10 @@ def test_reproduce_script_writes_table_report_and_figures(tiny_students, tiny_te
     report = (out / "REPORT.md").read_text()
     assert table.splitlines()[2] in report  # the same table, read from compare.json
     assert "![BLEU](bleu.png)" in report and (out / "bleu.png").stat().st_size > 1000
+    assert "![learning curves](curves.png)" in report and (out / "curves.png").stat().st_size > 1000
+    curves = {(c["student"], c["data"]): c["points"] for c in result["curves"]}
+    assert len(curves) == 6 and [p["updates"] for p in curves["ctc", "raw"]] == [100, 200, 300]  # tiny: every 100
+    assert all(p["wall_seconds"] > 0 and 0 <= p["bleu"] <= 100 for points in curves.values() for p in points)
     assert (out / "complexity" / "complexity.png").is_file()
     assert "seqkd-nat compare" in report and "| students |" in report  # commands and timings
     summary = json.loads((out / "results.json").read_text())
@@ -52,14 +57,14 @@ def test_reproduce_script_writes_table_report_and_figures(tiny_students, tiny_te
     summary["comparison"]["rows"][1]["bleu"]["tgt"]["values"][0] += 0.01  # one BLEU off by 0.01
     (tmp_path / "rerun.json").write_text(json.dumps(summary))
     differs = subprocess.run([*check, "--actual", str(tmp_path / "rerun.json")], capture_output=True, text=True)
-    assert differs.returncode == 1 and "| nat raw BLEU tgt seed 1 |" in differs.stdout
+    assert differs.returncode == 1 and "| ctc raw one pass BLEU tgt seed 1 |" in differs.stdout
     assert differs.stdout.count("DIFFERENT") == 1 and "1 of" in differs.stderr
 
     rerun = subprocess.run(["bash", str(ROOT / "scripts" / "reproduce_nat_distillation.sh")], env=env,
                            capture_output=True, text=True)
     assert rerun.returncode == 0 and "already" in rerun.stdout  # finished steps are skipped
 
-    log = runs / "students-tiny" / "duration-raw-seed1" / "train.log"  # a log without fairseq's epoch lines
+    log = runs / "students-tiny" / "ctc-raw-seed1" / "train.log"  # a log without fairseq's epoch lines
     log.write_text("".join(line for line in log.read_text().splitlines(True) if "| train | epoch" not in line))
     write = subprocess.run([sys.executable, str(ROOT / "scripts" / "report.py"), "write", "--name", out.name,
                             "--teacher", str(runs / "teacher-tiny"), "--raw", str(tiny_synthetic.path),
@@ -73,7 +78,7 @@ def test_complexity_plots_script_reuses_the_main_runs_and_writes_figures(tiny_st
     runs, results = tmp_path / "runs", tmp_path / "results"
     (runs / "teacher-tiny").parent.mkdir(parents=True)
     (runs / "teacher-tiny").symlink_to(tiny_teacher[0])  # the preset's size: reused, not retrained
-    shutil.copytree(tiny_students["nat"][0], runs / "students-tiny" / "nat-raw-seed1")
+    shutil.copytree(tiny_students["ctc"][0], runs / "students-tiny" / "ctc-raw-seed1")
     env = {**os.environ, "PRESET": "tiny", "TEACHER_SIZES": "tiny small", "DEVICE": "cpu",
            "CORPUS": str(tiny_synthetic.path), "RUNS": str(runs), "RESULTS": str(results),
            "SEQKD_BIN": str(Path(sys.executable).parent),
@@ -81,7 +86,7 @@ def test_complexity_plots_script_reuses_the_main_runs_and_writes_figures(tiny_st
     done = subprocess.run(["bash", str(ROOT / "scripts" / "complexity_plots.sh")], env=env,
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "teacher-tiny: already trained" in done.stdout and "nat-raw-seed1: already trained" in done.stdout
+    assert "teacher-tiny: already trained" in done.stdout and "ctc-raw-seed1: already trained" in done.stdout
 
     out = results / f"{tiny_synthetic.path.name}-tiny-complexity"
     corpora = json.loads((out / "complexity" / "complexity.json").read_text())["corpora"]
@@ -89,7 +94,7 @@ def test_complexity_plots_script_reuses_the_main_runs_and_writes_figures(tiny_st
     assert corpora[2]["corpus"].endswith(".seqkd-small") and corpora[2]["faithfulness_bits_vs_first"] >= 0
     points = json.loads((out / "complexity_vs_bleu.json").read_text())["points"]
     assert [p["corpus"] for p in points] == ["raw", "tiny teacher", "small teacher"]
-    assert (runs / "students-tiny" / "nat-distilled-small-seed1" / "manifest.json").is_file()
+    assert (runs / "students-tiny" / "ctc-distilled-small-seed1" / "manifest.json").is_file()
     assert (out / "complexity_vs_bleu.png").stat().st_size > 1000
     assert json.loads((out / "bleu" / "small-teacher.json").read_text())["split"] == "test"  # evaluate --out
     assert json.loads((out / "mode-mixing" / "mode_mixing.json").read_text())["systems"]

@@ -1,0 +1,101 @@
+"""Learning curves: validation BLEU of a student at every interval checkpoint, and their figure.
+
+A student run keeps fairseq's checkpoint every ``save_interval_updates`` updates
+(``checkpoint_<epoch>_<updates>.pt``); each is decoded on the raw corpus's validation split
+and scored against its primary reference. The points are cached in ``RUN/curve.json`` (with
+the corpus they were scored on), so a curve costs its decoding once. Training wall time at
+each point comes from fairseq's ``wall`` meter in the run's ``train.log``.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from distill.io import read_json, write_json
+from distill.scoring import score_translations
+
+INTERVAL_CHECKPOINT = re.compile(r"checkpoint_\d+_(\d+)\.pt$")
+TRAIN_INNER = re.compile(r"\| train_inner \|.*num_updates=(\d+),.*wall=(\d+(?:\.\d+)?)")
+
+
+def interval_checkpoints(run_dir) -> dict[int, Path]:
+    """Checkpoints saved at fixed update counts, by update count."""
+    found = {}
+    for path in (Path(run_dir) / "checkpoints").glob("checkpoint_*_*.pt"):
+        match = INTERVAL_CHECKPOINT.search(path.name)
+        if match:
+            found[int(match.group(1))] = path
+    return dict(sorted(found.items()))
+
+
+def wall_seconds_at(train_log, updates: list[int]) -> dict[int, float | None]:
+    """fairseq's training wall clock at each update count (the first log line at or after it)."""
+    logged = [(int(n), float(w)) for n, w in TRAIN_INNER.findall(Path(train_log).read_text(encoding="utf-8"))]
+    return {target: next((wall for n, wall in logged if n >= target), None) for target in updates}
+
+
+def learning_curve(run_dir, corpus, translator_for_checkpoint) -> list[dict]:
+    """[{updates, wall_seconds, bleu}] on ``corpus``'s valid split; ``translator_for_checkpoint(path)`` decodes."""
+    run_dir = Path(run_dir)
+    cache = run_dir / "curve.json"
+    checkpoints = interval_checkpoints(run_dir)
+    key = {"corpus_hash": corpus.manifest["config_hash"], "updates": list(checkpoints)}
+    if cache.is_file():
+        cached = read_json(cache)
+        if {k: cached.get(k) for k in key} == key:
+            return cached["points"]
+    sources = corpus.lines("valid", "src")
+    reference_name, reference = next(iter(corpus.references("valid").items()))
+    walls = wall_seconds_at(run_dir / "train.log", list(checkpoints))
+    points = []
+    for updates, path in checkpoints.items():
+        hypotheses = [nbest[0].text for nbest in translator_for_checkpoint(str(path)).translate(sources)]
+        score = score_translations(hypotheses, {reference_name: reference})[reference_name]
+        points.append({"updates": updates, "wall_seconds": walls[updates], "bleu": score["bleu"]})
+    write_json(cache, {**key, "reference": reference_name, "bleu_signature": score["bleu_signature"] if points else None,
+                       "points": points})
+    return points
+
+
+def plot_curves(curves: list[dict], path, teacher_bleu: float | None = None) -> Path:
+    """One panel per student: valid BLEU against updates (top) and training minutes (bottom), raw vs distilled.
+
+    ``curves``: [{"student", "data", "seed", "points"}]; every seed is one line.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    students = list(dict.fromkeys(curve["student"] for curve in curves))
+    figure, axes = plt.subplots(2, len(students), figsize=(3.4 * len(students), 5.6), squeeze=False, sharey=True)
+    colors = {"raw": "tab:gray", "distilled": "tab:blue"}
+    for column, student in enumerate(students):
+        top, bottom = axes[0][column], axes[1][column]
+        labelled = set()
+        for curve in (c for c in curves if c["student"] == student):
+            points = curve["points"]
+            label = None if curve["data"] in labelled else curve["data"]
+            labelled.add(curve["data"])
+            color = colors.get(curve["data"], "tab:orange")
+            top.plot([p["updates"] for p in points], [p["bleu"] for p in points], marker="o", ms=3, color=color,
+                     label=label)
+            timed = [p for p in points if p["wall_seconds"] is not None]
+            bottom.plot([p["wall_seconds"] / 60 for p in timed], [p["bleu"] for p in timed], marker="o", ms=3,
+                        color=color)
+        for axis in (top, bottom):
+            if teacher_bleu is not None:
+                axis.axhline(teacher_bleu, color="tab:red", linestyle="--", linewidth=1)
+            axis.grid(alpha=0.3)
+        top.set_title(student)
+        top.set_xlabel("updates")
+        bottom.set_xlabel("training minutes")
+        top.legend(fontsize=8)
+    axes[0][0].set_ylabel("valid BLEU")
+    axes[1][0].set_ylabel("valid BLEU")
+    figure.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return path

@@ -1,0 +1,133 @@
+"""CTC non-autoregressive Transformer (``--arch ctc_nat``; Libovický & Helcl 2018, Gu & Kong 2021).
+
+Transformer encoder -> every encoder state repeated ``--upsample-ratio`` times (+ learned
+positions) -> non-causal Transformer decoder layers with cross-attention -> one token
+softmax per position. No length predictor: the CTC loss (``ctc_nat_loss``) marginalizes
+over all alignments of the target to the upsampled positions, with ``<s>`` as the blank
+(it never occurs in targets). Decoding is argmax per position, then :func:`collapse`.
+
+Glancing (GLAT, Qian et al. 2021) replaces some decoder inputs by embeddings of the tokens
+that the best CTC alignment puts there (see :mod:`nat.glancing`); the criterion decides
+which, the model only takes them as ``glanced_tokens``.
+"""
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from fairseq.models import BaseFairseqModel, register_model, register_model_architecture
+from fairseq.models.transformer import TransformerEncoder, TransformerModel
+from fairseq.models.transformer import base_architecture as transformer_base_architecture
+from fairseq.modules import LayerNorm, PositionalEmbedding, TransformerDecoderLayer
+
+
+def collapse(tokens: torch.Tensor, blank: int) -> list[int]:
+    """The CTC output of one argmax path: merge repeated tokens, then drop blanks."""
+    result, previous = [], None
+    for token in tokens.tolist():
+        if token != previous and token != blank:
+            result.append(token)
+        previous = token
+    return result
+
+
+@register_model("ctc_nat")
+class CTCNATModel(BaseFairseqModel):
+    def __init__(self, args, encoder, dictionary):
+        super().__init__()
+        self.args = args
+        self.encoder = encoder
+        self.dictionary = dictionary
+        self.blank = dictionary.bos()
+        self.ratio = args.upsample_ratio
+        dim = args.encoder_embed_dim
+        # every upsampled source position has a position embedding, however long the source
+        self.decoder_positions = PositionalEmbedding(args.max_source_positions * self.ratio, dim, dictionary.pad(),
+                                                     learned=True)
+        self.decoder_layers = nn.ModuleList(TransformerDecoderLayer(args) for _ in range(args.decoder_layers))
+        self.decoder_norm = LayerNorm(dim) if args.decoder_normalize_before else None
+        self.dropout = args.dropout
+
+    @staticmethod
+    def add_args(parser):
+        TransformerModel.add_args(parser)
+        parser.add_argument("--upsample-ratio", type=int, metavar="N",
+                            help="decoder positions per source token (CTC needs more positions than target tokens)")
+
+    @classmethod
+    def build_model(cls, args, task):
+        ctc_nat_base(args)
+        for name in ("max_source_positions", "max_target_positions"):
+            if getattr(args, name, None) is None:
+                setattr(args, name, 1024)
+        dictionary = task.source_dictionary
+        if dictionary != task.target_dictionary:
+            raise ValueError("ctc_nat needs a joined dictionary (prepare the corpus with --joined-dictionary)")
+        embed_tokens = nn.Embedding(len(dictionary), args.encoder_embed_dim, dictionary.pad())
+        nn.init.normal_(embed_tokens.weight, mean=0, std=args.encoder_embed_dim ** -0.5)
+        nn.init.constant_(embed_tokens.weight[dictionary.pad()], 0)
+        return cls(args, TransformerEncoder(args, dictionary, embed_tokens), dictionary)
+
+    def max_positions(self):
+        return (self.args.max_source_positions, self.args.max_target_positions)
+
+    def encode(self, src_tokens, src_lengths):
+        return self.encoder(src_tokens, src_lengths=src_lengths)
+
+    def upsampled_padding_mask(self, src_tokens):
+        """[batch, src * ratio]: True where the decoder position comes from source padding."""
+        return src_tokens.eq(self.dictionary.pad()).repeat_interleave(self.ratio, dim=1)
+
+    def decode(self, encoder_out, src_tokens, glanced_tokens=None):
+        """Token logits [batch, src * ratio, vocab] and the decoder padding mask.
+
+        ``glanced_tokens`` [batch, src * ratio] (pad = not glanced) replace the upsampled
+        encoder states at their positions by their (scaled) embeddings.
+        """
+        states = encoder_out["encoder_out"][0].transpose(0, 1).repeat_interleave(self.ratio, dim=1)
+        padding_mask = self.upsampled_padding_mask(src_tokens)
+        if glanced_tokens is not None:
+            glanced = glanced_tokens.ne(self.dictionary.pad())
+            embedded = self.encoder.embed_scale * self.encoder.embed_tokens(glanced_tokens)
+            states = torch.where(glanced.unsqueeze(-1), embedded, states)
+        pseudo_tokens = torch.where(padding_mask, self.dictionary.pad(), self.dictionary.pad() + 1)
+        x = states + self.decoder_positions(pseudo_tokens)
+        x = F.dropout(x, p=self.dropout, training=self.training).transpose(0, 1)
+        source_padding = encoder_out["encoder_padding_mask"][0] if encoder_out["encoder_padding_mask"] else None
+        for layer in self.decoder_layers:
+            x, _, _ = layer(x, encoder_out["encoder_out"][0], source_padding, self_attn_mask=None,
+                            self_attn_padding_mask=padding_mask)
+        if self.decoder_norm is not None:
+            x = self.decoder_norm(x)
+        return F.linear(x.transpose(0, 1), self.encoder.embed_tokens.weight), padding_mask
+
+    def forward(self, src_tokens, src_lengths, prev_output_tokens=None, glanced_tokens=None, **unused):
+        logits, padding_mask = self.decode(self.encode(src_tokens, src_lengths), src_tokens, glanced_tokens)
+        return {"logits": logits, "output_padding_mask": padding_mask}
+
+
+class CTCGenerator:
+    """Inference for the CTC NAT: argmax per position, collapse repeats, drop blanks, append </s>."""
+
+    def __init__(self, dictionary):
+        self.eos = dictionary.eos()
+
+    @torch.no_grad()
+    def generate(self, models, sample, **unused):
+        model = models[0]
+        src_tokens = sample["net_input"]["src_tokens"]
+        logits, padding_mask = model.decode(model.encode(src_tokens, sample["net_input"]["src_lengths"]), src_tokens)
+        best = F.log_softmax(logits.float(), dim=-1).max(-1)
+        results = []
+        for row in range(src_tokens.size(0)):
+            keep = ~padding_mask[row]
+            tokens = collapse(best.indices[row][keep], model.blank) + [self.eos]
+            results.append([{"tokens": src_tokens.new_tensor(tokens), "score": best.values[row][keep].mean(),
+                             "positional_scores": None, "alignment": None}])
+        return results
+
+
+@register_model_architecture("ctc_nat", "ctc_nat")
+def ctc_nat_base(args):
+    args.share_all_embeddings = True
+    transformer_base_architecture(args)
+    if getattr(args, "upsample_ratio", None) is None:
+        args.upsample_ratio = 2
