@@ -22,6 +22,9 @@ def _decoding_options(parser) -> None:
     parser.add_argument("--length-beam", type=int, default=1, help="target lengths decoded in parallel per sentence")
     parser.add_argument("--rescore-teacher", metavar="RUN_OR_CKPT",
                         help="AR teacher that picks among the length-beam candidates (noisy parallel decoding)")
+    parser.add_argument("--blank-penalty", type=float,
+                        help="ctc students: subtracted from the blank's log-probability (default: the value `compare` "
+                             "tuned on the validation set, else 0)")
     parser.add_argument("--beam", type=int, default=5, help="beam size when RUN is autoregressive (teacher, ar student)")
     parser.add_argument("--max-tokens", type=int, default=6000, help="tokens per batch")
     parser.add_argument("--device", choices=["cpu", "cuda"], help="default: cuda if available")
@@ -74,19 +77,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _settings(args):
+def _settings(args, blank_penalty: float | None = None):
     from distill.teacher import default_device
     from nat.decoding import StudentSettings
 
     return StudentSettings(iterations=args.iterations, length_beam=args.length_beam, max_tokens=args.max_tokens,
-                           device=args.device or default_device())
+                           device=args.device or default_device(),
+                           blank_penalty=blank_penalty if blank_penalty is not None else args.blank_penalty)
 
 
-def _translator(args, run, beam: int | None = None, checkpoint: str | None = None):
+def _translator(args, run, beam: int | None = None, checkpoint: str | None = None,
+                blank_penalty: float | None = None):
     from nat.decoding import load_translator
 
     teacher = checkpoint_of(args.rescore_teacher) if args.rescore_teacher else None
-    return load_translator(run, corpus_dir=args.corpus, settings=_settings(args), teacher=teacher,
+    return load_translator(run, corpus_dir=args.corpus, settings=_settings(args, blank_penalty), teacher=teacher,
                            beam=beam or args.beam, checkpoint=checkpoint)
 
 

@@ -52,6 +52,8 @@ def decodings(student: str, iterations: int) -> list[tuple[str, int | None]]:
         return [("greedy", 1), ("beam 5", 5)]
     if student == "cmlm":
         return [(f"{iterations} iterations", None)]
+    if student.startswith("ctc"):
+        return [("one pass, blank penalty tuned on valid", None)]
     return [("one pass", None)]
 
 
@@ -79,6 +81,15 @@ def compare(*, teacher: str, raw: str, distilled: str, out, seeds: dict[str, lis
         return evaluate_on_split(translator_for(run, beam=beam), test_corpus, split, Path(run) / "eval",
                                  stem if split == "test" else f"{stem}.{split}")
 
+    def tune(student, run) -> float | None:
+        """A CTC run's blank penalty, tuned on raw's validation set (cached in the run)."""
+        if not student.startswith("ctc"):
+            return None
+        from nat.decoding import tune_blank_penalty
+
+        return tune_blank_penalty(run, test_corpus, lambda penalty: translator_for(run, blank_penalty=penalty))[
+            "blank_penalty"]
+
     corpora = {"raw": raw, "distilled": distilled}
 
     # seed by seed, so that an interrupted job leaves whole seeds done (`--seeds 1` tables them)
@@ -96,10 +107,13 @@ def compare(*, teacher: str, raw: str, distilled: str, out, seeds: dict[str, lis
         for decoding, beam in decodings(student, iterations):
             outputs = {}
             for data in corpora:
-                results = [evaluate(student_run_dir(out, student, data, seed), beam=beam) for seed in student_seeds]
+                runs = [student_run_dir(out, student, data, seed) for seed in student_seeds]
+                penalties = [tune(student, run) for run in runs]
+                results = [evaluate(run, beam=beam) for run in runs]
                 outputs[data] = results
                 wall = statistics.median(r["decode_wall_seconds"] for r in results)
                 rows.append({"system": student, "data": data, "decoding": decoding, "seeds": student_seeds,
+                             **({"blank_penalty": penalties} if student.startswith("ctc") else {}),
                              "bleu": {name: _summary([r["scores"][name]["bleu"] for r in results])
                                       for name in results[0]["scores"]},
                              "decode_wall_seconds": wall,
@@ -109,8 +123,8 @@ def compare(*, teacher: str, raw: str, distilled: str, out, seeds: dict[str, lis
         for data in corpora:
             for seed in student_seeds:
                 run = student_run_dir(out, student, data, seed)
-                points = learning_curve(run, test_corpus, lambda checkpoint: translator_for(run, beam=1,
-                                                                                            checkpoint=checkpoint))
+                points = learning_curve(run, test_corpus, lambda checkpoint: translator_for(
+                    run, beam=1, checkpoint=checkpoint, blank_penalty=0.0))  # plain argmax for CTC
                 curves.append({"student": student, "data": data, "seed": seed, "points": points})
     teacher_valid = evaluate(teacher, beam=5, split="valid")["scores"]
     signatures = {name: score["bleu_signature"] for name, score in teacher_result["scores"].items()}

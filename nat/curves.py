@@ -15,7 +15,8 @@ from distill.io import read_json, write_json
 from distill.scoring import score_translations
 
 INTERVAL_CHECKPOINT = re.compile(r"checkpoint_\d+_(\d+)\.pt$")
-TRAIN_INNER = re.compile(r"\| train_inner \|.*num_updates=(\d+),.*wall=(\d+(?:\.\d+)?)")
+# fairseq's progress lines within an epoch (key=value) and at its end (| key value |); the last "wall" is the clock
+TRAINING_LINE = re.compile(r"\| train(?:_inner)? \|.*num_updates[= ](\d+).*wall[= ](\d+(?:\.\d+)?)")
 
 
 def interval_checkpoints(run_dir) -> dict[int, Path]:
@@ -30,7 +31,7 @@ def interval_checkpoints(run_dir) -> dict[int, Path]:
 
 def wall_seconds_at(train_log, updates: list[int]) -> dict[int, float | None]:
     """fairseq's training wall clock at each update count (the first log line at or after it)."""
-    logged = [(int(n), float(w)) for n, w in TRAIN_INNER.findall(Path(train_log).read_text(encoding="utf-8"))]
+    logged = sorted((int(n), float(w)) for n, w in TRAINING_LINE.findall(Path(train_log).read_text(encoding="utf-8")))
     return {target: next((wall for n, wall in logged if n >= target), None) for target in updates}
 
 
@@ -85,7 +86,8 @@ def plot_curves(curves: list[dict], path, teacher_bleu: float | None = None) -> 
                         color=color)
         for axis in (top, bottom):
             if teacher_bleu is not None:
-                axis.axhline(teacher_bleu, color="tab:red", linestyle="--", linewidth=1)
+                axis.axhline(teacher_bleu, color="tab:red", linestyle="--", linewidth=1,
+                             label="teacher, beam 5" if axis is top else None)
             axis.grid(alpha=0.3)
         top.set_title(student)
         top.set_xlabel("updates")

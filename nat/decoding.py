@@ -12,6 +12,7 @@ ignores ``iterations``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -29,6 +30,48 @@ class StudentSettings:
     length_beam: int = 1
     max_tokens: int = 6000
     device: str = "cpu"
+    blank_penalty: float | None = None  # CTC students; None: the run's tuned one (blank_penalty.json), else 0
+
+
+BLANK_PENALTIES = tuple(step / 4 for step in range(11))  # 0, 0.25, ..., 2.5 (log-probability)
+
+
+def tune_blank_penalty(run_dir, corpus, translator_for_penalty) -> dict:
+    """The CTC blank penalty with the best validation BLEU (primary reference) on ``corpus``.
+
+    ``translator_for_penalty(penalty)`` decodes with that penalty. The grid and its scores
+    are cached in ``RUN/blank_penalty.json`` and used by every later decoding of the run.
+    """
+    from distill.io import read_json, write_json
+    from distill.scoring import score_translations
+
+    path = Path(run_dir) / "blank_penalty.json"
+    key = {"corpus_hash": corpus.manifest["config_hash"], "grid": list(BLANK_PENALTIES),
+           "checkpoint": read_run_manifest(run_dir)["config_hash"]}
+    if path.is_file():
+        cached = read_json(path)
+        if {k: cached.get(k) for k in key} == key:
+            return cached
+    sources = corpus.lines("valid", "src")
+    name, reference = next(iter(corpus.references("valid").items()))
+    scores = {}
+    for penalty in BLANK_PENALTIES:
+        hypotheses = [nbest[0].text for nbest in translator_for_penalty(penalty).translate(sources)]
+        scores[penalty] = score_translations(hypotheses, {name: reference})[name]["bleu"]
+    best = max(BLANK_PENALTIES, key=lambda penalty: (scores[penalty], -penalty))  # ties: the smaller one
+    result = {**key, "reference": name, "valid_bleu": [[p, scores[p]] for p in BLANK_PENALTIES],
+              "blank_penalty": best}
+    write_json(path, result)
+    return result
+
+
+def _run_blank_penalty(run_dir) -> float:
+    path = Path(run_dir) / "blank_penalty.json"
+    if not path.is_file():
+        return 0.0
+    from distill.io import read_json
+
+    return float(read_json(path)["blank_penalty"])
 
 
 def teacher_scores(teacher, src_tokens, src_lengths, candidates: list[torch.Tensor], owners: torch.Tensor,
@@ -174,7 +217,8 @@ def load_translator(run_dir, *, corpus_dir=None, settings: StudentSettings | Non
     if student.startswith("ctc"):
         from nat.models.ctc_nat import CTCGenerator
 
-        generator = CTCGenerator(task.target_dictionary)
+        penalty = settings.blank_penalty if settings.blank_penalty is not None else _run_blank_penalty(run_dir)
+        generator = CTCGenerator(task.target_dictionary, penalty)
     elif student == "duration":
         generator = DurationGenerator(task.target_dictionary, settings.length_beam, rescore)
     else:

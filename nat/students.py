@@ -28,8 +28,8 @@ DEFAULT_STUDENTS = ("ctc", "ctc-glat", "ar")  # the main job's table; the first 
 PRESETS = {
     "tiny": {"size": "tiny", "lr": 3e-3, "warmup_updates": 50, "max_tokens": 2048, "max_update": 300,
              "dropout": 0.0, "save_interval_updates": 100, "stop_time_hours": 0},
-    "quick": {"size": "tiny", "lr": 3e-3, "warmup_updates": 50, "max_tokens": 4096, "max_update": 150,
-              "dropout": 0.0, "save_interval_updates": 150, "stop_time_hours": 0},
+    "quick": {"size": "tiny", "lr": 3e-3, "warmup_updates": 100, "max_tokens": 4096, "max_update": 600,
+              "dropout": 0.0, "save_interval_updates": 100, "stop_time_hours": 0},
     # a fixed number of updates, so runs are reproducible; checkpoints every 200 updates are
     # the points of the learning curves
     "cpu": {"size": "small", "lr": 2e-3, "warmup_updates": 300, "max_tokens": 4096, "max_update": 1000,
@@ -50,7 +50,9 @@ def student_arguments(student: str, durations_dir: str | None, max_update: int) 
     """The fairseq arguments that make each student (part of the run's config hash)."""
     glancing = ["--glance-start", GLANCING["start"], "--glance-end", GLANCING["end"], "--glance-updates", max_update]
     if student in ("ctc", "ctc-glat"):
-        return ["--task", "translation", "--left-pad-source", "False", "--arch", "ctc_nat", "--criterion",
+        # fairseq's bool flags flip their default: --left-pad-source alone means right-padded sources,
+        # which CTC needs (time starts at position 0)
+        return ["--task", "translation", "--left-pad-source", "--arch", "ctc_nat", "--criterion",
                 "ctc_nat_loss", "--encoder-learned-pos", "--activation-fn", "gelu",
                 *(glancing if student == "ctc-glat" else [])]
     if student == "ar":  # Kasai et al.: the encoder keeps the preset's depth, the decoder has one layer

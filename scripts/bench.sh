@@ -11,7 +11,7 @@ Writes \$OUT/bench.json and \$OUT/bench.md.
 Environment (defaults: the runs of \`make reproduce\`; with QUICK=1 those of \`make reproduce QUICK=1\`):
   TEACHER   AR teacher run             (runs/teacher-cpu | runs/teacher-quick)
   STUDENT_RUNS  dir of <student>-<data>-seed<k> student runs (runs/students-cpu | runs/students-quick)
-  CORPUS    corpus with the test set   (data/bible-es-en | data/bible-es-en-5k)
+  CORPUS    corpus with the test set   (data/bible-es-en | data/synthetic-k3)
   REGEN_TEACHER, REGEN_CORPUS  teacher and corpus of the regeneration section
             (runs/teacher-cpu and data/bible-es-en when they exist, else TEACHER and CORPUS:
             CTranslate2's advantage grows with model size, the quick teacher is tiny)
@@ -26,7 +26,7 @@ case "${1:-}" in
   -h|--help) usage; exit 0 ;;
   --help-all) exec "$BIN/python" "$(dirname "$0")/bench.py" run --help ;;
 esac
-if [[ "${QUICK:-0}" == "1" ]]; then preset=quick corpus=data/bible-es-en-5k; else preset=cpu corpus=data/bible-es-en; fi
+if [[ "${QUICK:-0}" == "1" ]]; then preset=quick corpus=data/synthetic-k3; else preset=cpu corpus=data/bible-es-en; fi
 regen=()
 if [[ -n "${REGEN_TEACHER:-}" ]]; then regen=(--regen-teacher "$REGEN_TEACHER" --regen-corpus "${REGEN_CORPUS:?set REGEN_CORPUS too}")
 elif [[ -f runs/teacher-cpu/manifest.json && -f data/bible-es-en/manifest.json ]]; then

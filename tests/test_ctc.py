@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nat.criterions.ctc_nat_loss import CTCNATLoss, ctc_targets
+from nat.decoding import StudentSettings
 from nat.glancing import annealed_ratio, ctc_best_alignment, glance_positions
 from nat.models.ctc_nat import collapse
 
@@ -118,3 +119,29 @@ def test_ctc_loss_equals_the_sum_over_hand_enumerated_paths():
     loss, _, logging = criterion(model, sample)
     assert float(loss) == pytest.approx(-math.log(0.4254), rel=1e-4)
     assert logging["unaligned"] == 1
+
+
+def test_blank_penalty_is_tuned_on_the_validation_set_and_cached(tiny_students, tiny_synthetic, tmp_path):
+    import shutil
+
+    from nat.decoding import BLANK_PENALTIES, load_translator, tune_blank_penalty
+
+    run = tmp_path / "ctc"
+    shutil.copytree(tiny_students["ctc"][0], run)
+    references = tiny_synthetic.lines("valid", "tgt")
+    calls = []
+
+    class Fixed:  # perfect output at penalty 1.0 only, one wrong word per line elsewhere
+        def __init__(self, penalty):
+            calls.append(penalty)
+            self.penalty = penalty
+
+        def translate(self, sources):
+            return [[SimpleNamespace(text=line if self.penalty == 1.0 else line + " extra")] for line in references]
+
+    tuned = tune_blank_penalty(run, tiny_synthetic, Fixed)
+    assert tuned["blank_penalty"] == 1.0 and calls == list(BLANK_PENALTIES)
+    assert dict(map(tuple, tuned["valid_bleu"]))[1.0] == 100.0
+    assert tune_blank_penalty(run, tiny_synthetic, Fixed) == tuned and len(calls) == len(BLANK_PENALTIES)  # cached
+    assert load_translator(run).generator.blank_penalty == 1.0  # later decodings use it
+    assert load_translator(run, settings=StudentSettings(blank_penalty=0.0)).generator.blank_penalty == 0.0

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+TUNED = "one pass, blank penalty tuned on valid"
 
 
 def test_reproduce_script_writes_table_report_and_figures(tiny_students, tiny_teacher, tiny_synthetic, tmp_path):
@@ -29,8 +30,8 @@ def test_reproduce_script_writes_table_report_and_figures(tiny_students, tiny_te
     assert table.count("\n| ") == 9 and "BLEU tgt" in table and "nrefs:1" in table  # teacher + 4 systems x 2
     result = json.loads((runs / "students-tiny" / "compare.json").read_text())
     assert [(r["system"], r["data"], r["decoding"]) for r in result["rows"]] == [
-        ("teacher", "raw", "beam 5"), ("ctc", "raw", "one pass"), ("ctc", "distilled", "one pass"),
-        ("ctc-glat", "raw", "one pass"), ("ctc-glat", "distilled", "one pass"), ("ar", "raw", "greedy"),
+        ("teacher", "raw", "beam 5"), ("ctc", "raw", TUNED), ("ctc", "distilled", TUNED),
+        ("ctc-glat", "raw", TUNED), ("ctc-glat", "distilled", TUNED), ("ar", "raw", "greedy"),
         ("ar", "distilled", "greedy"), ("ar", "raw", "beam 5"), ("ar", "distilled", "beam 5")]
     for row in result["rows"][2::2]:
         assert len(row["p_value_vs_raw"]) == 1 and 0 <= row["p_value_vs_raw"][0] <= 1
@@ -39,6 +40,8 @@ def test_reproduce_script_writes_table_report_and_figures(tiny_students, tiny_te
     report = (out / "REPORT.md").read_text()
     assert table.splitlines()[2] in report  # the same table, read from compare.json
     assert "![BLEU](bleu.png)" in report and (out / "bleu.png").stat().st_size > 1000
+    assert "## Distillation gain" in report and f"| ctc | {TUNED} |" in report
+    assert all(0 <= p <= 2.5 for row in result["rows"][1:5] for p in row["blank_penalty"])
     assert "![learning curves](curves.png)" in report and (out / "curves.png").stat().st_size > 1000
     curves = {(c["student"], c["data"]): c["points"] for c in result["curves"]}
     assert len(curves) == 6 and [p["updates"] for p in curves["ctc", "raw"]] == [100, 200, 300]  # tiny: every 100
@@ -57,7 +60,7 @@ def test_reproduce_script_writes_table_report_and_figures(tiny_students, tiny_te
     summary["comparison"]["rows"][1]["bleu"]["tgt"]["values"][0] += 0.01  # one BLEU off by 0.01
     (tmp_path / "rerun.json").write_text(json.dumps(summary))
     differs = subprocess.run([*check, "--actual", str(tmp_path / "rerun.json")], capture_output=True, text=True)
-    assert differs.returncode == 1 and "| ctc raw one pass BLEU tgt seed 1 |" in differs.stdout
+    assert differs.returncode == 1 and f"| ctc raw {TUNED} BLEU tgt seed 1 |" in differs.stdout
     assert differs.stdout.count("DIFFERENT") == 1 and "1 of" in differs.stderr
 
     rerun = subprocess.run(["bash", str(ROOT / "scripts" / "reproduce_nat_distillation.sh")], env=env,

@@ -45,7 +45,7 @@ class CTCNATLoss(FairseqCriterion):
     def forward(self, model, sample, reduce=True):
         src_tokens, src_lengths = sample["net_input"]["src_tokens"], sample["net_input"]["src_lengths"]
         if bool(src_tokens[:, 0].eq(self.padding_idx).any()):
-            raise RuntimeError("ctc_nat needs right-padded sources (--left-pad-source False)")
+            raise RuntimeError("ctc_nat needs right-padded sources (fairseq's --left-pad-source flag)")
         eos = model.dictionary.eos()
         labels, label_lengths = ctc_targets(sample["target"], self.padding_idx, eos)
         encoder_out = model.encode(src_tokens, src_lengths)

@@ -105,17 +105,25 @@ class CTCNATModel(BaseFairseqModel):
 
 
 class CTCGenerator:
-    """Inference for the CTC NAT: argmax per position, collapse repeats, drop blanks, append </s>."""
+    """Inference for the CTC NAT: argmax per position, collapse repeats, drop blanks, append </s>.
 
-    def __init__(self, dictionary):
+    ``blank_penalty`` is subtracted from the blank's log-probability before the argmax: an
+    undertrained CTC model prefers blanks and writes too short outputs (:mod:`nat.decoding`
+    tunes the penalty on the validation set).
+    """
+
+    def __init__(self, dictionary, blank_penalty: float = 0.0):
         self.eos = dictionary.eos()
+        self.blank_penalty = blank_penalty
 
     @torch.no_grad()
     def generate(self, models, sample, **unused):
         model = models[0]
         src_tokens = sample["net_input"]["src_tokens"]
         logits, padding_mask = model.decode(model.encode(src_tokens, sample["net_input"]["src_lengths"]), src_tokens)
-        best = F.log_softmax(logits.float(), dim=-1).max(-1)
+        lprobs = F.log_softmax(logits.float(), dim=-1)
+        lprobs[..., model.blank] -= self.blank_penalty
+        best = lprobs.max(-1)
         results = []
         for row in range(src_tokens.size(0)):
             keep = ~padding_mask[row]
