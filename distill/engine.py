@@ -44,12 +44,14 @@ def run_fairseq(tool: str, args: list[str], log_path: str | os.PathLike, echo: b
         raise RuntimeError(f"fairseq-{tool} failed with exit status {code} (log: {log_path}): {' | '.join(tail)}")
 
 
-def train_run(run_dir, config: dict, build_arguments: Callable[[Path], list]) -> dict:
+def train_run(run_dir, config: dict, build_arguments: Callable[[Path], list],
+              final_checkpoint: str = "checkpoint_best.pt") -> dict:
     """Train a fairseq model in ``run_dir``, resume an unfinished run, or skip a finished one.
 
     ``config.json`` is written first (with its hash), ``manifest.json`` last; fairseq
     itself resumes from ``checkpoints/checkpoint_last.pt``. ``build_arguments(save_dir)``
-    returns the fairseq-train arguments. Returns the run manifest.
+    returns the fairseq-train arguments; ``final_checkpoint`` is the one the manifest names
+    (fairseq's best by validation loss, or the last). Returns the run manifest.
     """
     from distill.io import InputError, config_hash, read_json, write_json
 
@@ -70,9 +72,9 @@ def train_run(run_dir, config: dict, build_arguments: Callable[[Path], list]) ->
     save_dir = run_dir / "checkpoints"
     started = time.time()
     run_fairseq("train", build_arguments(save_dir), run_dir / "train.log")
-    best = save_dir / "checkpoint_best.pt"
+    best = save_dir / final_checkpoint
     if not best.is_file():
-        raise RuntimeError(f"{save_dir}: fairseq finished without writing checkpoint_best.pt (see {run_dir / 'train.log'})")
+        raise RuntimeError(f"{save_dir}: fairseq finished without writing {final_checkpoint} (see {run_dir / 'train.log'})")
     manifest = {**config, "config_hash": key, "checkpoint": str(best.relative_to(run_dir)),
                 "train_wall_seconds": fairseq_training_wall_seconds(run_dir / "train.log"),
                 "train_wall_seconds_last_invocation": round(time.time() - started, 1), "train_log": "train.log"}

@@ -15,17 +15,23 @@ from distill.io import read_json, write_json
 from distill.scoring import score_translations
 
 INTERVAL_CHECKPOINT = re.compile(r"checkpoint_\d+_(\d+)\.pt$")
+SAVED = re.compile(r"Saved checkpoint \S+ \(epoch \d+ @ (\d+) updates")  # checkpoint_last.pt is every save
 # fairseq's progress lines within an epoch (key=value) and at its end (| key value |); the last "wall" is the clock
 TRAINING_LINE = re.compile(r"\| train(?:_inner)? \|.*num_updates[= ](\d+).*wall[= ](\d+(?:\.\d+)?)")
 
 
 def interval_checkpoints(run_dir) -> dict[int, Path]:
-    """Checkpoints saved at fixed update counts, by update count."""
+    """Checkpoints saved at fixed update counts, by update count, and the last one (a run whose
+    final update ends an epoch saves it only as checkpoint_last.pt)."""
+    run_dir = Path(run_dir)
     found = {}
-    for path in (Path(run_dir) / "checkpoints").glob("checkpoint_*_*.pt"):
+    for path in (run_dir / "checkpoints").glob("checkpoint_*_*.pt"):
         match = INTERVAL_CHECKPOINT.search(path.name)
         if match:
             found[int(match.group(1))] = path
+    saved = [int(n) for n in SAVED.findall((run_dir / "train.log").read_text(encoding="utf-8"))]
+    if saved and (run_dir / "checkpoints" / "checkpoint_last.pt").is_file():
+        found.setdefault(max(saved), run_dir / "checkpoints" / "checkpoint_last.pt")
     return dict(sorted(found.items()))
 
 

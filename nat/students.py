@@ -102,6 +102,8 @@ def train_student(student: str, corpus_dir, run_dir, *, preset: str = "cpu", tea
               "corpus_hash": corpus.manifest["config_hash"], "preset": preset, "settings": settings,
               "model": MODEL_SIZES[settings["size"]], "seed": seed, "device": device, "durations": durations_dir,
               "student_arguments": arguments}
+    # the last checkpoint, not fairseq's best by validation loss: on multi-target data the loss against
+    # the one sampled reference rises while the student learns to commit to one target language
     return train_run(run_dir, config, lambda save_dir: [
         *shared_training_arguments(corpus, save_dir, settings, seed, device),
-        *arguments])
+        *arguments], final_checkpoint="checkpoint_last.pt")

@@ -43,7 +43,7 @@ mkdir -p "$OUT"
 step() {  # step NAME COMMAND...: log the command, run it, record its wall time
   local name=$1 started
   shift
-  echo "$*" | sed "s|$BIN/||g" >> "$OUT/.commands.sh"  # seqkd-distill ..., not /path/.venv/bin/...
+  { printf '%q ' "$@"; echo; } | sed "s|$BIN/||g; s/ $//" >> "$OUT/.commands.sh"  # quoted so that it re-runs; seqkd-distill ..., not /path/.venv/bin/...
   echo "== $name: $*"
   started=$(date +%s)
   "$@"

@@ -99,7 +99,7 @@ def test_bad_input_is_a_one_line_error(case, tiny_students, tiny_synthetic, tmp_
     elif case == "regenerate_wrong_kind":  # a NAT student where the AR teacher belongs
         code = distill_main(["regenerate", "--teacher", str(tiny_students["nat"][0]), "--corpus",
                              str(tiny_synthetic.path), "--out", str(tmp_path / "d")])
-        expected = r"checkpoint_best\.pt: holds a NATransformerModel, expected an autoregressive teacher"
+        expected = r"checkpoint_last\.pt: holds a NATransformerModel, expected an autoregressive teacher"
     elif case == "regenerate_corrupt_checkpoint":
         broken = tmp_path / "broken.pt"
         broken.write_bytes(b"PK\x03\x04 truncated")
