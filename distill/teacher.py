@@ -49,9 +49,12 @@ def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def shared_training_arguments(corpus: Corpus, save_dir: Path, settings: dict, seed: int, device: str) -> list:
+def shared_training_arguments(corpus: Corpus, save_dir: Path, settings: dict, seed: int, device: str,
+                              keep_epoch_checkpoints: bool = False) -> list:
     """fairseq-train arguments common to teachers and students: model size, optimizer, schedule, I/O
-    (the loss, label smoothing included, is each model's own)."""
+    (the loss, label smoothing included, is each model's own). ``keep_epoch_checkpoints``: fairseq
+    saves a step that ends an epoch only as checkpoint<epoch>.pt, never as checkpoint_<epoch>_<updates>.pt,
+    so learning curves need those too."""
     size = MODEL_SIZES[settings["size"]]
     args = [
         corpus.bin_dir, "--source-lang", "src", "--target-lang", "tgt", "--share-all-embeddings",
@@ -65,7 +68,8 @@ def shared_training_arguments(corpus: Corpus, save_dir: Path, settings: dict, se
         "--warmup-init-lr", "1e-07",
         "--max-tokens", settings["max_tokens"], "--max-update", settings["max_update"],
         "--update-freq", settings.get("update_freq", 1),
-        "--save-dir", save_dir, "--no-epoch-checkpoints", "--save-interval-updates", settings["save_interval_updates"],
+        "--save-dir", save_dir, *(["--no-epoch-checkpoints"] if not keep_epoch_checkpoints else []),
+        "--save-interval-updates", settings["save_interval_updates"],
         "--keep-interval-updates", settings.get("keep_interval_updates", 1), "--seed", seed, "--log-format", "simple", "--log-interval", 50,
         "--num-workers", 0, "--skip-invalid-size-inputs-valid-test",
     ]

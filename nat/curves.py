@@ -11,27 +11,31 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from distill.engine import read_run_manifest
 from distill.io import read_json, write_json
 from distill.scoring import score_translations
 
-INTERVAL_CHECKPOINT = re.compile(r"checkpoint_\d+_(\d+)\.pt$")
-SAVED = re.compile(r"Saved checkpoint \S+ \(epoch \d+ @ (\d+) updates")  # checkpoint_last.pt is every save
+# fairseq names the first file of a save (the others are copies of it)
+SAVED = re.compile(r"Saved checkpoint (\S+) \(epoch \d+ @ (\d+) updates")
 # fairseq's progress lines within an epoch (key=value) and at its end (| key value |); the last "wall" is the clock
 TRAINING_LINE = re.compile(r"\| train(?:_inner)? \|.*num_updates[= ](\d+).*wall[= ](\d+(?:\.\d+)?)")
 
 
 def interval_checkpoints(run_dir) -> dict[int, Path]:
-    """Checkpoints saved at fixed update counts, by update count, and the last one (a run whose
-    final update ends an epoch saves it only as checkpoint_last.pt)."""
+    """The run's checkpoints at multiples of its ``save_interval_updates``, by update count, from the
+    "Saved checkpoint" lines of its log: interval checkpoints, epoch checkpoints that fell on an
+    interval, and checkpoint_last.pt for the final update (it is rewritten at every save)."""
     run_dir = Path(run_dir)
+    interval = read_run_manifest(run_dir)["settings"]["save_interval_updates"]
+    saved = [(Path(path).name, int(n)) for path, n in SAVED.findall((run_dir / "train.log").read_text(encoding="utf-8"))]
     found = {}
-    for path in (run_dir / "checkpoints").glob("checkpoint_*_*.pt"):
-        match = INTERVAL_CHECKPOINT.search(path.name)
-        if match:
-            found[int(match.group(1))] = path
-    saved = [int(n) for n in SAVED.findall((run_dir / "train.log").read_text(encoding="utf-8"))]
-    if saved and (run_dir / "checkpoints" / "checkpoint_last.pt").is_file():
-        found.setdefault(max(saved), run_dir / "checkpoints" / "checkpoint_last.pt")
+    for name, updates in saved:
+        path = run_dir / "checkpoints" / name
+        if updates % interval == 0 and name not in ("checkpoint_last.pt", "checkpoint_best.pt") and path.is_file():
+            found[updates] = path
+    last = run_dir / "checkpoints" / "checkpoint_last.pt"
+    if saved and last.is_file():
+        found.setdefault(max(updates for _, updates in saved), last)
     return dict(sorted(found.items()))
 
 

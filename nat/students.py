@@ -105,5 +105,5 @@ def train_student(student: str, corpus_dir, run_dir, *, preset: str = "cpu", tea
     # the last checkpoint, not fairseq's best by validation loss: on multi-target data the loss against
     # the one sampled reference rises while the student learns to commit to one target language
     return train_run(run_dir, config, lambda save_dir: [
-        *shared_training_arguments(corpus, save_dir, settings, seed, device),
+        *shared_training_arguments(corpus, save_dir, settings, seed, device, keep_epoch_checkpoints=True),
         *arguments], final_checkpoint="checkpoint_last.pt")

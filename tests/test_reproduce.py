@@ -27,7 +27,9 @@ def test_reproduce_script_writes_table_report_and_figures(tiny_students, tiny_te
 
     out = results / f"{tiny_synthetic.path.name}-tiny"
     table = (runs / "students-tiny" / "compare.md").read_text()
-    assert table.count("\n| ") == 9 and "BLEU tgt" in table and "nrefs:1" in table  # teacher + 4 systems x 2
+    rows = table.split("\n\nStudents:")[0]
+    assert rows.count("\n| ") == 9 and "BLEU tgt" in table and "nrefs:1" in table  # teacher + 4 systems x 2
+    assert "| ctc-glat | one pass, blank penalty tuned on valid |" in table  # the gain table follows
     result = json.loads((runs / "students-tiny" / "compare.json").read_text())
     assert [(r["system"], r["data"], r["decoding"]) for r in result["rows"]] == [
         ("teacher", "raw", "beam 5"), ("ctc", "raw", TUNED), ("ctc", "distilled", TUNED),
