@@ -31,6 +31,15 @@ def format_scores(scores: dict) -> str:
                      for name, s in scores.items())
 
 
+def primary_reference_score(translator, corpus, split: str) -> tuple[str, dict]:
+    """Translate a split and score it against its primary reference only: (reference name, scores).
+
+    For choices made on the validation set (learning-curve points, decoding settings)."""
+    name, reference = next(iter(corpus.references(split).items()))
+    hypotheses = [nbest[0].text for nbest in translator.translate(corpus.lines(split, "src"))]
+    return name, score_translations(hypotheses, {name: reference})[name]
+
+
 def evaluate_on_split(translator, corpus, split: str, out_dir, stem: str) -> dict:
     """Translate a corpus split, score it against all its references, save hypotheses and JSON.
 

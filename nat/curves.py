@@ -13,7 +13,7 @@ from pathlib import Path
 
 from distill.engine import read_run_manifest
 from distill.io import read_json, write_json
-from distill.scoring import score_translations
+from distill.scoring import primary_reference_score
 
 # fairseq names the first file of a save (the others are copies of it)
 SAVED = re.compile(r"Saved checkpoint (\S+) \(epoch \d+ @ (\d+) updates")
@@ -55,16 +55,14 @@ def learning_curve(run_dir, corpus, translator_for_checkpoint) -> list[dict]:
         cached = read_json(cache)
         if {k: cached.get(k) for k in key} == key:
             return cached["points"]
-    sources = corpus.lines("valid", "src")
-    reference_name, reference = next(iter(corpus.references("valid").items()))
     walls = wall_seconds_at(run_dir / "train.log", list(checkpoints))
+    reference_name, signature = next(iter(corpus.references("valid"))), None
     points = []
     for updates, path in checkpoints.items():
-        hypotheses = [nbest[0].text for nbest in translator_for_checkpoint(str(path)).translate(sources)]
-        score = score_translations(hypotheses, {reference_name: reference})[reference_name]
+        _, score = primary_reference_score(translator_for_checkpoint(str(path)), corpus, "valid")
+        signature = score["bleu_signature"]
         points.append({"updates": updates, "wall_seconds": walls[updates], "bleu": score["bleu"]})
-    write_json(cache, {**key, "reference": reference_name, "bleu_signature": score["bleu_signature"] if points else None,
-                       "points": points})
+    write_json(cache, {**key, "reference": reference_name, "bleu_signature": signature, "points": points})
     return points
 
 

@@ -43,7 +43,7 @@ def tune_blank_penalty(run_dir, corpus, translator_for_penalty) -> dict:
     are cached in ``RUN/blank_penalty.json`` and used by every later decoding of the run.
     """
     from distill.io import read_json, write_json
-    from distill.scoring import score_translations
+    from distill.scoring import primary_reference_score
 
     path = Path(run_dir) / "blank_penalty.json"
     key = {"corpus_hash": corpus.manifest["config_hash"], "grid": list(BLANK_PENALTIES),
@@ -52,12 +52,10 @@ def tune_blank_penalty(run_dir, corpus, translator_for_penalty) -> dict:
         cached = read_json(path)
         if {k: cached.get(k) for k in key} == key:
             return cached
-    sources = corpus.lines("valid", "src")
-    name, reference = next(iter(corpus.references("valid").items()))
     scores = {}
     for penalty in BLANK_PENALTIES:
-        hypotheses = [nbest[0].text for nbest in translator_for_penalty(penalty).translate(sources)]
-        scores[penalty] = score_translations(hypotheses, {name: reference})[name]["bleu"]
+        name, score = primary_reference_score(translator_for_penalty(penalty), corpus, "valid")
+        scores[penalty] = score["bleu"]
     best = max(BLANK_PENALTIES, key=lambda penalty: (scores[penalty], -penalty))  # ties: the smaller one
     result = {**key, "reference": name, "valid_bleu": [[p, scores[p]] for p in BLANK_PENALTIES],
               "blank_penalty": best}

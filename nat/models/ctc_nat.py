@@ -14,9 +14,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from fairseq.models import BaseFairseqModel, register_model, register_model_architecture
-from fairseq.models.transformer import TransformerEncoder, TransformerModel
+from fairseq.models.transformer import TransformerModel
 from fairseq.models.transformer import base_architecture as transformer_base_architecture
 from fairseq.modules import LayerNorm, PositionalEmbedding, TransformerDecoderLayer
+
+from .joined_encoder import build_joined_encoder
 
 
 def collapse(tokens: torch.Tensor, blank: int) -> list[int]:
@@ -55,16 +57,8 @@ class CTCNATModel(BaseFairseqModel):
     @classmethod
     def build_model(cls, args, task):
         ctc_nat_base(args)
-        for name in ("max_source_positions", "max_target_positions"):
-            if getattr(args, name, None) is None:
-                setattr(args, name, 1024)
-        dictionary = task.source_dictionary
-        if dictionary != task.target_dictionary:
-            raise ValueError("ctc_nat needs a joined dictionary (prepare the corpus with --joined-dictionary)")
-        embed_tokens = nn.Embedding(len(dictionary), args.encoder_embed_dim, dictionary.pad())
-        nn.init.normal_(embed_tokens.weight, mean=0, std=args.encoder_embed_dim ** -0.5)
-        nn.init.constant_(embed_tokens.weight[dictionary.pad()], 0)
-        return cls(args, TransformerEncoder(args, dictionary, embed_tokens), dictionary)
+        encoder, dictionary = build_joined_encoder(args, task, "ctc_nat")
+        return cls(args, encoder, dictionary)
 
     def max_positions(self):
         return (self.args.max_source_positions, self.args.max_target_positions)
