@@ -29,7 +29,7 @@ reproduce: $(STAMP)
 	QUICK=$(QUICK) DATA=$(DATA) RUNS=$(RUNS) RESULTS=$(RESULTS) scripts/reproduce_nat_distillation.sh
 
 bench: $(STAMP)
-	QUICK=$(QUICK) scripts/bench.sh
+	QUICK=$(QUICK) DATA=$(DATA) RUNS=$(RUNS) RESULTS=$(RESULTS) scripts/bench.sh
 
 clean-venv:
 	rm -rf $(VENV)

@@ -9,6 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from distill.corpus.filtering import DEFAULT_MAX_WORDS
 from distill.io import InputError, dispatch
 
 
@@ -23,7 +24,8 @@ def _add_prepare(subparsers) -> None:
 
     bible = kinds.add_parser("bible-es-en", help="Spanish RV1909 -> English WEB (+KJV reference) from Debian's SWORD modules")
     common(bible, 8000)
-    bible.add_argument("--max-words", type=int, default=250, help="drop (and count) verses longer than this")
+    bible.add_argument("--max-words", type=int, default=DEFAULT_MAX_WORDS,
+                       help="drop (and count) verses longer than this (default: %(default)s)")
     bible.add_argument("--sword-path", default="/usr/share/sword", help="SWORD data directory (with mods.d/)")
     bible.add_argument("--multi-target", action="store_true",
                        help="multimodality variant: each verse's target is WEB or KJV at random (raw/<split>.mode)")
@@ -49,7 +51,8 @@ def _add_prepare(subparsers) -> None:
         files.add_argument(f"--{split}-tgt", help=f"{split} target file")
         files.add_argument(f"--{split}-ref", action="append", default=[], metavar="NAME=FILE",
                            help=f"extra {split} reference (repeatable)")
-    files.add_argument("--max-words", type=int, default=250, help="drop (and count) pairs longer than this")
+    files.add_argument("--max-words", type=int, default=DEFAULT_MAX_WORDS,
+                       help="drop (and count) pairs longer than this (default: %(default)s)")
     files.add_argument("--held-out-per-mille", type=int, default=20,
                        help="share (per mille) of training lines held out for valid and for test when not given")
 
@@ -110,6 +113,9 @@ def _add_teacher(subparsers) -> None:
     teacher.add_argument("--max-update", type=int, help="override the preset's number of updates")
     teacher.add_argument("--seed", type=int, default=1)
     teacher.add_argument("--device", choices=["cpu", "cuda"], help="default: cuda if available")
+    teacher.add_argument("--processes", type=int, default=1,
+                         help="CPU: train with this many processes on this machine through fairseq's distributed "
+                              "path (gloo; each update sums their batches); GPUs are used by fairseq itself")
     teacher.add_argument("--no-eval", action="store_true", help="skip the test-set evaluation after training")
     teacher.add_argument("--word-kd-teacher", metavar="RUN_OR_CKPT",
                          help="train an AR student with word-level KD from this teacher (criterion word_kd)")
@@ -156,7 +162,7 @@ def _run_train_teacher(args) -> None:
     if args.word_kd_teacher:
         overrides["word_kd"] = {"teacher": str(Path(checkpoint_of(args.word_kd_teacher)).resolve()), "alpha": args.kd_alpha}
     manifest = train_teacher(args.corpus, args.out, preset=args.preset, size=args.size, seed=args.seed,
-                             device=args.device, overrides=overrides)
+                             device=args.device, overrides=overrides, processes=args.processes)
     print(f"teacher checkpoint: {manifest['checkpoint']}", flush=True)
     if not args.no_eval:
         evaluate_teacher(args.out, device=args.device)

@@ -22,7 +22,8 @@ import time
 from pathlib import Path
 
 from distill.corpus.directory import Corpus
-from distill.engine import NAT_USER_DIR
+from distill.engine import DISTILL_USER_DIR
+from distill.fairseq_setup import prepare_fairseq
 from distill.generation import DecodeSettings, Hypothesis
 from distill.io import InputError, sha256_file
 
@@ -31,10 +32,10 @@ COMPUTE_TYPES = ("float32", "int8", "int8_float32", "float16", "int8_float16", "
 
 def converted_model(checkpoint: str, corpus: Corpus) -> Path:
     """The CTranslate2 conversion of ``checkpoint`` (converted now if not cached yet)."""
-    import nat  # noqa: F401  (registers the plugin and trusts fairseq checkpoints)
     from ctranslate2.converters import FairseqConverter
     from fairseq import checkpoint_utils
 
+    prepare_fairseq()
     digest = sha256_file(checkpoint)
     target = Path(checkpoint).parent / f"ct2-{digest[:12]}"
     if (target / "seqkd.json").is_file():
@@ -44,7 +45,7 @@ def converted_model(checkpoint: str, corpus: Corpus) -> Path:
     print(f"converting {checkpoint} for CTranslate2 into {target} (loads the pickle: trusted checkpoints only)",
           flush=True)
     model_cfg = checkpoint_utils.load_checkpoint_to_cpu(checkpoint)["cfg"]["model"]
-    FairseqConverter(checkpoint, str(corpus.bin_dir), user_dir=NAT_USER_DIR,
+    FairseqConverter(checkpoint, str(corpus.bin_dir), user_dir=DISTILL_USER_DIR,
                      unsafe_deserialization=True).convert(str(partial), force=True)
     (partial / "seqkd.json").write_text(json.dumps({  # written last: marks the conversion complete
         "checkpoint": str(Path(checkpoint).resolve()), "checkpoint_sha256": digest,

@@ -1,81 +1,132 @@
 """Running fairseq: its command-line tools as subprocesses, its models in-process.
 
-Every fairseq invocation goes through here so that it always gets ``--user-dir nat``
-(our plugin, which also lets torch >= 2.6 load fairseq checkpoints; trusted files only).
+Every fairseq invocation goes through here: training gets the fairseq plugin it needs
+(``--user-dir``: the teacher side's :mod:`distill.seqkd_distill_plugin`, or the students'
+:mod:`nat`), in-process loading goes through :func:`load_ensemble`.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import socket
 import subprocess
 import sys
 import time
 from typing import Callable
 from pathlib import Path
 
-from importlib.util import find_spec
-
-# located, not imported: importing the plugin imports fairseq, which is slow
-NAT_USER_DIR = str(Path(find_spec("nat").origin).resolve().parent)
+# the teacher side's fairseq plugin (checkpoint loading under torch >= 2.6, word-level KD)
+DISTILL_USER_DIR = str(Path(__file__).resolve().parent / "seqkd_distill_plugin")
 
 
-def fairseq_command(tool: str, args: list[str]) -> list[str]:
-    """``python -m fairseq_cli.<tool> --user-dir nat ARGS`` for the current interpreter."""
-    return [sys.executable, "-m", f"fairseq_cli.{tool}", "--user-dir", NAT_USER_DIR, *map(str, args)]
+def fairseq_command(tool: str, args: list[str], user_dir: str | None = None) -> list[str]:
+    """``python -m fairseq_cli.<tool> [--user-dir DIR] ARGS`` for the current interpreter."""
+    return [sys.executable, "-m", f"fairseq_cli.{tool}", *(["--user-dir", user_dir] if user_dir else []),
+            *map(str, args)]
 
 
-def run_fairseq(tool: str, args: list[str], log_path: str | os.PathLike, echo: bool = True) -> None:
-    """Run a fairseq tool, appending its output to ``log_path`` (and echoing progress lines)."""
-    command = fairseq_command(tool, args)
+def run_fairseq(tool: str, args: list[str], log_path: str | os.PathLike, echo: bool = True,
+                processes: int = 1, user_dir: str | None = None) -> None:
+    """Run a fairseq tool, appending its output to ``log_path`` (and echoing progress lines);
+    ``user_dir``: the fairseq plugin it needs.
+
+    ``processes`` > 1 (training on CPU): one process per rank on this machine, joined through
+    fairseq's distributed path (gloo, ``legacy_ddp``, TCP on 127.0.0.1), the same code path as
+    multi-node training; rank 0 logs to ``log_path``, rank R to ``train.rank<R>.log`` beside it.
+    """
     log_path = Path(log_path)
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    ranks = [list(args)]
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    with open(log_path, "a", encoding="utf-8", buffering=1) as log:  # line-buffered: tail -f works
-        log.write("$ " + " ".join(command) + "\n")
-        log.flush()
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-        for line in process.stdout:
-            log.write(line)
-            if echo and ("| INFO | train |" in line or "| valid |" in line or "done training" in line):
-                print(line.rstrip()[-160:], flush=True)
-        code = process.wait()
-    if code != 0:
-        tail = [line for line in log_path.read_text(encoding="utf-8").splitlines() if line.strip()][-3:]
-        raise RuntimeError(f"fairseq-{tool} failed with exit status {code} (log: {log_path}): {' | '.join(tail)}")
+    if processes > 1:
+        init_method = f"tcp://127.0.0.1:{_free_port()}"
+        ranks = [[*args, "--distributed-backend", "gloo", "--ddp-backend", "legacy_ddp", "--distributed-no-spawn",
+                  "--distributed-init-method", init_method, "--distributed-world-size", processes,
+                  "--distributed-rank", rank] for rank in range(processes)]
+        env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // processes))  # no oversubscribed cores
+    commands = [fairseq_command(tool, rank_args, user_dir) for rank_args in ranks]
+    others = []
+    with contextlib.ExitStack() as stack:
+        for rank, command in enumerate(commands[1:], start=1):
+            rank_log = stack.enter_context(open(log_path.with_name(f"{log_path.stem}.rank{rank}.log"), "a"))
+            rank_log.write("$ " + " ".join(command) + "\n")
+            rank_log.flush()
+            others.append(subprocess.Popen(command, stdout=rank_log, stderr=subprocess.STDOUT, env=env))
+        try:
+            with open(log_path, "a", encoding="utf-8", buffering=1) as log:  # line-buffered: tail -f works
+                log.write("$ " + " ".join(commands[0]) + "\n")
+                log.flush()
+                process = subprocess.Popen(commands[0], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                           env=env)
+                for line in process.stdout:
+                    log.write(line)
+                    if echo and ("| INFO | train |" in line or "| valid |" in line or "done training" in line):
+                        print(line.rstrip()[-160:], flush=True)
+                first = process.wait()
+                if first != 0:  # the other ranks would wait for it until gloo's timeout
+                    for other in others:
+                        other.kill()
+                codes = [first, *(other.wait() for other in others)]
+        finally:
+            for other in others:  # e.g. on Ctrl-C: leave no rank behind
+                if other.poll() is None:
+                    other.kill()
+    failed = [(rank, code) for rank, code in enumerate(codes) if code != 0]
+    if failed:
+        rank, code = failed[0]
+        failed_log = log_path if rank == 0 else log_path.with_name(f"{log_path.stem}.rank{rank}.log")
+        tail = [line for line in failed_log.read_text(encoding="utf-8").splitlines() if line.strip()][-3:]
+        raise RuntimeError(f"fairseq-{tool} failed with exit status {code} (log: {failed_log}): {' | '.join(tail)}")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def train_run(run_dir, config: dict, build_arguments: Callable[[Path], list],
-              final_checkpoint: str = "checkpoint_best.pt") -> dict:
+              final_checkpoint: str = "checkpoint_best.pt", processes: int = 1,
+              user_dir: str = DISTILL_USER_DIR, locations: dict | None = None) -> dict:
     """Train a fairseq model in ``run_dir``, resume an unfinished run, or skip a finished one.
 
-    ``config.json`` is written first (with its hash), ``manifest.json`` last; fairseq
-    itself resumes from ``checkpoints/checkpoint_last.pt``. ``build_arguments(save_dir)``
-    returns the fairseq-train arguments; ``final_checkpoint`` is the one the manifest names
-    (fairseq's best by validation loss, or the last). Returns the run manifest.
+    ``config`` says what the run is (its hash is the run's identity: inputs enter it by their own
+    hashes); ``locations`` say where its inputs are now (e.g. ``{"corpus": PATH}``): recorded in
+    the manifest and updated when they move, never hashed, so moving a corpus retrains nothing.
+    ``config.json`` is written first, ``manifest.json`` last; fairseq itself resumes from
+    ``checkpoints/checkpoint_last.pt``. ``build_arguments(save_dir)`` returns the fairseq-train
+    arguments; ``final_checkpoint`` is the one the manifest names (fairseq's best by validation
+    loss, or the last); ``processes``, ``user_dir``: see :func:`run_fairseq`. Returns the manifest.
     """
     from distill.io import InputError, config_hash, read_json, write_json
 
     run_dir = Path(run_dir)
+    locations = locations or {}
     key = config_hash(config)
+    accepted = {key, config_hash({**config, **locations})}  # the second: runs hashed with their paths, unmoved
     manifest_path = run_dir / "manifest.json"
     if manifest_path.is_file():
-        manifest = read_run_manifest(run_dir)
-        if manifest.get("config_hash") == key:
-            print(f"{run_dir}: already trained ({key}); skipping", flush=True)
-            return manifest
-        raise InputError(f"{run_dir}: holds a different run; choose another --out or delete it")
+        manifest = read_json(manifest_path)
+        if manifest.get("config_hash") not in accepted:
+            raise InputError(f"{run_dir}: holds a different run; choose another --out or delete it")
+        if any(manifest.get(name) != value for name, value in locations.items()):
+            write_json(manifest_path, {**manifest, **locations})  # its inputs moved: point to where they are now
+        print(f"{run_dir}: already trained ({manifest['config_hash']}); skipping", flush=True)
+        return read_run_manifest(run_dir)
     config_path = run_dir / "config.json"
-    if config_path.is_file() and read_json(config_path).get("config_hash") != key:
+    if config_path.is_file() and read_json(config_path).get("config_hash") not in accepted:
         raise InputError(f"{config_path}: an unfinished run with another config; choose another --out or delete it")
-    write_json(config_path, {**config, "config_hash": key})
+    write_json(config_path, {**config, **locations, "config_hash": key})
 
     save_dir = run_dir / "checkpoints"
     started = time.time()
-    run_fairseq("train", build_arguments(save_dir), run_dir / "train.log")
+    run_fairseq("train", build_arguments(save_dir), run_dir / "train.log", processes=processes,
+                user_dir=user_dir)
     best = save_dir / final_checkpoint
     if not best.is_file():
         raise RuntimeError(f"{save_dir}: fairseq finished without writing {final_checkpoint} (see {run_dir / 'train.log'})")
-    manifest = {**config, "config_hash": key, "checkpoint": str(best.relative_to(run_dir)),
+    manifest = {**config, **locations, "config_hash": key, "checkpoint": str(best.relative_to(run_dir)),
                 "train_wall_seconds": fairseq_training_wall_seconds(run_dir / "train.log"),
                 "train_wall_seconds_last_invocation": round(time.time() - started, 1), "train_log": "train.log"}
     write_json(manifest_path, manifest)
@@ -110,21 +161,24 @@ def checkpoint_of(run_or_checkpoint: str) -> str:
 
 
 def load_ensemble(checkpoints: list[str], data_dir: str, overrides: dict | None = None):
-    """Load fairseq models (one or an ensemble) and their task, for in-process decoding."""
+    """Load fairseq models (one or an ensemble) and their task, for in-process decoding (a student's
+    plugin is registered by importing :mod:`nat`, which its loaders do)."""
     import logging
     import warnings
 
+    from distill.fairseq_setup import prepare_fairseq
+
+    prepare_fairseq()
     logging.getLogger("fairseq").setLevel(logging.WARNING)  # in-process use: keep the user's terminal readable
     warnings.filterwarnings("ignore", message=".*pin_memory.*")
     warnings.filterwarnings("ignore", message=".*key_padding_mask.*")
-    from fairseq import checkpoint_utils, utils
+    from fairseq import checkpoint_utils
 
     from distill.io import InputError
 
     for path in checkpoints:
         if not Path(path).is_file():
             raise InputError(f"{path}: checkpoint not found")
-    utils.import_user_module(type("UserDir", (), {"user_dir": NAT_USER_DIR})())
     try:
         models, cfg, task = checkpoint_utils.load_model_ensemble_and_task(
             checkpoints, arg_overrides={"data": str(data_dir), **(overrides or {})})

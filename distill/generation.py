@@ -40,15 +40,19 @@ class Translator:
     """
 
     def __init__(self, models, task, generator, spm_model, *, max_tokens: int = 6000, device: str = "cpu",
-                 nbest: int = 1):
+                 nbest: int = 1, lean: bool = False):
         import sentencepiece as spm
+        import torch
         from fairseq import utils
 
         self.models, self.task, self.generator = models, task, generator
-        self.max_tokens, self.device, self.nbest = max_tokens, device, nbest
+        self.max_tokens, self.device, self.nbest, self.lean = max_tokens, device, nbest, lean
         self.spm = spm.SentencePieceProcessor(model_file=str(spm_model))
         self.max_positions = utils.resolve_max_positions(task.max_positions(), *[m.max_positions() for m in models])
-        self.max_source_tokens = self.max_positions[0] if isinstance(self.max_positions, tuple) else self.max_positions
+        positions = self.max_positions[0] if isinstance(self.max_positions, tuple) else self.max_positions
+        # what the task's inference dataset adds to a source (translation_lev prepends <s>) must fit too
+        probe = task.build_dataset_for_inference([torch.LongTensor([task.source_dictionary.eos()])], [1])
+        self.max_source_tokens = positions - (len(probe[0]["source"]) - 1)
         dictionary = task.target_dictionary
         self.strip = {dictionary.bos(), dictionary.eos(), dictionary.pad()}
         self.cpu_seconds = 0.0
@@ -98,6 +102,29 @@ class Translator:
         pieces = [self.task.target_dictionary[t] for t in tokens.tolist() if t not in self.strip]
         return self.spm.decode(pieces)
 
+    def translate_lines(self, lines: list[str]) -> tuple[list[str], list[int]]:
+        """The best translation of every line, in order (a blank line gives a blank one, undecoded),
+        and the indices of the lines truncated to fit the model's source positions."""
+        non_empty = [i for i, line in enumerate(lines) if line.strip()]
+        hypotheses = self.translate([lines[i] for i in non_empty]) if non_empty else []
+        output = [""] * len(lines)
+        for index, nbest in zip(non_empty, hypotheses):
+            output[index] = nbest[0].text
+        return output, [non_empty[i] for i in self.truncated_lines] if non_empty else []
+
+    def _lean_batches(self, dataset):
+        """Batches of the task's own inference items, shortest sources first, up to ``max_tokens`` (padded)
+        each: what fairseq's batch iterator gives a generator that reads only the source, without its cost."""
+        sizes = dataset.src_sizes
+        order = sorted(range(len(dataset)), key=lambda i: sizes[i])
+        start = 0
+        while start < len(order):
+            end = start + 1
+            while end < len(order) and (end - start + 1) * (sizes[order[end]] + 1) <= self.max_tokens:
+                end += 1
+            yield dataset.collater([dataset[i] for i in order[start:end]])
+            start = end
+
     def translate(self, sources: list[str]) -> list[list[Hypothesis]]:
         """n-best hypotheses for every source line, in input order."""
         import torch
@@ -106,17 +133,21 @@ class Translator:
         self.truncated_lines = []
         tokens = [self._encode(i, text) for i, text in enumerate(sources)]
         dataset = self.task.build_dataset_for_inference(tokens, [len(t) for t in tokens])
-        batches = self.task.get_batch_iterator(
-            dataset=dataset, max_tokens=self.max_tokens, max_positions=self.max_positions,
-            ignore_invalid_inputs=False, num_workers=0,
-        ).next_epoch_itr(shuffle=False)
+        if self.lean:
+            batches = self._lean_batches(dataset)
+        else:
+            batches = self.task.get_batch_iterator(
+                dataset=dataset, max_tokens=self.max_tokens, max_positions=self.max_positions,
+                ignore_invalid_inputs=False, num_workers=0,
+            ).next_epoch_itr(shuffle=False)
         results: list[list[Hypothesis] | None] = [None] * len(sources)
         cpu_start, wall_start = time.process_time(), time.perf_counter()
         with torch.inference_mode():
             for sample in batches:
                 if self.device == "cuda":
                     sample = utils.move_to_cuda(sample)
-                outputs = self.task.inference_step(self.generator, self.models, sample)
+                outputs = (self.generator.generate(self.models, sample) if self.lean
+                           else self.task.inference_step(self.generator, self.models, sample))
                 for index, sample_id in enumerate(sample["id"].tolist()):
                     results[sample_id] = [Hypothesis(self.detokenize(h["tokens"].cpu()), float(h["score"]))
                                           for h in outputs[index][: self.nbest]]

@@ -80,10 +80,26 @@ def read_json(path: str | os.PathLike):
         raise InputError(f"{path}: not valid JSON ({err}); delete it and re-run the stage that writes it") from None
 
 
+def numbered_lines(handle, name: str):
+    """(line number, text) for each line of a binary ``handle``, newline (and a CRLF's CR) stripped.
+
+    Invalid UTF-8 is an error naming ``name`` and the line, never a silent replacement.
+    """
+    for number, raw in enumerate(handle, start=1):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise InputError(
+                f"{name}:{number}: invalid UTF-8 at byte {err.start} of the line; "
+                "re-encode the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)"
+            ) from None
+        text = text.rstrip("\n")
+        yield number, text[:-1] if text.endswith("\r") else text
+
+
 def read_lines(path: str | os.PathLike) -> list[str]:
     """Read a UTF-8 text file strictly: one sentence per line, newline stripped.
 
-    Invalid UTF-8 is an error naming the line, never a silent replacement.
     Windows line endings are accepted; a lone carriage return inside a line is not.
     """
     path = Path(path)
@@ -93,17 +109,7 @@ def read_lines(path: str | os.PathLike) -> list[str]:
         raise InputError(f"{path}: not a regular file")
     lines = []
     with open(path, "rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as err:
-                raise InputError(
-                    f"{path}:{number}: invalid UTF-8 at byte {err.start} of the line; "
-                    "re-encode the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)"
-                ) from None
-            text = text.rstrip("\n")
-            if text.endswith("\r"):
-                text = text[:-1]
+        for number, text in numbered_lines(handle, str(path)):
             if "\r" in text:
                 raise InputError(f"{path}:{number}: stray carriage return inside the line; one sentence per line expected")
             lines.append(text)

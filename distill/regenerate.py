@@ -101,7 +101,7 @@ def regenerate(request: RegenerationRequest) -> Corpus | None:
             raise InputError(f"{teacher}: teacher checkpoint not found")
     settings = request.decode_settings()
     config = {"kind": "distilled", "method": request.method, "source_corpus": corpus.manifest["config_hash"],
-              "teachers": [{"path": t, "sha256": sha256_file(t)} for t in teachers],
+              "teachers": [{"sha256": sha256_file(t)} for t in teachers],  # by content: a moved teacher is the same
               "decoding": {k: v for k, v in settings.as_dict().items() if k not in ("device", "max_tokens")},
               "shard_size": request.shard_size, "seed": request.seed}
     if request.backend != "fairseq":  # fairseq corpora keep the hash they had before backends existed
@@ -109,10 +109,13 @@ def regenerate(request: RegenerationRequest) -> Corpus | None:
 
         config.update(backend=request.backend, compute_type=request.compute_type, batching=batching(settings))
     key = config_hash(config)
+    # corpora distilled before teachers were identified by content alone also hashed their paths
+    with_paths = [{"path": teacher, **digest} for teacher, digest in zip(teachers, config["teachers"])]
+    accepted = {key, config_hash({**config, "teachers": with_paths})}
     out = Path(request.out)
     if (out / "manifest.json").is_file():
         existing = Corpus.open(out)
-        if existing.manifest.get("config_hash") != key:
+        if existing.manifest.get("config_hash") not in accepted:
             raise InputError(f"{out}: holds a corpus distilled with other settings; choose another --out or delete it")
         print(f"{out}: already distilled ({key}); skipping", flush=True)
         return existing
@@ -120,7 +123,7 @@ def regenerate(request: RegenerationRequest) -> Corpus | None:
     shard_dir = out.parent / f".{out.name}.shards"
     shard_dir.mkdir(parents=True, exist_ok=True)
     state_path = shard_dir / "config.json"
-    if state_path.is_file() and read_json(state_path).get("config_hash") != key:
+    if state_path.is_file() and read_json(state_path).get("config_hash") not in accepted:
         raise InputError(f"{shard_dir}: shards of a run with other settings; delete the directory to start over")
     write_json(state_path, {**config, "config_hash": key})
 
@@ -153,7 +156,8 @@ def regenerate(request: RegenerationRequest) -> Corpus | None:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if (out / "manifest.json").is_file():
             return Corpus.open(out)
-        return _assemble(corpus, out, shard_dir, shards, config, key, request.device)
+        sources = [{"corpus": str(corpus.path.resolve())}, *({"teacher": t} for t in teachers)]  # where they were
+        return _assemble(corpus, sources, out, shard_dir, shards, config, key, request.device)
 
 
 def _translator(request: RegenerationRequest, teachers: list[str], corpus: Corpus, settings: DecodeSettings):
@@ -164,7 +168,8 @@ def _translator(request: RegenerationRequest, teachers: list[str], corpus: Corpu
     return Translator.autoregressive(teachers, corpus, settings)
 
 
-def _assemble(corpus: Corpus, out: Path, shard_dir: Path, shards, config: dict, key: str, device: str) -> Corpus:
+def _assemble(corpus: Corpus, sources: list[dict], out: Path, shard_dir: Path, shards, config: dict, key: str,
+              device: str) -> Corpus:
     targets = {split: [] for split in REGENERATED_SPLITS}
     stats = []
     for split, index, start, end in shards:
@@ -201,7 +206,7 @@ def _assemble(corpus: Corpus, out: Path, shard_dir: Path, shards, config: dict, 
             "median_shard_sentences_per_wall_second": statistics.median(s["lines"] / max(s["wall_seconds"], 1e-9) for s in stats),
             "device": device, "truncated_sources": sum(s["truncated_sources"] for s in stats)}
     filtered = {split: {"counts": {}, "examples": []} for split in SPLITS}
-    built = build_corpus(out, splits, kind="distilled", config=config, sources=[{"corpus": str(corpus.path.resolve())}],
+    built = build_corpus(out, splits, kind="distilled", config=config, sources=sources,
                          references=corpus.manifest["references"], filtered=filtered,
                          vocab_size=corpus.manifest["sentencepiece"]["vocab_size"], reuse_vocabulary_of=corpus,
                          extra_manifest={"distillation": {"teacher_cost": cost,

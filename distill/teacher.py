@@ -49,6 +49,18 @@ def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def _lr_schedule(settings: dict) -> list:
+    """fairseq's inverse square root schedule, or (``lr_scheduler: linear``) linear warm-up and then a
+    linear decay to 0 at ``max_update``, which fits a run of a fixed, short length."""
+    scheduler = settings.get("lr_scheduler", "inverse_sqrt")
+    if scheduler == "inverse_sqrt":
+        return ["--lr-scheduler", "inverse_sqrt", "--warmup-updates", settings["warmup_updates"], "--warmup-init-lr", "1e-07"]
+    if scheduler != "linear":
+        raise InputError(f"lr_scheduler {scheduler!r}: expected inverse_sqrt or linear")
+    return ["--lr-scheduler", "polynomial_decay", "--warmup-updates", settings["warmup_updates"],
+            "--total-num-update", settings["max_update"], "--end-learning-rate", 0.0, "--power", 1.0]
+
+
 def shared_training_arguments(corpus: Corpus, save_dir: Path, settings: dict, seed: int, device: str,
                               keep_epoch_checkpoints: bool = False) -> list:
     """fairseq-train arguments common to teachers and students: model size, optimizer, schedule, I/O
@@ -64,8 +76,7 @@ def shared_training_arguments(corpus: Corpus, save_dir: Path, settings: dict, se
         "--encoder-attention-heads", size["heads"], "--decoder-attention-heads", size["heads"],
         "--dropout", settings["dropout"], "--attention-dropout", 0.1 if settings["dropout"] else 0.0,
         "--optimizer", "adam", "--adam-betas", "(0.9,0.98)", "--clip-norm", "1.0", "--weight-decay", "0.0001",
-        "--lr", settings["lr"], "--lr-scheduler", "inverse_sqrt", "--warmup-updates", settings["warmup_updates"],
-        "--warmup-init-lr", "1e-07",
+        "--lr", settings["lr"], *_lr_schedule(settings),
         "--max-tokens", settings["max_tokens"], "--max-update", settings["max_update"],
         "--update-freq", settings.get("update_freq", 1),
         "--save-dir", save_dir, *(["--no-epoch-checkpoints"] if not keep_epoch_checkpoints else []),
@@ -92,11 +103,12 @@ def training_arguments(corpus: Corpus, save_dir: Path, settings: dict, seed: int
 
 
 def train_teacher(corpus_dir, run_dir, *, preset: str = "cpu", size: str | None = None, seed: int = 1,
-                  device: str | None = None, overrides: dict | None = None) -> dict:
+                  device: str | None = None, overrides: dict | None = None, processes: int = 1) -> dict:
     """Train (or resume, or skip if finished) an AR model; returns the run manifest.
 
     The same function trains AR students: pass ``overrides={"word_kd": {"teacher": CKPT, "alpha": 0.5}}``
-    for word-level KD from a teacher checkpoint.
+    for word-level KD from a teacher checkpoint. ``processes`` > 1 trains on CPU with one process
+    per rank (each update then sees ``processes`` batches, so it is another run).
     """
     corpus = Corpus.open(corpus_dir)
     if preset not in PRESETS:
@@ -107,10 +119,17 @@ def train_teacher(corpus_dir, run_dir, *, preset: str = "cpu", size: str | None 
             raise InputError(f"unknown size {size!r}; choose one of {', '.join(MODEL_SIZES)}")
         settings["size"] = size
     device = device or default_device()
-    config = {"kind": "teacher", "corpus": str(corpus.path.resolve()), "corpus_hash": corpus.manifest["config_hash"],
+    if processes < 1:
+        raise InputError(f"--processes {processes}: expected 1 or more")
+    if processes > 1:
+        if device != "cpu":
+            raise InputError("--processes is for CPU training; on GPUs fairseq uses every visible GPU by itself")
+        settings["processes"] = processes
+    config = {"kind": "teacher", "corpus_hash": corpus.manifest["config_hash"],
               "preset": preset, "settings": settings, "model": MODEL_SIZES[settings["size"]], "seed": seed,
               "device": device}
-    return train_run(run_dir, config, lambda save_dir: training_arguments(corpus, save_dir, settings, seed, device))
+    return train_run(run_dir, config, lambda save_dir: training_arguments(corpus, save_dir, settings, seed, device),
+                     processes=processes, locations={"corpus": str(corpus.path.resolve())})
 
 
 def evaluate_teacher(run_dir, corpus_dir=None, *, split: str = "test", beam: int = 5, device: str | None = None) -> dict:

@@ -1,8 +1,6 @@
-"""fairseq ``--user-dir`` plugin of this project.
+"""fairseq ``--user-dir`` plugin of the students (:mod:`nat.students` passes it to student runs).
 
-Importing it (fairseq does so for ``--user-dir nat``) makes fairseq able to load its
-own checkpoints under torch >= 2.6 (see :mod:`nat.trusted_checkpoints`) and registers:
-  criterion ``word_kd``            word-level KD for AR students (Kim & Rush 2016)
+Importing it lets fairseq read its own checkpoints (:mod:`distill.fairseq_setup`) and registers:
   task ``translation_duration``    translation data + teacher-derived token durations
   arch ``duration_nat``            FastSpeech-style duration NAT (Ren et al. 2019) for text
   criterion ``duration_nat_loss``  its token NLL + duration MSE
@@ -12,19 +10,14 @@ own checkpoints under torch >= 2.6 (see :mod:`nat.trusted_checkpoints`) and regi
 Vanilla NAT and CMLM are fairseq's own ``nonautoregressive_transformer`` and
 ``cmlm_transformer``; :mod:`nat.students` wraps them.
 """
-import logging
+from pathlib import Path
 
-logging.getLogger("fairseq.tasks.text_to_speech").setLevel(logging.WARNING)  # "install tensorboardX" noise
-_root_level = logging.getLogger().level
+from distill.fairseq_setup import prepare_fairseq
 
-from nat.trusted_checkpoints import trust_fairseq_checkpoints  # noqa: E402
+prepare_fairseq()
 
-trust_fairseq_checkpoints()
+from .criterions import ctc_nat_loss, duration_nat_loss  # noqa: E402,F401  (registration)
+from .models import ctc_nat, duration_nat, glancing_nat  # noqa: E402,F401
+from .tasks import translation_duration  # noqa: E402,F401
 
-from nat.criterions import ctc_nat_loss, duration_nat_loss, word_kd  # noqa: E402,F401  (registration)
-from nat.models import ctc_nat, duration_nat, glancing_nat  # noqa: E402,F401
-from nat.tasks import translation_duration  # noqa: E402,F401
-
-# importing fairseq's models runs wav2vec2_classification's logging.basicConfig(level=DEBUG),
-# which floods every later program output (matplotlib font lookups, ...): undo that
-logging.getLogger().setLevel(_root_level)
+USER_DIR = str(Path(__file__).resolve().parent)  # what fairseq's --user-dir names

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from distill.engine import checkpoint_of, read_run_manifest
-from distill.io import InputError, atomic_open, dispatch, read_lines
+from distill.io import InputError, atomic_open, dispatch, numbered_lines
 
 
 def _decoding_options(parser) -> None:
@@ -31,6 +31,23 @@ def _decoding_options(parser) -> None:
     parser.add_argument("--corpus", help="corpus directory for vocabulary and sentencepiece (default: the run's)")
 
 
+SCHEDULE_OPTIONS = ("max_update", "lr", "lr_scheduler", "warmup_updates", "dropout")
+
+
+def _schedule_options(parser) -> None:
+    parser.add_argument("--max-update", type=int, help="override the preset's number of updates")
+    parser.add_argument("--lr", type=float, help="override the preset's peak learning rate")
+    parser.add_argument("--lr-scheduler", choices=["inverse_sqrt", "linear"],
+                        help="inverse_sqrt (the presets') or linear: warm-up, then a linear decay to 0 at the last update")
+    parser.add_argument("--warmup-updates", type=int, help="override the preset's warm-up")
+    parser.add_argument("--dropout", type=float, help="override the preset's dropout")
+
+
+def _schedule_overrides(args, *extra: str) -> dict | None:
+    """The preset settings a command line overrides (part of each run's config, so of its identity)."""
+    return {key: getattr(args, key) for key in (*SCHEDULE_OPTIONS, *extra) if getattr(args, key) is not None} or None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="seqkd-nat", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -44,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--teacher", help="AR teacher run or checkpoint (durations for the duration student)")
     train.add_argument("--preset", default="cpu", choices=sorted(PRESETS))
     train.add_argument("--size", choices=["tiny", "small", "medium", "base", "big"], help="model size (default: the preset's)")
-    train.add_argument("--max-update", type=int, help="override the preset's number of updates")
+    _schedule_options(train)
     train.add_argument("--seed", type=int, default=1)
     train.add_argument("--device", choices=["cpu", "cuda"])
 
@@ -52,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     decode.add_argument("--run", required=True, help="run directory of a student or of the teacher")
     decode.add_argument("--input", default="-", help="input file (default: stdin)")
     decode.add_argument("--output", default="-", help="output file (default: stdout)")
+    decode.add_argument("--fairseq-path", action="store_true",
+                        help="decode one-pass students (ctc, nat, duration) through fairseq's dataset, batch iterator "
+                             "and refinement generator, not the lean path (same outputs; for comparison)")
     _decoding_options(decode)
 
     evaluate = commands.add_parser("evaluate", help="sacrebleu BLEU/chrF of a run on a corpus split")
@@ -70,58 +90,62 @@ def build_parser() -> argparse.ArgumentParser:
                          help=f"comma-separated, in table order, from {','.join(STUDENTS)} (default: %(default)s); "
                               "the first is the headline student")
     compare.add_argument("--preset", default="cpu", choices=sorted(PRESETS))
-    compare.add_argument("--max-update", type=int)
+    _schedule_options(compare)
     compare.add_argument("--seeds", default="1", help="the headline student's training seeds, e.g. 1,2,3 (mean ± sd)")
     compare.add_argument("--other-seeds", help="the other students' seeds (default: --seeds)")
     _decoding_options(compare)
     return parser
 
 
-def _settings(args, blank_penalty: float | None = None):
+def _settings(args, blank_penalty: float | None = None, lean: bool = False):
     from distill.teacher import default_device
     from nat.decoding import StudentSettings
 
     return StudentSettings(iterations=args.iterations, length_beam=args.length_beam, max_tokens=args.max_tokens,
                            device=args.device or default_device(),
-                           blank_penalty=blank_penalty if blank_penalty is not None else args.blank_penalty)
+                           blank_penalty=blank_penalty if blank_penalty is not None else args.blank_penalty, lean=lean)
 
 
 def _translator(args, run, beam: int | None = None, checkpoint: str | None = None,
-                blank_penalty: float | None = None):
+                blank_penalty: float | None = None, lean: bool = False):
     from nat.decoding import load_translator
 
     teacher = checkpoint_of(args.rescore_teacher) if args.rescore_teacher else None
-    return load_translator(run, corpus_dir=args.corpus, settings=_settings(args, blank_penalty), teacher=teacher,
-                           beam=beam or args.beam, checkpoint=checkpoint)
+    return load_translator(run, corpus_dir=args.corpus, settings=_settings(args, blank_penalty, lean),
+                           teacher=teacher, beam=beam or args.beam, checkpoint=checkpoint)
 
 
-def _read_input(path: str) -> list[str]:
-    if path != "-":
-        return read_lines(path)
-    lines = []
-    for number, raw in enumerate(sys.stdin.buffer, start=1):
-        try:
-            lines.append(raw.decode("utf-8").rstrip("\n").rstrip("\r"))
-        except UnicodeDecodeError:
-            raise InputError(f"<stdin>:{number}: invalid UTF-8; re-encode the input as UTF-8") from None
-    return lines
+def _read_input(path: str) -> tuple[list[str], list[int]]:
+    """The lines to translate (split on newlines only) and the numbers of those holding a carriage
+    return, which is read as a space: in text to translate it is whitespace, not a broken corpus."""
+    if path == "-":
+        numbered = list(numbered_lines(sys.stdin.buffer, "<stdin>"))
+    else:
+        if not Path(path).is_file():
+            problem = "not a regular file" if Path(path).exists() else "file not found"
+            raise InputError(f"{path}: {problem}; check --input")
+        with open(path, "rb") as handle:
+            numbered = list(numbered_lines(handle, path))
+    with_carriage_returns = [number for number, text in numbered if "\r" in text]
+    return [text.replace("\r", " ") for _, text in numbered], with_carriage_returns
+
+
+def _line_list(numbers: list[int]) -> str:
+    return ", ".join(map(str, numbers[:20])) + (", ..." if len(numbers) > 20 else "")
 
 
 def run_decode(args) -> None:
-    lines = _read_input(args.input)
-    translator = _translator(args, args.run)
-    non_empty = [i for i, line in enumerate(lines) if line.strip()]
+    lines, with_carriage_returns = _read_input(args.input)
+    if with_carriage_returns:
+        print(f"warning: {len(with_carriage_returns)} input lines hold a carriage return, read as a space "
+              f"(lines {_line_list(with_carriage_returns)})", file=sys.stderr)
+    translator = _translator(args, args.run, lean=not args.fairseq_path)
     started = time.perf_counter()
-    hypotheses = translator.translate([lines[i] for i in non_empty]) if non_empty else []
+    output, truncated = translator.translate_lines(lines)
     elapsed = time.perf_counter() - started
-    output = [""] * len(lines)  # empty input line -> empty output line
-    for index, nbest in zip(non_empty, hypotheses):
-        output[index] = nbest[0].text
-    if translator.truncated_lines:
-        numbers = [non_empty[i] + 1 for i in translator.truncated_lines]
-        print(f"warning: {len(numbers)} input lines exceed the model's {translator.max_source_tokens} source tokens "
-              f"and were truncated to fit (lines {', '.join(map(str, numbers[:20]))}"
-              f"{', ...' if len(numbers) > 20 else ''})", file=sys.stderr)
+    if truncated:
+        print(f"warning: {len(truncated)} input lines exceed the model's {translator.max_source_tokens} source tokens "
+              f"and were truncated to fit (lines {_line_list([i + 1 for i in truncated])})", file=sys.stderr)
     text = "".join(line + "\n" for line in output)
     if args.output == "-":
         sys.stdout.write(text)
@@ -129,8 +153,9 @@ def run_decode(args) -> None:
     else:
         with atomic_open(args.output) as handle:
             handle.write(text)
-    rate = len(non_empty) / elapsed if elapsed > 0 else float("inf")
-    print(f"decoded {len(lines)} lines ({len(non_empty)} non-empty) in {elapsed:.2f} s of model time: "
+    translated = sum(1 for line in lines if line.strip())
+    rate = translated / elapsed if elapsed > 0 else float("inf")
+    print(f"decoded {len(lines)} lines ({translated} non-empty) in {elapsed:.2f} s of model time: "
           f"{rate:.1f} sentences/s", file=sys.stderr)
 
 
@@ -169,14 +194,14 @@ def run_compare(args) -> None:
     result = compare(teacher=args.teacher, raw=args.raw, distilled=args.distilled, out=args.out, seeds=seeds,
                      preset=args.preset, iterations=args.iterations,
                      translator_for=lambda run, **options: _translator(args, str(run), **options),
-                     overrides={"max_update": args.max_update} if args.max_update else None, device=args.device)
+                     overrides=_schedule_overrides(args), device=args.device)
     print(write_comparison(result, args.out))
 
 
 def run_train(args) -> None:
     from nat.students import train_student
 
-    overrides = {key: value for key, value in (("max_update", args.max_update), ("size", args.size)) if value}
+    overrides = _schedule_overrides(args, "size")
     train_student(args.student, args.corpus, args.out, preset=args.preset,
                   teacher=checkpoint_of(args.teacher) if args.teacher else None, seed=args.seed,
                   device=args.device, overrides=overrides)

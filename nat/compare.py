@@ -18,6 +18,7 @@ from distill.corpus.directory import Corpus
 from distill.engine import checkpoint_of
 from distill.io import InputError, atomic_open, write_json
 from distill.scoring import evaluate_on_split
+from nat.students import AUTOREGRESSIVE, CTC_STUDENTS, STUDENTS, train_student
 
 DATA = ("raw", "distilled")
 
@@ -46,13 +47,11 @@ def student_run_dir(out, student: str, data: str, seed: int) -> Path:
 
 def decodings(student: str, iterations: int) -> list[tuple[str, int | None]]:
     """How each run of ``student`` is decoded for the table: (label, beam size for AR runs)."""
-    from nat.students import AUTOREGRESSIVE
-
     if student in AUTOREGRESSIVE:  # the SeqKD question: does greedy come close to beam search?
         return [("greedy", 1), ("beam 5", 5)]
     if student == "cmlm":
         return [(f"{iterations} iterations", None)]
-    if student.startswith("ctc"):
+    if student in CTC_STUDENTS:
         return [("one pass, blank penalty tuned on valid", None)]
     return [("one pass", None)]
 
@@ -65,7 +64,6 @@ def compare(*, teacher: str, raw: str, distilled: str, out, seeds: dict[str, lis
     ``translator_for(run, beam=None, checkpoint=None)`` decodes with a run (beam: AR runs only).
     """
     from nat.curves import learning_curve
-    from nat.students import STUDENTS, train_student
 
     unknown = sorted(set(seeds) - set(STUDENTS))
     if unknown:
@@ -83,7 +81,7 @@ def compare(*, teacher: str, raw: str, distilled: str, out, seeds: dict[str, lis
 
     def tune(student, run) -> float | None:
         """A CTC run's blank penalty, tuned on raw's validation set (cached in the run)."""
-        if not student.startswith("ctc"):
+        if student not in CTC_STUDENTS:
             return None
         from nat.decoding import tune_blank_penalty
 
@@ -113,7 +111,7 @@ def compare(*, teacher: str, raw: str, distilled: str, out, seeds: dict[str, lis
                 outputs[data] = results
                 wall = statistics.median(r["decode_wall_seconds"] for r in results)
                 rows.append({"system": student, "data": data, "decoding": decoding, "seeds": student_seeds,
-                             **({"blank_penalty": penalties} if student.startswith("ctc") else {}),
+                             **({"blank_penalty": penalties} if student in CTC_STUDENTS else {}),
                              "bleu": {name: _summary([r["scores"][name]["bleu"] for r in results])
                                       for name in results[0]["scores"]},
                              "decode_wall_seconds": wall,

@@ -21,7 +21,7 @@ from distill.corpus.directory import Corpus
 from distill.engine import load_ensemble, read_run_manifest
 from distill.generation import DecodeSettings, Translator
 from distill.io import InputError
-from nat.students import AUTOREGRESSIVE
+from nat.students import AUTOREGRESSIVE, CTC_STUDENTS
 
 
 @dataclass
@@ -31,6 +31,7 @@ class StudentSettings:
     max_tokens: int = 6000
     device: str = "cpu"
     blank_penalty: float | None = None  # CTC students; None: the run's tuned one (blank_penalty.json), else 0
+    lean: bool = False  # one-pass students: batches built directly and a one-pass generator (same outputs)
 
 
 BLANK_PENALTIES = tuple(step / 4 for step in range(11))  # 0, 0.25, ..., 2.5 (log-probability)
@@ -138,6 +139,28 @@ def allocate_durations(expected: torch.Tensor, totals: torch.Tensor, padding_mas
     return result
 
 
+class OnePassNATGenerator:
+    """Vanilla NAT (and ``nat-glat``) without fairseq's IterativeRefinementGenerator: predicted lengths,
+    one decoder pass, argmax; the same outputs as that generator with 0 iterations and no length beam."""
+
+    def __init__(self, dictionary):
+        self.pad = dictionary.pad()
+
+    @torch.no_grad()
+    def generate(self, models, sample, **unused):
+        model = models[0]
+        src_tokens, src_lengths = sample["net_input"]["src_tokens"], sample["net_input"]["src_lengths"]
+        encoder_out = model.forward_encoder([src_tokens, src_lengths])
+        start = model.initialize_output_tokens(encoder_out, src_tokens)
+        decoded = model.forward_decoder(start._replace(step=0, max_step=1), encoder_out)
+        results = []
+        for tokens, scores in zip(decoded.output_tokens, decoded.output_scores):
+            keep = tokens.ne(self.pad)
+            results.append([{"tokens": tokens[keep], "score": scores[keep].mean(), "positional_scores": scores[keep],
+                             "alignment": None}])
+        return results
+
+
 class DurationGenerator:
     """Inference for the duration NAT: predicted durations, a beam of total lengths, optional AR rescoring."""
 
@@ -179,6 +202,20 @@ class DurationGenerator:
         return results
 
 
+def _clamp_predicted_lengths(model, length_beam: int) -> None:
+    """Keep fairseq's predicted target lengths within the decoder's positions (this model only).
+
+    With ``--pred-length-offset`` a length is the source length plus up to 127, so a source near
+    the position limit asked for positions the decoder does not have (an IndexError inside
+    torch.embedding that lost the whole file); the length beam adds up to ``length_beam // 2``.
+    """
+    limit = model.decoder.max_positions() - length_beam // 2
+    predict = model.decoder.forward_length_prediction
+    model.decoder.forward_length_prediction = lambda *args, **kwargs: predict(*args, **kwargs).clamp(max=limit)
+
+
+ONE_PASS = ("ctc", "ctc-glat", "nat", "nat-glat", "duration")  # decoded in one parallel pass: the lean path applies
+
 STUDENT_ARCHITECTURES = {"ctc": "CTCNATModel", "ctc-glat": "CTCNATModel", "nat": "NATransformerModel",
                          "nat-glat": "GlancingNATModel", "cmlm": "CMLMNATransformerModel",
                          "duration": "DurationNATModel"}
@@ -203,7 +240,8 @@ def load_translator(run_dir, *, corpus_dir=None, settings: StudentSettings | Non
     if type(models[0]).__name__ != STUDENT_ARCHITECTURES[student]:
         raise InputError(f"{checkpoint}: holds a {type(models[0]).__name__}, expected a {student} student")
     rescore = bool(teacher) and settings.length_beam > 1
-    if student.startswith("ctc") and settings.length_beam > 1:
+    lean = settings.lean and student in ONE_PASS and settings.length_beam == 1
+    if student in CTC_STUDENTS and settings.length_beam > 1:
         raise InputError(f"{run_dir}: a ctc student has no length to beam over; use --length-beam 1")
     if rescore:
         from fairseq import checkpoint_utils
@@ -212,17 +250,21 @@ def load_translator(run_dir, *, corpus_dir=None, settings: StudentSettings | Non
         models[-1].eval()
     if settings.device == "cuda":
         models = [m.cuda() for m in models]
-    if student.startswith("ctc"):
+    if student in CTC_STUDENTS:
         from nat.models.ctc_nat import CTCGenerator
 
         penalty = settings.blank_penalty if settings.blank_penalty is not None else _run_blank_penalty(run_dir)
         generator = CTCGenerator(task.target_dictionary, penalty)
     elif student == "duration":
         generator = DurationGenerator(task.target_dictionary, settings.length_beam, rescore)
+    elif lean:
+        _clamp_predicted_lengths(models[0], settings.length_beam)
+        generator = OnePassNATGenerator(task.target_dictionary)
     else:
+        _clamp_predicted_lengths(models[0], settings.length_beam)
         generator = _iterative_refinement_generator_class()(
             task.target_dictionary, eos_penalty=0.0,
             max_iter=settings.iterations if student == "cmlm" else 0,  # fairseq#1231
             beam_size=settings.length_beam, reranking=rescore, adaptive=True)
     return Translator(models, task, generator, corpus.spm_model, max_tokens=settings.max_tokens,
-                      device=settings.device)
+                      device=settings.device, lean=lean)

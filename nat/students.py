@@ -16,13 +16,17 @@ per-student changes where a student's learning curve asks for them (:data:`STUDE
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 from distill.corpus.directory import Corpus
 from distill.engine import train_run
 from distill.io import InputError
 from distill.teacher import MODEL_SIZES, default_device, shared_training_arguments
+from nat import USER_DIR
 
 STUDENTS = ("ctc", "ctc-glat", "nat", "nat-glat", "cmlm", "duration", "ar")
 AUTOREGRESSIVE = ("ar",)
+CTC_STUDENTS = ("ctc", "ctc-glat")  # no length prediction; decoded with a tuned blank penalty
 DEFAULT_STUDENTS = ("ctc", "ctc-glat", "ar")  # the main job's table; the first is the headline student
 
 PRESETS = {
@@ -49,7 +53,7 @@ GLANCING = {"start": 0.5, "end": 0.3}  # ratio annealed linearly over the run (Q
 def student_arguments(student: str, durations_dir: str | None, max_update: int) -> list:
     """The fairseq arguments that make each student (part of the run's config hash)."""
     glancing = ["--glance-start", GLANCING["start"], "--glance-end", GLANCING["end"], "--glance-updates", max_update]
-    if student in ("ctc", "ctc-glat"):
+    if student in CTC_STUDENTS:
         # fairseq's bool flags flip their default: --left-pad-source alone means right-padded sources,
         # which CTC needs (time starts at position 0)
         return ["--task", "translation", "--left-pad-source", "--arch", "ctc_nat", "--criterion",
@@ -97,13 +101,16 @@ def train_student(student: str, corpus_dir, run_dir, *, preset: str = "cpu", tea
 
         durations_dir = str(extract_durations(teacher, corpus.path))
     device = device or default_device()
+    # the run's identity names the durations by their key (teacher and corpus hashes), not their path
+    durations_key = Path(durations_dir).name if durations_dir else None
+    config = {"kind": "student", "student": student, "corpus_hash": corpus.manifest["config_hash"], "preset": preset,
+              "settings": settings, "model": MODEL_SIZES[settings["size"]], "seed": seed, "device": device,
+              "durations": durations_key,
+              "student_arguments": student_arguments(student, durations_key, settings["max_update"])}
+    locations = {"corpus": str(corpus.path.resolve()), **({"durations_dir": durations_dir} if durations_dir else {})}
     arguments = student_arguments(student, durations_dir, settings["max_update"])
-    config = {"kind": "student", "student": student, "corpus": str(corpus.path.resolve()),
-              "corpus_hash": corpus.manifest["config_hash"], "preset": preset, "settings": settings,
-              "model": MODEL_SIZES[settings["size"]], "seed": seed, "device": device, "durations": durations_dir,
-              "student_arguments": arguments}
     # the last checkpoint, not fairseq's best by validation loss: on multi-target data the loss against
     # the one sampled reference rises while the student learns to commit to one target language
     return train_run(run_dir, config, lambda save_dir: [
         *shared_training_arguments(corpus, save_dir, settings, seed, device, keep_epoch_checkpoints=True),
-        *arguments], final_checkpoint="checkpoint_last.pt")
+        *arguments], final_checkpoint="checkpoint_last.pt", user_dir=USER_DIR, locations=locations)

@@ -9,13 +9,14 @@ duration NAT, CMLM 1/4/10 iterations; batched and batch size 1), teacher regener
 fairseq vs CTranslate2 float32/int8, and complexity of 1M synthetic pairs.
 Writes \$OUT/bench.json and \$OUT/bench.md.
 Environment (defaults: the runs of \`make reproduce\`; with QUICK=1 those of \`make reproduce QUICK=1\`):
-  TEACHER   AR teacher run             (runs/teacher-cpu | runs/teacher-quick)
-  STUDENT_RUNS  dir of <student>-<data>-seed<k> student runs (runs/students-cpu | runs/students-quick)
-  CORPUS    corpus with the test set   (data/bible-es-en | data/synthetic-k3)
+  DATA, RUNS, RESULTS  the directories \`make reproduce\` used (data, runs, results)
+  TEACHER   AR teacher run             (\$RUNS/teacher-cpu | \$RUNS/teacher-quick)
+  STUDENT_RUNS  dir of <student>-<data>-seed<k> student runs (\$RUNS/students-cpu | \$RUNS/students-quick)
+  CORPUS    corpus with the test set   (\$DATA/bible-es-en | \$DATA/synthetic-k3)
   REGEN_TEACHER, REGEN_CORPUS  teacher and corpus of the regeneration section
-            (runs/teacher-cpu and data/bible-es-en when they exist, else TEACHER and CORPUS:
+            (\$RUNS/teacher-cpu and \$DATA/bible-es-en when they exist, else TEACHER and CORPUS:
             CTranslate2's advantage grows with model size, the quick teacher is tiny)
-  OUT       output directory           (results/bench)
+  OUT       output directory           (\$RESULTS/bench)
   DEVICE    cpu or cuda                (cpu)
 Example, quick look: scripts/bench.sh --repeats 1 --analysis-pairs 100000
 All options: scripts/bench.sh --help-all
@@ -26,12 +27,13 @@ case "${1:-}" in
   -h|--help) usage; exit 0 ;;
   --help-all) exec "$BIN/python" "$(dirname "$0")/bench.py" run --help ;;
 esac
-if [[ "${QUICK:-0}" == "1" ]]; then preset=quick corpus=data/synthetic-k3; else preset=cpu corpus=data/bible-es-en; fi
+DATA=${DATA:-data} RUNS=${RUNS:-runs} RESULTS=${RESULTS:-results}
+if [[ "${QUICK:-0}" == "1" ]]; then preset=quick corpus=$DATA/synthetic-k3; else preset=cpu corpus=$DATA/bible-es-en; fi
 regen=()
 if [[ -n "${REGEN_TEACHER:-}" ]]; then regen=(--regen-teacher "$REGEN_TEACHER" --regen-corpus "${REGEN_CORPUS:?set REGEN_CORPUS too}")
-elif [[ -f runs/teacher-cpu/manifest.json && -f data/bible-es-en/manifest.json ]]; then
-  regen=(--regen-teacher runs/teacher-cpu --regen-corpus data/bible-es-en)
+elif [[ -f $RUNS/teacher-cpu/manifest.json && -f $DATA/bible-es-en/manifest.json ]]; then
+  regen=(--regen-teacher "$RUNS/teacher-cpu" --regen-corpus "$DATA/bible-es-en")
 fi
-exec "$BIN/python" "$(dirname "$0")/bench.py" run --teacher "${TEACHER:-runs/teacher-$preset}" \
-  --students "${STUDENT_RUNS:-runs/students-$preset}" --corpus "${CORPUS:-$corpus}" --out "${OUT:-results/bench}" \
+exec "$BIN/python" "$(dirname "$0")/bench.py" run --teacher "${TEACHER:-$RUNS/teacher-$preset}" \
+  --students "${STUDENT_RUNS:-$RUNS/students-$preset}" --corpus "${CORPUS:-$corpus}" --out "${OUT:-$RESULTS/bench}" \
   --device "${DEVICE:-cpu}" "${regen[@]}" "$@"

@@ -1,5 +1,6 @@
 """Write results/<name>/REPORT.md and results.json from a finished reproduce_nat_distillation.sh run
-(``write``), and check that a re-run reproduced them (``check``).
+(``write``), check that a re-run reproduced them (``check``), and write the README's results from the
+committed reports (``readme``).
 
 Everything in the report is read from the run's own outputs (manifests, train logs, compare.json,
 complexity.json, timings.tsv, commands.sh); nothing is typed in by hand.
@@ -227,6 +228,50 @@ def run_check(args) -> None:
     print(f"all {len(expected)} numbers reproduced")
 
 
+README_BEGIN = "<!-- results: written by `scripts/report.py readme` from docs/results/*/results.json; do not edit -->"
+README_END = "<!-- end of results -->"
+
+
+def readme_results(results_dir: Path) -> str:
+    """The README's results: per committed report (presets other than quick first), its gain table and
+    its full table, with where and when it was measured."""
+    reports = sorted((read_json(path) for path in results_dir.glob("*/results.json")),
+                     key=lambda r: (r["comparison"]["preset"] == "quick", r["name"]))
+    blocks = []
+    for results in reports:
+        machine, compare = results["machine"], results["comparison"]
+        seeds = ", ".join(f"`{student}` {','.join(map(str, s))}" for student, s in compare["seeds"].items())
+        blocks.append("\n".join([
+            f"**{results['name']}** ([report]({results_dir.as_posix()}/{results['name']}/REPORT.md)): "
+            f"`{compare['preset']}` preset, seeds {seeds}; measured {results['date']} on "
+            f"{machine['cpu_cores']} CPU cores, {machine['memory_gib']} GiB ({machine['platform']}).", "",
+            gain_table(compare), markdown_table(compare)]))
+        if results.get("mode_mixing"):
+            rates = ", ".join(f"{name} {system['mode_mixing_rate']:.1%}" for name, system in results["mode_mixing"].items())
+            blocks.append(f"Share of test outputs that mix target languages: {rates}.\n")
+    return "\n".join([README_BEGIN, "", *blocks, README_END])
+
+
+def run_readme(args) -> None:
+    """Rewrite (or with --check, verify) the block between the README's results markers."""
+    readme = Path(args.readme)
+    text = readme.read_text(encoding="utf-8")
+    if README_BEGIN not in text or README_END not in text:
+        raise InputError(f"{readme}: no results markers; put {README_BEGIN!r} and {README_END!r} where the results go")
+    before, rest = text.split(README_BEGIN, 1)
+    after = rest.split(README_END, 1)[1]
+    updated = before + readme_results(Path(args.results)) + after
+    if args.check:
+        if updated != text:
+            raise InputError(f"{readme}: its results differ from {args.results}/*/results.json; "
+                             "run `scripts/report.py readme` and commit the result")
+        print(f"{readme}: results match {args.results}")
+        return
+    with atomic_open(readme) as handle:
+        handle.write(updated)
+    print(f"{readme}: results written from {args.results}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="scripts/report.py", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -242,8 +287,12 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="did a re-run reproduce a report? compares two results.json")
     check.add_argument("--expected", required=True, help="the report's results.json")
     check.add_argument("--actual", required=True, help="results.json of a re-run (other DATA, RUNS, RESULTS)")
+    readme = commands.add_parser("readme", help="write the README's results from the committed reports")
+    readme.add_argument("--results", default="docs/results", help="directory of committed reports (default: %(default)s)")
+    readme.add_argument("--readme", default="README.md")
+    readme.add_argument("--check", action="store_true", help="exit 1 if the README's results differ, write nothing")
     return parser
 
 
 if __name__ == "__main__":
-    sys.exit(dispatch(build_parser(), {"write": run_report, "check": run_check}, sys.argv[1:]))
+    sys.exit(dispatch(build_parser(), {"write": run_report, "check": run_check, "readme": run_readme}, sys.argv[1:]))

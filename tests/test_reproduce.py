@@ -12,8 +12,7 @@ TUNED = "one pass, blank penalty tuned on valid"
 
 def test_reproduce_script_writes_table_report_and_figures(tiny_students, tiny_teacher, tiny_synthetic, tmp_path):
     runs, results = tmp_path / "runs", tmp_path / "results"
-    # linked, not copied: distilled corpora name their teacher by checkpoint path (and sha256), and the
-    # fixture corpus's SeqKD data, shared by these tests, was made by the fixture teacher
+    # the fixture teacher, linked: the script finds it trained and distils the fixture corpus with it
     (runs / "teacher-tiny").parent.mkdir(parents=True)
     (runs / "teacher-tiny").symlink_to(tiny_teacher[0])  # same config: the script skips training it
     for student, (run, _) in tiny_students.items():  # the raw students too; the distilled ones get trained
@@ -68,6 +67,22 @@ def test_reproduce_script_writes_table_report_and_figures(tiny_students, tiny_te
     rerun = subprocess.run(["bash", str(ROOT / "scripts" / "reproduce_nat_distillation.sh")], env=env,
                            capture_output=True, text=True)
     assert rerun.returncode == 0 and "already" in rerun.stdout  # finished steps are skipped
+
+    # moved: the corpora, the teacher and the students to another directory; nothing is made again
+    moved = tmp_path / "moved"
+    for corpus in (tiny_synthetic.path, Path(f"{tiny_synthetic.path}.seqkd")):
+        shutil.copytree(corpus, moved / "data" / corpus.name)
+    shutil.copytree(runs, moved / "runs")  # the teacher's symlink becomes a real directory
+    logs = {log: log.stat().st_size for log in (moved / "runs").rglob("train.log")}
+    moved_env = {**env, "CORPUS": str(moved / "data" / tiny_synthetic.path.name), "RUNS": str(moved / "runs"),
+                 "RESULTS": str(moved / "results")}
+    again = subprocess.run(["bash", str(ROOT / "scripts" / "reproduce_nat_distillation.sh")], env=moved_env,
+                           capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert {log: log.stat().st_size for log in logs} == logs  # no fairseq training started
+    assert "teacher-tiny: already trained" in again.stdout and "already distilled" in again.stdout
+    teacher = json.loads((moved / "runs" / "teacher-tiny" / "manifest.json").read_text())
+    assert teacher["corpus"] == moved_env["CORPUS"]  # the manifest follows its corpus
 
     log = runs / "students-tiny" / "ctc-raw-seed1" / "train.log"  # a log without fairseq's epoch lines
     log.write_text("".join(line for line in log.read_text().splitlines(True) if "| train | epoch" not in line))

@@ -50,13 +50,13 @@ def test_allocate_durations_survives_tiny_predictions():
 
 def test_stored_durations_sum_to_target_lengths(tiny_students, tiny_synthetic):
     _, manifest = tiny_students["duration"]
-    meta = load_meta(manifest["durations"])
+    meta = load_meta(manifest["durations_dir"])
     assert 0 <= meta["layer"] and 0 <= meta["head"]
     for split in ("train", "valid"):
         sources = (tiny_synthetic.path / "spm" / f"{split}.src").read_text().splitlines()
         targets = (tiny_synthetic.path / "spm" / f"{split}.tgt").read_text().splitlines()
         source_lengths = [len(line.split()) + 1 for line in sources]  # + </s>
-        durations = read_durations(f"{manifest['durations']}/{split}.dur", source_lengths)
+        durations = read_durations(f"{manifest['durations_dir']}/{split}.dur", source_lengths)
         assert [sum(d) for d in durations] == [len(line.split()) + 1 for line in targets]
 
 
@@ -200,3 +200,16 @@ def test_table_over_several_seeds_gives_mean_sd_and_one_p_per_seed():
     assert "mean ± sd over the seeds of their row" in lines[6]
     gain = gain_table(result).splitlines()
     assert gain[2] == "| nat | one pass | +3.00 | 1 of 2 | 20% | 30% |"  # 9 - 6; p 0.001 only; 6/30, 9/30
+
+
+@pytest.mark.parametrize("student", ["ctc", "ctc-glat", "nat", "nat-glat", "duration"])
+def test_lean_path_gives_the_fairseq_paths_outputs(student, tiny_students, tiny_synthetic):
+    from nat.decoding import ONE_PASS
+
+    assert student in ONE_PASS
+    run, _ = tiny_students[student]
+    sources = tiny_synthetic.lines("test", "src") + ["", " ".join(tiny_synthetic.lines("test", "src"))]
+    lean = load_translator(run, settings=StudentSettings(lean=True))
+    fairseq = load_translator(run, settings=StudentSettings())
+    assert lean.lean and not fairseq.lean
+    assert lean.translate_lines(sources) == fairseq.translate_lines(sources)

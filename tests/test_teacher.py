@@ -48,3 +48,20 @@ def test_word_level_kd_student_trains_with_kl_term(tiny_teacher, tiny_synthetic,
     assert "--criterion word_kd" in log
     assert "kd_loss" in log  # the KL term is computed and reported
     assert student["settings"]["word_kd"]["alpha"] == 0.5
+
+
+def test_two_processes_train_one_teacher_through_fairseqs_distributed_path(tiny_synthetic, tmp_path, capsys):
+    """The multi-node code path (gloo, legacy_ddp, TCP rendezvous), run as two ranks on this machine."""
+    from distill.cli import main as distill_main
+
+    run = tmp_path / "teacher-2p"
+    assert distill_main(["train-teacher", "--corpus", str(tiny_synthetic.path), "--out", str(run), "--preset", "tiny",
+                         "--device", "cpu", "--processes", "2"]) == 0
+    log, rank1 = (run / "train.log").read_text(), (run / "train.rank1.log").read_text()
+    assert "distributed init (rank 0)" in log and "distributed init (rank 1)" in rank1
+    assert "--distributed-world-size 2" in log and "num_updates 150" in log
+    assert json.loads((run / "manifest.json").read_text())["settings"]["processes"] == 2
+    evaluated = json.loads(next((run / "eval").glob("*.test.beam5.json")).read_text())
+    assert evaluated["scores"]["tgt"]["bleu"] > 60  # the same floor as the one-process teacher
+    with pytest.raises(InputError, match="--processes is for CPU"):
+        train_teacher(tiny_synthetic.path, tmp_path / "gpu", preset="tiny", device="cuda", processes=2)

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 from tqdm import tqdm
 
+from distill.corpus.filtering import DEFAULT_MAX_WORDS
 from distill.io import InputError
 
 SWORD_PATH = "/usr/share/sword"
@@ -127,7 +128,7 @@ def read_bible(sword_path: str = SWORD_PATH, show_progress: bool = True):
                     bar.update()
 
 
-def prepare_bible(out_dir, *, vocab_size: int = 8000, max_words: int = 250, sword_path: str = SWORD_PATH,
+def prepare_bible(out_dir, *, vocab_size: int = 8000, max_words: int = DEFAULT_MAX_WORDS, sword_path: str = SWORD_PATH,
                   seed: int = 1, multi_target: bool = False, train_limit: int | None = None):
     """Prepare the bible-es-en corpus directory (source RV1909, references WEB then KJV).
 

@@ -10,7 +10,7 @@ import hashlib
 from pathlib import Path
 
 from distill.corpus.directory import SPLITS, build_corpus
-from distill.corpus.filtering import filter_rows, read_parallel_files
+from distill.corpus.filtering import DEFAULT_MAX_WORDS, filter_rows, read_parallel_files
 from distill.io import InputError
 
 
@@ -25,7 +25,7 @@ def _held_out_split(source: str, valid_per_mille: int, test_per_mille: int) -> s
 
 def prepare_files(out_dir, *, train: dict[str, str], valid: dict[str, str] | None = None,
                   test: dict[str, str] | None = None, extra_refs: dict[str, dict[str, str]] | None = None,
-                  vocab_size: int = 8000, max_words: int = 250, held_out_per_mille: int = 20, seed: int = 1):
+                  vocab_size: int = 8000, max_words: int = DEFAULT_MAX_WORDS, held_out_per_mille: int = 20, seed: int = 1):
     """``train``/``valid``/``test`` map "src"/"tgt" to paths; ``extra_refs[split][name]`` to paths."""
     extra_refs = extra_refs or {}
     if extra_refs.get("train"):

@@ -11,7 +11,7 @@ from fairseq.data import BaseWrapperDataset, data_utils
 from fairseq.tasks import register_task
 from fairseq.tasks.translation import TranslationConfig, TranslationTask
 
-from nat.durations import SPLITS, read_durations
+from ..durations import SPLITS, read_durations
 
 
 class DurationDataset(BaseWrapperDataset):

@@ -5,7 +5,7 @@ loss = (1 - kd_alpha) * label-smoothed NLL(gold)  +  kd_alpha * sum_t KL(p_teach
 The teacher is a fairseq checkpoint with the same dictionary, run under teacher forcing
 on the same batch. Its parameters are frozen (fairseq hands criterion parameters to the
 optimizer, so they must not require gradients). Use with
-``fairseq-train --user-dir nat --criterion word_kd --teacher-checkpoint T.pt --kd-alpha 0.5``.
+``seqkd-distill train-teacher --word-kd-teacher T`` (fairseq: ``--criterion word_kd --teacher-checkpoint T.pt --kd-alpha 0.5`` with this ``--user-dir``).
 (No ``from __future__ import annotations`` here: fairseq needs real types on config fields.)
 """
 
