@@ -46,10 +46,11 @@ def run_fairseq(tool: str, args: list[str], log_path: str | os.PathLike, echo: b
                   "--distributed-rank", rank] for rank in range(processes)]
         env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // processes))  # no oversubscribed cores
     commands = [fairseq_command(tool, rank_args, user_dir) for rank_args in ranks]
+    logs = [log_path, *(log_path.with_name(f"{log_path.stem}.rank{rank}.log") for rank in range(1, len(commands)))]
     others = []
     with contextlib.ExitStack() as stack:
-        for rank, command in enumerate(commands[1:], start=1):
-            rank_log = stack.enter_context(open(log_path.with_name(f"{log_path.stem}.rank{rank}.log"), "a"))
+        for command, path in zip(commands[1:], logs[1:]):
+            rank_log = stack.enter_context(open(path, "a"))
             rank_log.write("$ " + " ".join(command) + "\n")
             rank_log.flush()
             others.append(subprocess.Popen(command, stdout=rank_log, stderr=subprocess.STDOUT, env=env))
@@ -75,9 +76,8 @@ def run_fairseq(tool: str, args: list[str], log_path: str | os.PathLike, echo: b
     failed = [(rank, code) for rank, code in enumerate(codes) if code != 0]
     if failed:
         rank, code = failed[0]
-        failed_log = log_path if rank == 0 else log_path.with_name(f"{log_path.stem}.rank{rank}.log")
-        tail = [line for line in failed_log.read_text(encoding="utf-8").splitlines() if line.strip()][-3:]
-        raise RuntimeError(f"fairseq-{tool} failed with exit status {code} (log: {failed_log}): {' | '.join(tail)}")
+        tail = [line for line in logs[rank].read_text(encoding="utf-8").splitlines() if line.strip()][-3:]
+        raise RuntimeError(f"fairseq-{tool} failed with exit status {code} (log: {logs[rank]}): {' | '.join(tail)}")
 
 
 def _free_port() -> int:

@@ -117,7 +117,7 @@ def regenerate(request: RegenerationRequest) -> Corpus | None:
         existing = Corpus.open(out)
         if existing.manifest.get("config_hash") not in accepted:
             raise InputError(f"{out}: holds a corpus distilled with other settings; choose another --out or delete it")
-        print(f"{out}: already distilled ({key}); skipping", flush=True)
+        print(f"{out}: already distilled ({existing.manifest['config_hash']}); skipping", flush=True)
         return existing
 
     shard_dir = out.parent / f".{out.name}.shards"

@@ -257,12 +257,9 @@ def load_translator(run_dir, *, corpus_dir=None, settings: StudentSettings | Non
         generator = CTCGenerator(task.target_dictionary, penalty)
     elif student == "duration":
         generator = DurationGenerator(task.target_dictionary, settings.length_beam, rescore)
-    elif lean:
-        _clamp_predicted_lengths(models[0], settings.length_beam)
-        generator = OnePassNATGenerator(task.target_dictionary)
     else:
         _clamp_predicted_lengths(models[0], settings.length_beam)
-        generator = _iterative_refinement_generator_class()(
+        generator = OnePassNATGenerator(task.target_dictionary) if lean else _iterative_refinement_generator_class()(
             task.target_dictionary, eos_penalty=0.0,
             max_iter=settings.iterations if student == "cmlm" else 0,  # fairseq#1231
             beam_size=settings.length_beam, reranking=rescore, adaptive=True)
