@@ -4,6 +4,7 @@
         C(d) and corpus statistics of each corpus; F(d) of every later corpus against the
         first; JSON + figure (PNG and PDF)
   seqkd-analysis modes --corpus MULTI --hyp teacher=FILE --hyp nat-raw=FILE [...] --out DIR
+  seqkd-analysis modes --corpus MULTI --compare STUDENTS/compare.json --out DIR
         mode-mixing rate of system outputs on a multi-target corpus; simplex (K=3) or histogram (K=2)
   seqkd-analysis tradeoff --complexity-json FILE --bleu CORPUS=EVAL_JSON [...] --out DIR
         BLEU of students vs C(d) and F(d) of the corpora they were trained on
@@ -84,6 +85,22 @@ def run_complexity(args) -> dict:
     return report
 
 
+def _compare_outputs(path: str) -> list[str]:
+    """NAME=FILE items for the teacher and the headline student (first seed, first decoding) on raw
+    and on distilled data, read from the results of ``seqkd-nat compare``."""
+    from distill.io import read_json
+
+    comparison = read_json(path)
+    student, seeds = next(iter(comparison["seeds"].items()))
+    outputs = {}
+    for record in comparison["results"]:
+        if record["system"] == "teacher":
+            outputs.setdefault("AR teacher", record["hypotheses"])
+        elif record["system"] == student and record["seed"] == seeds[0]:
+            outputs.setdefault(f"{student}, {record['data']} data", record["hypotheses"])
+    return [f"{name}={hypotheses}" for name, hypotheses in outputs.items()]
+
+
 def run_modes(args) -> dict:
     import matplotlib
 
@@ -95,12 +112,14 @@ def run_modes(args) -> dict:
     from distill.corpus.directory import Corpus
     from distill.io import read_lines
 
+    if not args.hyp and not args.compare:
+        raise InputError("modes: give system outputs with --hyp NAME=FILE or --compare COMPARE_JSON")
     corpus = Corpus.open(args.corpus)
     if not corpus.raw("train", "mode").is_file():
         raise InputError(f"{corpus.raw('train', 'mode')}: missing; mode mixing needs a multi-target corpus")
     lexicon = ModeLexicon(corpus.lines("train", "tgt"), corpus.lines("train", "mode"))
     systems = {}
-    for item in args.hyp:
+    for item in [*(args.hyp or []), *(_compare_outputs(args.compare) if args.compare else [])]:
         name, sep, path = item.partition("=")
         if not sep:
             raise InputError(f"--hyp {item!r}: expected NAME=FILE")
@@ -264,7 +283,9 @@ def build_parser() -> argparse.ArgumentParser:
     complexity.add_argument("--smoothing", type=float, default=0.1, help="add-k smoothing of the distilled table in F(d)")
     modes = commands.add_parser("modes", help="mode mixing of system outputs on a multi-target corpus")
     modes.add_argument("--corpus", required=True, help="multi-target corpus directory (with raw/train.mode)")
-    modes.add_argument("--hyp", action="append", required=True, metavar="NAME=FILE", help="system output; repeatable")
+    modes.add_argument("--hyp", action="append", metavar="NAME=FILE", help="system output; repeatable")
+    modes.add_argument("--compare", metavar="COMPARE_JSON", help="also the teacher's and the headline student's "
+                       "outputs (raw and distilled, first seed) recorded by `seqkd-nat compare`")
     modes.add_argument("--out", required=True)
     tradeoff = commands.add_parser("tradeoff", help="figure: C(d) of training corpora vs BLEU of their students")
     tradeoff.add_argument("--complexity-json", required=True, help="complexity.json from `complexity`")

@@ -67,13 +67,13 @@ class CTranslate2Translator:
     """A converted teacher: raw text in, detokenized n-best lists out, input order kept."""
 
     def __init__(self, checkpoint: str, corpus: Corpus, settings: DecodeSettings, compute_type: str = "int8",
-                 threads: int = 0):
+                 threads: int = 0, one_batch_at_a_time: bool = False):
         """``threads`` 0 = one per core this process may use (CTranslate2's own default is 4).
 
         On CPU the threads run independent sub-batches of 32 sentences (``inter_threads``), one
-        thread each: on 2 cores with the `cpu` teacher, scripts/bench.sh measured int8 at 3.7x
-        fairseq this way and 2.4x with both threads on one batch (commit 701405b).
-        On GPU one replica decodes batches of ``max_tokens`` tokens.
+        thread each, which is fastest for a corpus (docs/design.md); ``one_batch_at_a_time`` puts
+        all threads on one batch instead (``intra_threads``), which is what lowers the latency of a
+        single sentence. On GPU one replica decodes batches of ``max_tokens`` tokens.
         """
         import ctranslate2
         import sentencepiece as spm
@@ -84,9 +84,9 @@ class CTranslate2Translator:
         self.max_source_tokens = json.loads((model_dir / "seqkd.json").read_text())["max_source_positions"]
         threads = threads or len(os.sched_getaffinity(0))
         on_cpu = settings.device == "cpu"
+        replicas = threads if on_cpu and not one_batch_at_a_time else 1
         self.translator = ctranslate2.Translator(str(model_dir), device=settings.device, compute_type=compute_type,
-                                                 inter_threads=threads if on_cpu else 1,
-                                                 intra_threads=1 if on_cpu else threads)
+                                                 inter_threads=replicas, intra_threads=threads // replicas)
         self.batching = batching(settings)
         self.settings, self.nbest = settings, settings.nbest
         self.spm = spm.SentencePieceProcessor(model_file=str(corpus.spm_model))

@@ -56,12 +56,26 @@ def decodings(student: str, iterations: int) -> list[tuple[str, int | None]]:
     return [("one pass", None)]
 
 
+def evaluation_stem(student: str, beam: int | None, iterations: int, blank_penalty: float | None) -> str:
+    """The file stem of a test-set evaluation, naming its decoding settings (so no setting overwrites another)."""
+    if student in AUTOREGRESSIVE:
+        return "test.greedy" if beam == 1 else f"test.beam{beam}"
+    if student == "cmlm":
+        return f"test.iterations{iterations}"
+    if student in CTC_STUDENTS:
+        return f"test.blank-penalty{blank_penalty:g}"
+    return "test.one-pass"
+
+
 def compare(*, teacher: str, raw: str, distilled: str, out, seeds: dict[str, list[int]], preset: str,
             translator_for, iterations: int = 10, overrides: dict | None = None, device: str | None = None) -> dict:
     """Train what is missing, evaluate everything on raw's test set, draw learning curves on its valid set.
 
     ``seeds`` maps each student, in table order, to its training seeds;
     ``translator_for(run, beam=None, checkpoint=None)`` decodes with a run (beam: AR runs only).
+    The result's ``results`` hold one record per (system, training data, seed, decoding), with its
+    scores, hypotheses file and, for distilled data, the paired bootstrap p-value against the raw
+    record of the same key; :func:`table_rows` summarizes them over seeds.
     """
     from nat.curves import learning_curve
 
@@ -73,11 +87,6 @@ def compare(*, teacher: str, raw: str, distilled: str, out, seeds: dict[str, lis
     test_corpus = Corpus.open(raw)
     references = test_corpus.references("test")
     out = Path(out)
-
-    def evaluate(run, beam=None, split="test") -> dict:
-        stem = "compare" if beam is None else f"compare.beam{beam}"
-        return evaluate_on_split(translator_for(run, beam=beam), test_corpus, split, Path(run) / "eval",
-                                 stem if split == "test" else f"{stem}.{split}")
 
     def tune(student, run) -> float | None:
         """A CTC run's blank penalty, tuned on raw's validation set (cached in the run)."""
@@ -96,40 +105,82 @@ def compare(*, teacher: str, raw: str, distilled: str, out, seeds: dict[str, lis
             for data, corpus_dir in corpora.items():
                 train_student(student, corpus_dir, student_run_dir(out, student, data, seed), preset=preset,
                               teacher=checkpoint_of(teacher), seed=seed, device=device, overrides=overrides)
-    teacher_result = evaluate(teacher, beam=5)
-    rows = [{"system": "teacher", "data": "raw", "decoding": "beam 5", "seeds": [],
-             "bleu": {name: _summary([s["bleu"]]) for name, s in teacher_result["scores"].items()},
-             "decode_wall_seconds": teacher_result["decode_wall_seconds"], "speedup": 1.0}]
+    teacher_result = _teacher_evaluation(teacher, test_corpus, translator_for)
+    results = [{"system": "teacher", "data": "raw", "seed": None, "decoding": "beam 5", **teacher_result}]
     curves = []
     for student, student_seeds in seeds.items():
         for decoding, beam in decodings(student, iterations):
-            outputs = {}
+            hypotheses = {}
             for data in corpora:
-                runs = [student_run_dir(out, student, data, seed) for seed in student_seeds]
-                penalties = [tune(student, run) for run in runs]
-                results = [evaluate(run, beam=beam) for run in runs]
-                outputs[data] = results
-                wall = statistics.median(r["decode_wall_seconds"] for r in results)
-                rows.append({"system": student, "data": data, "decoding": decoding, "seeds": student_seeds,
-                             **({"blank_penalty": penalties} if student in CTC_STUDENTS else {}),
-                             "bleu": {name: _summary([r["scores"][name]["bleu"] for r in results])
-                                      for name in results[0]["scores"]},
-                             "decode_wall_seconds": wall,
-                             "speedup": teacher_result["decode_wall_seconds"] / max(wall, 1e-9)})
-            rows[-1]["p_value_vs_raw"] = [paired_bootstrap(r["hypotheses"], d["hypotheses"], references)
-                                          for r, d in zip(outputs["raw"], outputs["distilled"])]
+                for seed in student_seeds:
+                    run = student_run_dir(out, student, data, seed)
+                    penalty = tune(student, run)
+                    stem = evaluation_stem(student, beam, iterations, penalty)
+                    evaluation = evaluate_on_split(translator_for(run, beam=beam), test_corpus, "test", run / "eval", stem)
+                    hypotheses[data, seed] = evaluation.pop("hypotheses")
+                    results.append({"system": student, "data": data, "seed": seed, "decoding": decoding,
+                                    **({"blank_penalty": penalty} if student in CTC_STUDENTS else {}),
+                                    **_record(evaluation, run / "eval" / stem)})
+                    if data == "distilled":
+                        results[-1]["p_value_vs_raw"] = paired_bootstrap(hypotheses["raw", seed],
+                                                                         hypotheses["distilled", seed], references)
         for data in corpora:
             for seed in student_seeds:
                 run = student_run_dir(out, student, data, seed)
                 points = learning_curve(run, test_corpus, lambda checkpoint: translator_for(
                     run, beam=1, checkpoint=checkpoint, blank_penalty=0.0))  # plain argmax for CTC
                 curves.append({"student": student, "data": data, "seed": seed, "points": points})
-    teacher_valid = evaluate(teacher, beam=5, split="valid")["scores"]
+    teacher_valid = _teacher_evaluation(teacher, test_corpus, translator_for, "valid")["scores"]
     signatures = {name: score["bleu_signature"] for name, score in teacher_result["scores"].items()}
-    return {"rows": rows, "teacher": teacher, "raw": str(raw), "distilled": str(distilled), "preset": preset,
+    return {"results": results, "teacher": teacher, "raw": str(raw), "distilled": str(distilled), "preset": preset,
             "seeds": seeds, "test_sentences": len(next(iter(references.values()))), "bleu_signatures": signatures,
             "references": list(references), "curves": curves,
             "teacher_valid_bleu": next(iter(teacher_valid.values()))["bleu"]}
+
+
+def _files(stem: Path) -> tuple[Path, Path]:
+    """The hypotheses and the evaluation JSON that evaluate_on_split writes for ``stem``."""
+    return stem.with_name(f"{stem.name}.hyp"), stem.with_name(f"{stem.name}.json")
+
+
+def _record(evaluation: dict, stem: Path) -> dict:
+    """What the results keep of an evaluation: its scores, decoding time and where its files are."""
+    hypotheses, made = _files(stem)
+    return {"scores": evaluation["scores"], "decode_wall_seconds": evaluation["decode_wall_seconds"],
+            "hypotheses": str(hypotheses), "evaluation": str(made)}
+
+
+def _teacher_evaluation(teacher, corpus: Corpus, translator_for, split: str = "test") -> dict:
+    """The teacher's evaluation on a split at beam 5: the one ``train-teacher`` (or an earlier
+    ``compare``) wrote when it is of this corpus, else made now under the same name."""
+    from distill.io import read_json
+
+    stem = Path(teacher) / "eval" / f"{corpus.path.name}.{split}.beam5"
+    hypotheses, made = _files(stem)
+    if made.is_file() and hypotheses.is_file() and \
+            read_json(made).get("corpus") == str(corpus.path.resolve()):
+        return _record(read_json(made), stem)
+    return _record(evaluate_on_split(translator_for(teacher, beam=5), corpus, split, stem.parent, stem.name), stem)
+
+
+def table_rows(result: dict) -> list[dict]:
+    """The comparison's table: one row per (system, training data, decoding) in the order of
+    ``results``, with BLEU per reference set summarized over its seeds (mean, sd, values), the
+    per-seed p-values of distilled rows, the median decoding time and the speedup over the teacher."""
+    groups: dict[tuple, list[dict]] = {}
+    for record in result["results"]:
+        groups.setdefault((record["system"], record["data"], record["decoding"]), []).append(record)
+    teacher_seconds = groups["teacher", "raw", "beam 5"][0]["decode_wall_seconds"]
+    rows = []
+    for (system, data, decoding), records in groups.items():
+        wall = statistics.median(r["decode_wall_seconds"] for r in records)
+        rows.append({"system": system, "data": data, "decoding": decoding,
+                     "seeds": [r["seed"] for r in records if r["seed"] is not None],
+                     "bleu": {name: _summary([r["scores"][name]["bleu"] for r in records])
+                              for name in records[0]["scores"]},
+                     **({"p_value_vs_raw": [r["p_value_vs_raw"] for r in records]} if data == "distilled" else {}),
+                     "decode_wall_seconds": wall, "speedup": teacher_seconds / max(wall, 1e-9)})
+    return rows
 
 
 def score_columns(result: dict) -> list[str]:
@@ -143,7 +194,7 @@ def markdown_table(result: dict) -> str:
     columns = score_columns(result)
     lines = ["| system | training data | decoding | seeds | " + " | ".join(f"BLEU {c}" for c in columns)
              + " | p (distilled vs raw) | speedup vs teacher |", "|---|---|---|---|" + "---|" * (len(columns) + 2)]
-    for row in result["rows"]:
+    for row in table_rows(result):
         cells = []
         for column in columns:
             bleu = row["bleu"][column]
@@ -165,8 +216,9 @@ def gain_table(result: dict) -> str:
     """Markdown: per student and decoding, distilled minus raw BLEU (primary reference, mean over seeds),
     how many seeds are significant (p < 0.01), and each side as a share of the teacher's BLEU."""
     primary = result["references"][0]
-    teacher = next(row for row in result["rows"] if row["system"] == "teacher")["bleu"][primary]["mean"]
-    rows = {(row["system"], row["decoding"], row["data"]): row for row in result["rows"] if row["system"] != "teacher"}
+    table = table_rows(result)
+    teacher = next(row for row in table if row["system"] == "teacher")["bleu"][primary]["mean"]
+    rows = {(row["system"], row["decoding"], row["data"]): row for row in table if row["system"] != "teacher"}
     lines = [f"| system | decoding | distilled − raw, BLEU {primary} | seeds with p < 0.01 | raw / teacher "
              "| distilled / teacher |", "|---|---|---|---|---|---|"]
     for system, decoding in dict.fromkeys((system, decoding) for system, decoding, _ in rows):

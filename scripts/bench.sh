@@ -4,10 +4,13 @@ set -euo pipefail
 usage() {
   cat <<USAGE
 usage: scripts/bench.sh [-h] [extra options for scripts/bench.py run]
-Measures, side by side and as medians of several runs: decoding (teacher beam 5/1, vanilla NAT,
-duration NAT, CMLM 1/4/10 iterations; batched and batch size 1), teacher regeneration with
-fairseq vs CTranslate2 float32/int8, and complexity of 1M synthetic pairs.
-Writes \$OUT/bench.json and \$OUT/bench.md.
+Measures, side by side and as medians of several runs, at 1 and 2 threads: decoding (the teacher
+in fairseq and CTranslate2 int8 at beam 5 and greedy, the AR student in CTranslate2 int8 greedy,
+every NAT student through the lean path and through fairseq; sentences/s batched, p50/p90 latency
+at batch size 1, peak memory, BLEU), teacher regeneration with fairseq vs CTranslate2
+float32/int8, and complexity of 1M synthetic pairs.
+Writes \$OUT/bench.json, \$OUT/bench.md and \$OUT/speed_quality.png (BLEU against speed).
+Where a NAT student's time goes: scripts/bench.py profile --run RUN --corpus CORPUS
 Environment (defaults: the runs of \`make reproduce\`; with QUICK=1 those of \`make reproduce QUICK=1\`):
   DATA, RUNS, RESULTS  the directories \`make reproduce\` used (data, runs, results)
   TEACHER   AR teacher run             (\$RUNS/teacher-cpu | \$RUNS/teacher-quick)
@@ -18,7 +21,7 @@ Environment (defaults: the runs of \`make reproduce\`; with QUICK=1 those of \`m
             CTranslate2's advantage grows with model size, the quick teacher is tiny)
   OUT       output directory           (\$RESULTS/bench)
   DEVICE    cpu or cuda                (cpu)
-Example, quick look: scripts/bench.sh --repeats 1 --analysis-pairs 100000
+Example, quick look: scripts/bench.sh --repeats 1 --threads 2 --sections decoding
 All options: scripts/bench.sh --help-all
 USAGE
 }

@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT))
 from distill.corpus.directory import Corpus, library_versions  # noqa: E402
 from distill.engine import fairseq_training_wall_seconds, read_run_manifest  # noqa: E402
 from distill.io import InputError, atomic_open, dispatch, read_json, write_json  # noqa: E402
-from nat.compare import gain_table, markdown_table, score_columns, student_run_dir  # noqa: E402
+from nat.compare import gain_table, markdown_table, score_columns, student_run_dir, table_rows  # noqa: E402
 from nat.curves import plot_curves  # noqa: E402
 
 
@@ -38,8 +38,9 @@ def _bleu_figure(compare: dict, out: Path) -> str:
     import matplotlib.pyplot as plt
 
     column = score_columns(compare)[-1]  # all references together
-    teacher = next(row for row in compare["rows"] if row["system"] == "teacher")["bleu"][column]["mean"]
-    rows = {(row["system"], row["decoding"], row["data"]): row for row in compare["rows"] if row["system"] != "teacher"}
+    table = table_rows(compare)
+    teacher = next(row for row in table if row["system"] == "teacher")["bleu"][column]["mean"]
+    rows = {(row["system"], row["decoding"], row["data"]): row for row in table if row["system"] != "teacher"}
     systems = list(dict.fromkeys((system, decoding) for system, decoding, _ in rows))
     figure, axis = plt.subplots(figsize=(max(6.5, 1.3 * len(systems)), 4))
     width = 0.38
@@ -97,15 +98,15 @@ def run_report(args) -> None:
     teacher = read_run_manifest(args.teacher)
     distilled = Corpus.open(args.distilled)
     raw = Corpus.open(args.raw)
-    teacher_eval = read_json(next((Path(args.teacher) / "eval").glob(f"{raw.path.name}.test.beam5.json")))
     timings = [line.split("\t") for line in (out / "timings.tsv").read_text().splitlines() if line]
     commands = (out / "commands.sh").read_text()
     # training time from fairseq's own wall meter, which survives resuming: a main job spread over
     # several invocations still reports what one uninterrupted run costs
-    runs = list(dict.fromkeys(student_run_dir(args.students, row["system"], row["data"], seed)  # not the complexity
-                              for row in compare["rows"] for seed in row["seeds"]))  # study's runs beside them
+    runs = list(dict.fromkeys(student_run_dir(args.students, record["system"], record["data"], record["seed"])
+                              for record in compare["results"] if record["system"] != "teacher"))
     training = {run.name: _training_seconds(run) for run in runs}
     teacher_training = _training_seconds(Path(args.teacher))
+    teacher_scores = next(record for record in compare["results"] if record["system"] == "teacher")["scores"]
     cost = distilled.manifest["distillation"]["teacher_cost"]
     compute = {"teacher training": teacher_training, "SeqKD regeneration": cost["wall_seconds"],
                f"student training ({len(training)} runs)": sum(training.values())}
@@ -116,7 +117,7 @@ def run_report(args) -> None:
                "machine": _machine(), "versions": library_versions(), "corpus": raw.manifest["counts"],
                "teacher": {"settings": teacher["settings"], "model": teacher["model"],
                            "train_wall_seconds": teacher_training,
-                           "test_scores": teacher_eval["scores"]},
+                           "test_scores": teacher_scores},
                "distillation": {"config": distilled.manifest["config"], "teacher_cost": cost,
                                 "train_targets_vs_references": quality},
                "comparison": compare, "complexity": complexity["corpora"],
@@ -145,7 +146,7 @@ def run_report(args) -> None:
              f"![learning curves]({curves})", "",
              "## Teacher and distilled corpus", "",
              "| | " + " | ".join(f"BLEU {k}" for k in columns) + " |", "|---|" + "---|" * len(columns),
-             "| teacher on test (beam 5) | " + " | ".join(f"{teacher_eval['scores'][k]['bleu']:.2f}" for k in columns) + " |",
+             "| teacher on test (beam 5) | " + " | ".join(f"{teacher_scores[k]['bleu']:.2f}" for k in columns) + " |",
              "| distilled train targets vs human references | "
              + " | ".join(f"{quality[k]['bleu']:.2f}" if k in quality else "" for k in columns) + " |",
              "", f"Regeneration ({distilled.manifest['config'].get('backend', 'fairseq')} backend, "
@@ -190,13 +191,13 @@ def reported_numbers(results: dict) -> dict[str, float]:
     numbers = {f"teacher test BLEU {ref}": score["bleu"] for ref, score in results["teacher"]["test_scores"].items()}
     numbers |= {f"distilled train targets BLEU {ref}": score["bleu"]
                 for ref, score in results["distillation"]["train_targets_vs_references"].items()}
-    for row in results["comparison"]["rows"]:
-        if row["system"] == "teacher":
+    for record in results["comparison"]["results"]:
+        if record["system"] == "teacher":
             continue
-        name = f"{row['system']} {row['data']} {row['decoding']}"
-        for ref, bleu in row["bleu"].items():
-            numbers |= {f"{name} BLEU {ref} seed {seed}": value for seed, value in zip(row["seeds"], bleu["values"])}
-        numbers |= {f"{name} p seed {seed}": p for seed, p in zip(row["seeds"], row.get("p_value_vs_raw", []))}
+        name = f"{record['system']} {record['data']} {record['decoding']}"
+        numbers |= {f"{name} BLEU {ref} seed {record['seed']}": score["bleu"] for ref, score in record["scores"].items()}
+        if "p_value_vs_raw" in record:
+            numbers[f"{name} p seed {record['seed']}"] = record["p_value_vs_raw"]
     for corpus in results["complexity"]:
         name = corpus.get("name", Path(corpus["corpus"]).name)
         numbers[f"C(d) {name}"] = corpus["complexity_bits"]
@@ -228,27 +229,48 @@ def run_check(args) -> None:
     print(f"all {len(expected)} numbers reproduced")
 
 
-README_BEGIN = "<!-- results: written by `scripts/report.py readme` from docs/results/*/results.json; do not edit -->"
+README_BEGIN = ("<!-- results: written by `scripts/report.py readme` from docs/results/*/results.json and "
+                "docs/results/bench/bench.json; do not edit -->")
 README_END = "<!-- end of results -->"
 
 
+def speed_table(bench: dict, link: str) -> str:
+    """The benchmark's decoding rows at its largest thread count, as Markdown, with where they were measured."""
+    decoding = bench["decoding"]
+    threads = max(decoding["threads"])
+    primary = next(iter(decoding["rows"][0]["scores"]))
+    lines = [f"Decoding speed ([benchmark]({link})), {decoding['test_sentences']:,} test "
+             f"sentences, {threads} threads; measured {bench['date']} on {bench['machine']['platform']} "
+             f"(device {bench['machine']['device']}):", "",
+             f"| system | sent/s batched | p50 ms, batch size 1 | speedup at batch size 1 vs teacher beam 5 | BLEU {primary} |",
+             "|---|---|---|---|---|"]
+    lines += [f"| {row['system']} | {row['batch_sentences_per_second']:.1f} | {row['bs1_p50_ms']:.1f} | "
+              f"{row['speedup_bs1']:.1f}x | {row['scores'][primary]['bleu']:.2f} |"
+              for row in decoding["rows"] if row["threads"] == threads]
+    return "\n".join(lines) + "\n"
+
+
 def readme_results(results_dir: Path) -> str:
-    """The README's results: per committed report (presets other than quick first), its gain table and
-    its full table, with where and when it was measured."""
+    """The README's results: per committed report (presets other than quick first), its gain table and,
+    except for QUICK, its full table, with where and when it was measured; then the decoding benchmark."""
     reports = sorted((read_json(path) for path in results_dir.glob("*/results.json")),
                      key=lambda r: (r["comparison"]["preset"] == "quick", r["name"]))
     blocks = []
     for results in reports:
         machine, compare = results["machine"], results["comparison"]
         seeds = ", ".join(f"`{student}` {','.join(map(str, s))}" for student, s in compare["seeds"].items())
+        quick = compare["preset"] == "quick"
         blocks.append("\n".join([
             f"**{results['name']}** ([report]({results_dir.as_posix()}/{results['name']}/REPORT.md)): "
             f"`{compare['preset']}` preset, seeds {seeds}; measured {results['date']} on "
             f"{machine['cpu_cores']} CPU cores, {machine['memory_gib']} GiB ({machine['platform']}).", "",
-            gain_table(compare), markdown_table(compare)]))
+            gain_table(compare), *([] if quick else [markdown_table(compare)])]))
         if results.get("mode_mixing"):
             rates = ", ".join(f"{name} {system['mode_mixing_rate']:.1%}" for name, system in results["mode_mixing"].items())
             blocks.append(f"Share of test outputs that mix target languages: {rates}.\n")
+    bench = results_dir / "bench" / "bench.json"
+    if bench.is_file() and "decoding" in read_json(bench):
+        blocks.append(speed_table(read_json(bench), f"{results_dir.as_posix()}/bench/bench.md"))
     return "\n".join([README_BEGIN, "", *blocks, README_END])
 
 

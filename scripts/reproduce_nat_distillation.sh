@@ -62,10 +62,7 @@ step students "$BIN/seqkd-nat" compare --teacher "$TEACHER" --raw "$CORPUS_DIR" 
   "${DEVICE_ARGS[@]}"
 step analysis "$BIN/seqkd-analysis" complexity --corpus "$CORPUS_DIR" --corpus "$DISTILLED" --out "$OUT/complexity"
 if [[ -f "$CORPUS_DIR/raw/train.mode" ]]; then  # a multi-target corpus: which systems mix its modes?
-  headline=${STUDENTS%%,*} seed=${SEEDS%%,*}
-  step modes "$BIN/seqkd-analysis" modes --corpus "$CORPUS_DIR" --hyp "AR teacher=$TEACHER/eval/compare.beam5.hyp" \
-    --hyp "$headline, raw data=$STUDENT_RUNS/$headline-raw-seed$seed/eval/compare.hyp" \
-    --hyp "$headline, distilled data=$STUDENT_RUNS/$headline-distilled-seed$seed/eval/compare.hyp" --out "$OUT/modes"
+  step modes "$BIN/seqkd-analysis" modes --corpus "$CORPUS_DIR" --compare "$STUDENT_RUNS/compare.json" --out "$OUT/modes"
 fi
 printf 'total\t%s\n' "$(( $(date +%s) - begun ))" >> "$OUT/.timings.tsv"
 mv "$OUT/.timings.tsv" "$OUT/timings.tsv"

@@ -30,19 +30,29 @@ def test_reproduce_script_writes_table_report_and_figures(tiny_students, tiny_te
     assert rows.count("\n| ") == 9 and "BLEU tgt" in table and "nrefs:1" in table  # teacher + 4 systems x 2
     assert "| ctc-glat | one pass, blank penalty tuned on valid |" in table  # the gain table follows
     result = json.loads((runs / "students-tiny" / "compare.json").read_text())
-    assert [(r["system"], r["data"], r["decoding"]) for r in result["rows"]] == [
-        ("teacher", "raw", "beam 5"), ("ctc", "raw", TUNED), ("ctc", "distilled", TUNED),
-        ("ctc-glat", "raw", TUNED), ("ctc-glat", "distilled", TUNED), ("ar", "raw", "greedy"),
-        ("ar", "distilled", "greedy"), ("ar", "raw", "beam 5"), ("ar", "distilled", "beam 5")]
-    for row in result["rows"][2::2]:
-        assert len(row["p_value_vs_raw"]) == 1 and 0 <= row["p_value_vs_raw"][0] <= 1
-    assert all(r["speedup"] > 0 for r in result["rows"])
+    records = result["results"]  # one per (system, training data, seed, decoding)
+    assert [(r["system"], r["data"], r["seed"], r["decoding"]) for r in records] == [
+        ("teacher", "raw", None, "beam 5"), ("ctc", "raw", 1, TUNED), ("ctc", "distilled", 1, TUNED),
+        ("ctc-glat", "raw", 1, TUNED), ("ctc-glat", "distilled", 1, TUNED), ("ar", "raw", 1, "greedy"),
+        ("ar", "distilled", 1, "greedy"), ("ar", "raw", 1, "beam 5"), ("ar", "distilled", 1, "beam 5")]
+    for record in records:
+        assert ("p_value_vs_raw" in record) == (record["data"] == "distilled")
+        assert 0 <= record.get("p_value_vs_raw", 0) <= 1 and record["decode_wall_seconds"] > 0
+        assert Path(record["hypotheses"]).is_file() and Path(record["evaluation"]).is_file()
+    # each evaluation's file names its decoding settings, so greedy and beam 5 keep their own
+    assert [Path(r["evaluation"]).name for r in records if r["system"] == "ar" and r["data"] == "raw"] == [
+        "test.greedy.json", "test.beam5.json"]
+    assert all(Path(r["evaluation"]).name == f"test.blank-penalty{r['blank_penalty']:g}.json"
+               for r in records if r["system"].startswith("ctc"))
+    assert records[0]["evaluation"] == str(runs / "teacher-tiny" / "eval" / f"{tiny_synthetic.path.name}.test.beam5.json")
+    trained = (runs / "students-tiny" / "ctc-distilled-seed1" / "manifest.json").stat().st_mtime
+    assert Path(records[0]["evaluation"]).stat().st_mtime < trained  # train-teacher's evaluation, not made again
 
     report = (out / "REPORT.md").read_text()
     assert table.splitlines()[2] in report  # the same table, read from compare.json
     assert "![BLEU](bleu.png)" in report and (out / "bleu.png").stat().st_size > 1000
     assert "## Distillation gain" in report and f"| ctc | {TUNED} |" in report
-    assert all(0 <= p <= 2.5 for row in result["rows"][1:5] for p in row["blank_penalty"])
+    assert all(0 <= r["blank_penalty"] <= 2.5 for r in records[1:5])
     assert "![learning curves](curves.png)" in report and (out / "curves.png").stat().st_size > 1000
     curves = {(c["student"], c["data"]): c["points"] for c in result["curves"]}
     assert len(curves) == 6 and [p["updates"] for p in curves["ctc", "raw"]] == [100, 200, 300]  # tiny: every 100
@@ -50,7 +60,7 @@ def test_reproduce_script_writes_table_report_and_figures(tiny_students, tiny_te
     assert (out / "complexity" / "complexity.png").is_file()
     assert "seqkd-nat compare" in report and "| students |" in report  # commands and timings
     summary = json.loads((out / "results.json").read_text())
-    assert summary["comparison"]["rows"] == result["rows"]
+    assert summary["comparison"]["results"] == records
     assert {"teacher", "distill", "students", "analysis", "total"} <= set(summary["timings_seconds"])
     assert "## Time" in report and summary["compute_seconds"]["teacher training"] > 0  # fairseq's wall meter
     assert len(summary["student_train_wall_seconds"]) == 6 and "student training (6 runs)" in summary["compute_seconds"]
@@ -58,7 +68,7 @@ def test_reproduce_script_writes_table_report_and_figures(tiny_students, tiny_te
     check = [sys.executable, str(ROOT / "scripts" / "report.py"), "check", "--expected", str(out / "results.json")]
     same = subprocess.run([*check, "--actual", str(out / "results.json")], capture_output=True, text=True)
     assert same.returncode == 0 and "numbers reproduced" in same.stdout
-    summary["comparison"]["rows"][1]["bleu"]["tgt"]["values"][0] += 0.01  # one BLEU off by 0.01
+    summary["comparison"]["results"][1]["scores"]["tgt"]["bleu"] += 0.01  # one BLEU off by 0.01
     (tmp_path / "rerun.json").write_text(json.dumps(summary))
     differs = subprocess.run([*check, "--actual", str(tmp_path / "rerun.json")], capture_output=True, text=True)
     assert differs.returncode == 1 and f"| ctc raw {TUNED} BLEU tgt seed 1 |" in differs.stdout

@@ -1,0 +1,42 @@
+"""The decoding benchmark on the fixtures: every kind of system it promises is measured, the lean path's
+outputs are counted against fairseq's, and its numbers are consistent with each other."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_decoding_benchmark_measures_every_system_and_counts_identical_lean_outputs(
+        tiny_students, tiny_teacher, tiny_synthetic, tmp_path):
+    students = tmp_path / "students"  # the layout `seqkd-nat compare` writes
+    students.mkdir()
+    for student in ("ctc", "nat", "ar"):
+        (students / f"{student}-distilled-seed1").symlink_to(tiny_students[student][0])
+    out = tmp_path / "bench"
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "bench.py"), "run", "--teacher", str(tiny_teacher[0]),
+                    "--students", str(students), "--corpus", str(tiny_synthetic.path), "--out", str(out),
+                    "--sections", "decoding", "--repeats", "1", "--latency-sentences", "10", "--threads", "1"],
+                   check=True, capture_output=True, text=True)
+    report = json.loads((out / "bench.json").read_text())
+    decoding = report["decoding"]
+    assert [row["system"] for row in decoding["rows"]] == [
+        "teacher, fairseq, beam 5", "teacher, fairseq, greedy", "teacher, CTranslate2 int8, beam 5",
+        "teacher, CTranslate2 int8, greedy", "ctc, lean", "ctc, fairseq", "nat, lean", "nat, fairseq",
+        "ar student, CTranslate2 int8, greedy"]
+    test_sentences = len(tiny_synthetic.lines("test", "src"))
+    assert decoding["lean_identical"] == {student: {"identical": test_sentences, "sentences": test_sentences}
+                                          for student in ("ctc", "nat")}
+    for row in decoding["rows"]:
+        assert 0 < row["bs1_p50_ms"] <= row["bs1_p90_ms"]
+        assert row["peak_mib"] >= row["loaded_mib"] > 50  # a Python process with torch loaded
+    base = decoding["rows"][0]
+    assert base["speedup_batch"] == base["speedup_bs1"] == 1.0
+    greedy = next(row for row in decoding["rows"] if row["system"] == "teacher, CTranslate2 int8, greedy")
+    assert greedy["speedup_bs1_vs_ct2_greedy"] == 1.0
+    assert next(iter(decoding["rows"][0]["scores"].values()))["bleu"] > 60  # the teacher learned the fixture
+    assert (out / decoding["figure"]).stat().st_size > 10_000
+    markdown = (out / "bench.md").read_text()
+    assert f"ctc {test_sentences:,} of {test_sentences:,}" in markdown
+    assert any(target["name"].startswith("best NAT, lean") for target in report["targets"])
