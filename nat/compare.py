@@ -230,6 +230,26 @@ def gain_table(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def training_loss_table(result: dict) -> str:
+    """Markdown: each student's training loss at its last update on raw vs distilled targets (mean over
+    seeds): distilled data should be clearly easier to fit (Zhou et al. 2020)."""
+    losses: dict[tuple, list[float]] = {}
+    updates = {}
+    for curve in result["curves"]:
+        last = curve["points"][-1] if curve["points"] else {}
+        if last.get("train_loss") is not None:
+            losses.setdefault((curve["student"], curve["data"]), []).append(last["train_loss"])
+            updates[curve["student"]] = last["updates"]
+    lines = ["| student | updates | training loss, raw targets | training loss, distilled targets |",
+             "|---|---|---|---|"]
+    for student in updates:
+        cells = [f"{statistics.mean(losses[student, data]):.3f}" if (student, data) in losses else ""
+                 for data in DATA]
+        lines.append(f"| {student} | {updates[student]} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n\nfairseq's training loss (its criterion's units, per target token) over the " \
+                              "last log interval, mean over seeds.\n"
+
+
 def write_comparison(result: dict, out) -> str:
     """compare.json, compare.md and the learning curves (curves.png) in ``out``."""
     from nat.curves import plot_curves
@@ -237,7 +257,7 @@ def write_comparison(result: dict, out) -> str:
     out = Path(out)
     write_json(out / "compare.json", result)
     plot_curves(result["curves"], out / "curves.png", result["teacher_valid_bleu"])
-    table = markdown_table(result) + "\n" + gain_table(result)
+    table = markdown_table(result) + "\n" + gain_table(result) + "\n" + training_loss_table(result)
     with atomic_open(out / "compare.md") as handle:
         handle.write(table)
     return table

@@ -19,6 +19,8 @@ from distill.scoring import primary_reference_score
 SAVED = re.compile(r"Saved checkpoint (\S+) \(epoch \d+ @ (\d+) updates")
 # fairseq's progress lines within an epoch (key=value) and at its end (| key value |); the last "wall" is the clock
 TRAINING_LINE = re.compile(r"\| train(?:_inner)? \|.*num_updates[= ](\d+).*wall[= ](\d+(?:\.\d+)?)")
+# fairseq's training loss averaged over each log interval or epoch (on the run's own targets: raw or distilled)
+TRAINING_LOSS = re.compile(r"\| train(?:_inner)? \|.*? loss[= ](\d+(?:\.\d+)?)[,| ].*num_updates[= ](\d+)")
 
 
 def interval_checkpoints(run_dir) -> dict[int, Path]:
@@ -45,15 +47,27 @@ def wall_seconds_at(train_log, updates: list[int]) -> dict[int, float | None]:
     return {target: next((wall for n, wall in logged if n >= target), None) for target in updates}
 
 
+def training_loss_at(train_log, updates: list[int]) -> dict[int, float | None]:
+    """fairseq's training loss at each update count: the mean over the log interval (or epoch) that
+    ends there or last before it."""
+    logged = sorted((int(n), float(loss)) for loss, n in TRAINING_LOSS.findall(Path(train_log).read_text(encoding="utf-8")))
+    return {target: next((loss for n, loss in reversed(logged) if n <= target), None) for target in updates}
+
+
 def learning_curve(run_dir, corpus, translator_for_checkpoint) -> list[dict]:
-    """[{updates, wall_seconds, bleu}] on ``corpus``'s valid split; ``translator_for_checkpoint(path)`` decodes."""
+    """[{updates, wall_seconds, train_loss, bleu}] on ``corpus``'s valid split; ``translator_for_checkpoint(path)``
+    decodes. Points cached before the training loss was recorded get it from the log."""
     run_dir = Path(run_dir)
     cache = run_dir / "curve.json"
     checkpoints = interval_checkpoints(run_dir)
     key = {"corpus_hash": corpus.manifest["config_hash"], "updates": list(checkpoints)}
+    losses = training_loss_at(run_dir / "train.log", list(checkpoints))
     if cache.is_file():
         cached = read_json(cache)
         if {k: cached.get(k) for k in key} == key:
+            if any("train_loss" not in point for point in cached["points"]):
+                cached["points"] = [{**point, "train_loss": losses[point["updates"]]} for point in cached["points"]]
+                write_json(cache, cached)
             return cached["points"]
     walls = wall_seconds_at(run_dir / "train.log", list(checkpoints))
     reference_name, signature = next(iter(corpus.references("valid"))), None
@@ -61,13 +75,15 @@ def learning_curve(run_dir, corpus, translator_for_checkpoint) -> list[dict]:
     for updates, path in checkpoints.items():
         _, score = primary_reference_score(translator_for_checkpoint(str(path)), corpus, "valid")
         signature = score["bleu_signature"]
-        points.append({"updates": updates, "wall_seconds": walls[updates], "bleu": score["bleu"]})
+        points.append({"updates": updates, "wall_seconds": walls[updates], "train_loss": losses[updates],
+                       "bleu": score["bleu"]})
     write_json(cache, {**key, "reference": reference_name, "bleu_signature": signature, "points": points})
     return points
 
 
 def plot_curves(curves: list[dict], path, teacher_bleu: float | None = None) -> Path:
-    """One panel per student: valid BLEU against updates (top) and training minutes (bottom), raw vs distilled.
+    """One column per student, raw vs distilled: valid BLEU against updates (top) and training minutes
+    (middle), and the training loss on the run's own targets against updates (bottom).
 
     ``curves``: [{"student", "data", "seed", "points"}]; every seed is one line.
     """
@@ -77,10 +93,10 @@ def plot_curves(curves: list[dict], path, teacher_bleu: float | None = None) -> 
     import matplotlib.pyplot as plt
 
     students = list(dict.fromkeys(curve["student"] for curve in curves))
-    figure, axes = plt.subplots(2, len(students), figsize=(3.4 * len(students), 5.6), squeeze=False, sharey=True)
+    figure, axes = plt.subplots(3, len(students), figsize=(3.4 * len(students), 8.2), squeeze=False, sharey="row")
     colors = {"raw": "tab:gray", "distilled": "tab:blue"}
     for column, student in enumerate(students):
-        top, bottom = axes[0][column], axes[1][column]
+        top, bottom, loss = axes[0][column], axes[1][column], axes[2][column]
         labelled = set()
         for curve in (c for c in curves if c["student"] == student):
             points = curve["points"]
@@ -92,17 +108,22 @@ def plot_curves(curves: list[dict], path, teacher_bleu: float | None = None) -> 
             timed = [p for p in points if p["wall_seconds"] is not None]
             bottom.plot([p["wall_seconds"] / 60 for p in timed], [p["bleu"] for p in timed], marker="o", ms=3,
                         color=color)
+            logged = [p for p in points if p.get("train_loss") is not None]
+            loss.plot([p["updates"] for p in logged], [p["train_loss"] for p in logged], marker="o", ms=3, color=color)
         for axis in (top, bottom):
             if teacher_bleu is not None:
                 axis.axhline(teacher_bleu, color="tab:red", linestyle="--", linewidth=1,
                              label="teacher, beam 5" if axis is top else None)
             axis.grid(alpha=0.3)
+        loss.grid(alpha=0.3)
         top.set_title(student)
         top.set_xlabel("updates")
         bottom.set_xlabel("training minutes")
+        loss.set_xlabel("updates")
         top.legend(fontsize=8)
     axes[0][0].set_ylabel("valid BLEU")
     axes[1][0].set_ylabel("valid BLEU")
+    axes[2][0].set_ylabel("training loss (own targets)")
     figure.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -20,7 +20,8 @@ sys.path.insert(0, str(ROOT))
 from distill.corpus.directory import Corpus, library_versions  # noqa: E402
 from distill.engine import fairseq_training_wall_seconds, read_run_manifest  # noqa: E402
 from distill.io import InputError, atomic_open, dispatch, read_json, write_json  # noqa: E402
-from nat.compare import gain_table, markdown_table, score_columns, student_run_dir, table_rows  # noqa: E402
+from nat.compare import (gain_table, markdown_table, score_columns, student_run_dir, table_rows,  # noqa: E402
+                         training_loss_table)
 from nat.curves import plot_curves  # noqa: E402
 
 
@@ -142,8 +143,9 @@ def run_report(args) -> None:
              "## Distillation gain", "", gain_table(compare), "",
              "## Learning curves (validation set)", "",
              f"Validation BLEU ({compare['references'][0]}) at every interval checkpoint of every run, one line per "
-             "seed, against updates (top) and training minutes (bottom); dashed: the teacher (beam 5).", "",
-             f"![learning curves]({curves})", "",
+             "seed, against updates (top) and training minutes (middle); dashed: the teacher (beam 5). Bottom: the "
+             "training loss on each run's own targets.", "",
+             f"![learning curves]({curves})", "", training_loss_table(compare), "",
              "## Teacher and distilled corpus", "",
              "| | " + " | ".join(f"BLEU {k}" for k in columns) + " |", "|---|" + "---|" * len(columns),
              "| teacher on test (beam 5) | " + " | ".join(f"{teacher_scores[k]['bleu']:.2f}" for k in columns) + " |",

@@ -57,6 +57,8 @@ def test_reproduce_script_writes_table_report_and_figures(tiny_students, tiny_te
     curves = {(c["student"], c["data"]): c["points"] for c in result["curves"]}
     assert len(curves) == 6 and [p["updates"] for p in curves["ctc", "raw"]] == [100, 200, 300]  # tiny: every 100
     assert all(p["wall_seconds"] > 0 and 0 <= p["bleu"] <= 100 for points in curves.values() for p in points)
+    assert all(p["train_loss"] > 0 for points in curves.values() for p in points)  # fairseq's, from the log
+    assert "| ctc | 300 |" in report and "training loss, distilled targets" in table
     assert (out / "complexity" / "complexity.png").is_file()
     assert "seqkd-nat compare" in report and "| students |" in report  # commands and timings
     summary = json.loads((out / "results.json").read_text())

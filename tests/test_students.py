@@ -182,24 +182,31 @@ def test_importing_the_plugin_leaves_the_root_log_level_alone():
 
 
 def test_table_over_several_seeds_gives_mean_sd_and_one_p_per_seed():
-    from nat.compare import gain_table, markdown_table
+    from nat.compare import gain_table, markdown_table, training_loss_table
 
-    def row(system, data, values, p=None):
-        bleu = {"mean": sum(values) / len(values), "sd": 1.0 if len(values) > 1 else 0.0, "values": values}
-        return {"system": system, "data": data, "decoding": "beam 5" if system == "teacher" else "one pass",
-                "seeds": [1, 2] if system != "teacher" else [],
-                "bleu": {"web": bleu}, "speedup": 2.0, **({"p_value_vs_raw": p} if p else {})}
+    def record(system, data, seed, bleu, seconds, p=None):
+        return {"system": system, "data": data, "seed": seed, "decoding": "beam 5" if system == "teacher" else "one pass",
+                "scores": {"web": {"bleu": bleu}}, "decode_wall_seconds": seconds,
+                **({"p_value_vs_raw": p} if p is not None else {})}
 
-    result = {"rows": [row("teacher", "raw", [30.0]), row("nat", "raw", [5.0, 7.0]),
-                       row("nat", "distilled", [8.0, 10.0], p=[0.001, 0.0456])],
-              "references": ["web"], "test_sentences": 3, "bleu_signatures": {"web": "nrefs:1"}}
+    def curve(data, seed, loss):
+        return {"student": "nat", "data": data, "seed": seed,
+                "points": [{"updates": 100, "train_loss": 9.0}, {"updates": 200, "train_loss": loss}]}
+
+    result = {"results": [record("teacher", "raw", None, 30.0, 4.0), record("nat", "raw", 1, 5.0, 1.0),
+                          record("nat", "raw", 2, 7.0, 3.0), record("nat", "distilled", 1, 8.0, 2.0, p=0.001),
+                          record("nat", "distilled", 2, 10.0, 2.0, p=0.0456)],
+              "references": ["web"], "test_sentences": 3, "bleu_signatures": {"web": "nrefs:1"},
+              "curves": [curve("raw", 1, 5.0), curve("raw", 2, 6.0), curve("distilled", 1, 3.0),
+                         curve("distilled", 2, 3.5)]}
     lines = markdown_table(result).splitlines()
-    assert lines[2] == "| AR teacher | raw | beam 5 |  | 30.00 |  | 2.0x |"  # one value: no ± sd
-    assert lines[3] == "| nat | raw | one pass | 1,2 | 6.00 ± 1.00 |  | 2.0x |"
-    assert lines[4] == "| nat | distilled | one pass | 1,2 | 9.00 ± 1.00 | 0.001, 0.046 | 2.0x |"
+    assert lines[2] == "| AR teacher | raw | beam 5 |  | 30.00 |  | 1.0x |"  # one value: no ± sd
+    assert lines[3] == "| nat | raw | one pass | 1,2 | 6.00 ± 1.41 |  | 2.0x |"  # sd of 5, 7; 4 s / median 2 s
+    assert lines[4] == "| nat | distilled | one pass | 1,2 | 9.00 ± 1.41 | 0.001, 0.046 | 2.0x |"
     assert "mean ± sd over the seeds of their row" in lines[6]
     gain = gain_table(result).splitlines()
     assert gain[2] == "| nat | one pass | +3.00 | 1 of 2 | 20% | 30% |"  # 9 - 6; p 0.001 only; 6/30, 9/30
+    assert training_loss_table(result).splitlines()[2] == "| nat | 200 | 5.500 | 3.250 |"  # last points, mean of seeds
 
 
 @pytest.mark.parametrize("student", ["ctc", "ctc-glat", "nat", "nat-glat", "duration"])
@@ -213,3 +220,15 @@ def test_lean_path_gives_the_fairseq_paths_outputs(student, tiny_students, tiny_
     fairseq = load_translator(run, settings=StudentSettings())
     assert lean.lean and not fairseq.lean
     assert lean.translate_lines(sources) == fairseq.translate_lines(sources)
+
+
+def test_training_loss_is_read_from_fairseq_log_lines(tmp_path):
+    from nat.curves import training_loss_at
+
+    log = tmp_path / "train.log"
+    log.write_text(
+        "2026-01-01 | INFO | train_inner | epoch 001:     50 / 280 loss=16.463, nll_loss=15.1, ups=0.86, "
+        "num_updates=50, lr=0.00025, wall=60\n"
+        "2026-01-01 | INFO | train_inner | epoch 001:    100 / 280 loss=10.013, nll_loss=9.9, num_updates=100, wall=113\n"
+        "2026-01-01 | INFO | train | epoch 001 | loss 9.534 | nll_loss 8.367 | ppl 741.29 | num_updates 150 | wall 170\n")
+    assert training_loss_at(log, [50, 120, 150, 10]) == {50: 16.463, 120: 10.013, 150: 9.534, 10: None}
