@@ -208,7 +208,8 @@ def markdown_table(result: dict) -> str:
     return ("\n".join(lines) + "\n\nStudents: mean ± sd over the seeds of their row; "
             f"p: sacrebleu paired bootstrap (1,000 resamples) of BLEU against all references, one per seed, "
             f"two-sided (the BLEU columns give the direction); "
-            f"speedup: batched decoding of the {result['test_sentences']} test sentences, same process.\n"
+            f"speedup: batched decoding of the {result['test_sentences']} test sentences against the teacher's "
+            f"evaluation at beam 5 (the same machine and job, not side by side: scripts/bench.sh measures that).\n"
             + "".join(f"sacrebleu ({name}): {signature}\n" for name, signature in result["bleu_signatures"].items()))
 
 
