@@ -380,17 +380,24 @@ def _markdown(report: dict) -> str:
 def _targets(report: dict) -> list[dict]:
     targets = []
     if "decoding" in report:
-        lean = [r for r in report["decoding"]["rows"] if r["engine"] == "lean"]
-        best = max(lean, key=lambda r: next(iter(r["scores"].values()))["bleu"])["system"] if lean else None
-        for row in (r for r in lean if r["system"] == best):
-            bleu = next(iter(row["scores"].values()))["bleu"]
-            for key, against, wanted in (("speedup_bs1", "teacher fairseq beam 5", TARGETS["nat_speedup_bs1"]),
-                                         ("speedup_bs1_vs_ct2_greedy", "teacher CTranslate2 int8 greedy",
-                                          TARGETS["nat_vs_ct2_greedy_bs1"])):
-                targets.append({"name": f"best NAT, lean ({best.removesuffix(', lean')}, BLEU {bleu:.2f}) vs "
-                                        f"{against}, batch size 1, threads {row['threads']}", "wanted": f">= {wanted:g}x",
-                                "measured": f"{row[key]:.2f}x", "met": row[key] >= wanted,
-                                "gap": f"{wanted / row[key]:.1f}x short"})
+        # each system at its fastest thread count: what a user would run at batch size 1
+        fastest = {}
+        for row in report["decoding"]["rows"]:
+            if row["system"] not in fastest or row["bs1_p50_ms"] < fastest[row["system"]]["bs1_p50_ms"]:
+                fastest[row["system"]] = row
+        lean = [r for r in fastest.values() if r["engine"] == "lean"]
+        if lean:
+            nat = max(lean, key=lambda r: next(iter(r["scores"].values()))["bleu"])
+            bleu = next(iter(nat["scores"].values()))["bleu"]
+            for against, wanted in (("teacher, fairseq, beam 5", TARGETS["nat_speedup_bs1"]),
+                                    ("teacher, CTranslate2 int8, greedy", TARGETS["nat_vs_ct2_greedy_bs1"])):
+                other = fastest[against]
+                speedup = other["bs1_p50_ms"] / nat["bs1_p50_ms"]
+                targets.append({"name": f"best NAT, lean ({nat['system'].removesuffix(', lean')}, BLEU {bleu:.2f}, "
+                                        f"{nat['threads']} thr.) vs {against} ({other['threads']} thr.), p50 at batch "
+                                        f"size 1, each at its fastest thread count", "wanted": f">= {wanted:g}x",
+                                "measured": f"{speedup:.2f}x ({other['bs1_p50_ms']:.1f} / {nat['bs1_p50_ms']:.1f} ms)",
+                                "met": speedup >= wanted, "gap": f"{wanted / speedup:.1f}x short"})
     if "regeneration" in report:
         int8 = report["regeneration"]["rows"][-1]
         targets.append({"name": "CTranslate2 int8 vs fairseq regeneration", "wanted": f">= {TARGETS['ct2_int8_speedup']:.0f}x",
@@ -409,6 +416,19 @@ def _targets(report: dict) -> list[dict]:
                         "met": projected <= TARGETS["analysis_1m_seconds"],
                         "gap": f"{projected - TARGETS['analysis_1m_seconds']:.0f} s over"})
     return targets
+
+
+def run_render(args) -> None:
+    """bench.md again from bench.json (targets recomputed), without measuring anything."""
+    from distill.io import read_json
+
+    out = Path(args.out)
+    report = read_json(out / "bench.json")
+    report["targets"] = _targets(report)
+    write_json(out / "bench.json", report)
+    with atomic_open(out / "bench.md") as handle:
+        handle.write(_markdown(report))
+    print(f"wrote {out / 'bench.json'} and {out / 'bench.md'}")
 
 
 def run_bench(args) -> None:
@@ -456,6 +476,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--max-tokens", type=int, default=6000, help="tokens per batch for the batched measurements")
     run.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     run.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="thread counts of the decoding section")
+    render = commands.add_parser("render", help="rewrite bench.md (and the targets) from <out>/bench.json")
+    render.add_argument("--out", default="results/bench")
     profiler = commands.add_parser("profile", help="where one system's time goes at batch size 1 (torch profiler)")
     profiler.add_argument("--run", required=True, help="teacher or student run directory")
     profiler.add_argument("--corpus", required=True, help="corpus directory (its test sources are decoded)")
@@ -479,6 +501,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 if __name__ == "__main__":
-    sys.exit(dispatch(build_parser(), {"run": run_bench, "profile": run_profile, "decoding-worker": decoding_worker,
+    sys.exit(dispatch(build_parser(), {"run": run_bench, "render": run_render, "profile": run_profile, "decoding-worker": decoding_worker,
                                         "analysis-worker": lambda a: analysis_worker(a.pairs)},
                       sys.argv[1:]))

@@ -40,3 +40,6 @@ def test_decoding_benchmark_measures_every_system_and_counts_identical_lean_outp
     markdown = (out / "bench.md").read_text()
     assert f"ctc {test_sentences:,} of {test_sentences:,}" in markdown
     assert any(target["name"].startswith("best NAT, lean") for target in report["targets"])
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "bench.py"), "render", "--out", str(out)], check=True,
+                   capture_output=True)
+    assert (out / "bench.md").read_text() == markdown  # rendered from the JSON alone
