@@ -44,6 +44,14 @@ from distill.io import InputError, atomic_open, dispatch, write_json  # noqa: E4
 TARGETS = {"nat_speedup_bs1": 15.0, "nat_vs_ct2_greedy_bs1": 2.0, "ct2_int8_speedup": 3.0, "ct2_int8_bleu_delta": 0.3, "analysis_1m_seconds": 600.0}
 
 
+def _primary(section: dict) -> str:
+    """The section's primary reference (JSON keeps scores sorted by name, so it is recorded, or read
+    from the corpus for reports written before it was)."""
+    from distill.corpus.directory import Corpus
+
+    return section.get("reference") or next(iter(Corpus.open(section["corpus"]).references("test")))
+
+
 def _median_timing(function, repeats: int) -> tuple[float, object]:
     """Median wall seconds of ``function()`` over ``repeats`` calls, and the first call's result."""
     timings, first = [], None
@@ -160,7 +168,7 @@ def bench_decoding(args) -> dict:
                          "loaded_mib": result["loaded_mib"], "peak_mib": result["peak_mib"]})
             print(f"  {spec['name']:>38}, {measured['threads']} threads: {measured['batch_sentences_per_second']:7.1f} "
                   f"sent/s batched, p50 {measured['bs1_p50_ms']:6.1f} ms at batch size 1, "
-                  f"BLEU {next(iter(scores.values()))['bleu']:.2f}", flush=True)
+                  f"BLEU {scores[next(iter(references))]['bleu']:.2f}", flush=True)
     for row in rows:
         same_threads = {r["system"]: r for r in rows if r["threads"] == row["threads"]}
         base, fastest_ar = same_threads["teacher, fairseq, beam 5"], same_threads["teacher, CTranslate2 int8, greedy"]
@@ -171,13 +179,14 @@ def bench_decoding(args) -> dict:
     identical = {name.removesuffix(", lean"): {
         "identical": sum(a == b for a, b in zip(lines, outputs[name.replace(", lean", ", fairseq")])),
         "sentences": len(lines)} for name, lines in outputs.items() if name.endswith(", lean")}
-    return {"corpus": str(corpus.path), "students": f"{args.students}/*-{args.student_data}-seed*",
+    return {"corpus": str(corpus.path), "reference": next(iter(references)),
+            "students": f"{args.students}/*-{args.student_data}-seed*",
             "test_sentences": len(corpus.lines("test", "src")), "latency_sentences": args.latency_sentences,
             "max_tokens": args.max_tokens, "threads": args.threads, "rows": rows, "lean_identical": identical,
-            "figure": _speed_quality_figure(rows, Path(args.out))}
+            "figure": _speed_quality_figure(rows, next(iter(references)), Path(args.out))}
 
 
-def _speed_quality_figure(rows: list[dict], out: Path) -> str:
+def _speed_quality_figure(rows: list[dict], reference: str, out: Path) -> str:
     """BLEU against sentences/s, batched and at batch size 1: one point per system (filled: most threads)."""
     import matplotlib
 
@@ -190,7 +199,7 @@ def _speed_quality_figure(rows: list[dict], out: Path) -> str:
     for axis, key, title in ((axes[0], "batch_sentences_per_second", "batched"),
                              (axes[1], "bs1_sentences_per_second", "batch size 1")):
         for row in rows:
-            bleu = next(iter(row["scores"].values()))["bleu"]
+            bleu = row["scores"][reference]["bleu"]
             filled = row["threads"] == most
             axis.scatter(row[key], bleu, s=36, color=colors[row["engine"]], marker="o" if filled else "^",
                          facecolors=None if filled else "none")
@@ -200,7 +209,7 @@ def _speed_quality_figure(rows: list[dict], out: Path) -> str:
         axis.set_xlabel("sentences / s (log scale)")
         axis.set_title(f"{title}: circles {most} threads, triangles fewer")
         axis.grid(alpha=0.3)
-    axes[0].set_ylabel(f"test BLEU ({next(iter(rows[0]['scores']))})")
+    axes[0].set_ylabel(f"test BLEU ({reference})")
     for engine, color in colors.items():
         axes[1].scatter([], [], color=color, label=engine)
     axes[1].legend(fontsize=8, loc="lower right")
@@ -276,7 +285,8 @@ def bench_regeneration(args) -> dict:
         row["identical_outputs_share"] = sum(a == b for a, b in zip(row["outputs"], rows[0]["outputs"])) / len(sources)
     for row in rows:
         del row["outputs"]
-    return {"corpus": str(corpus.path), "teacher": teacher, "sentences": len(sources), "beam": 5, "threads": threads,
+    return {"corpus": str(corpus.path), "reference": primary, "teacher": teacher, "sentences": len(sources), "beam": 5,
+            "threads": threads,
             "rows": rows}
 
 
@@ -332,7 +342,7 @@ def _markdown(report: dict) -> str:
              f"medians of {report['repeats']} runs.", ""]
     if "decoding" in report:
         decoding = report["decoding"]
-        primary = next(iter(decoding["rows"][0]["scores"]))
+        primary = _primary(decoding)
         lines += [f"### Decoding ({decoding['test_sentences']} test sentences of {Path(decoding['corpus']).name}; "
                   f"batch size 1 on the first {decoding['latency_sentences']}; teacher `{report['teacher']}`, "
                   f"students from `{decoding['students']}`)", "",
@@ -354,7 +364,7 @@ def _markdown(report: dict) -> str:
                   f"sacrebleu: {decoding['rows'][0]['scores'][primary]['bleu_signature']}", ""]
     if "regeneration" in report:
         regeneration = report["regeneration"]
-        primary = next(iter(regeneration["rows"][0]["scores"]))
+        primary = _primary(regeneration)
         lines += [f"### Teacher regeneration ({regeneration['sentences']} training sources of "
                   f"{Path(regeneration['corpus']).name}, beam 5, {regeneration['threads']} threads; teacher "
                   f"`{regeneration['teacher']}`)", "",
@@ -387,8 +397,9 @@ def _targets(report: dict) -> list[dict]:
                 fastest[row["system"]] = row
         lean = [r for r in fastest.values() if r["engine"] == "lean"]
         if lean:
-            nat = max(lean, key=lambda r: next(iter(r["scores"].values()))["bleu"])
-            bleu = next(iter(nat["scores"].values()))["bleu"]
+            primary = _primary(report["decoding"])
+            nat = max(lean, key=lambda r: r["scores"][primary]["bleu"])
+            bleu = nat["scores"][primary]["bleu"]
             for against, wanted in (("teacher, fairseq, beam 5", TARGETS["nat_speedup_bs1"]),
                                     ("teacher, CTranslate2 int8, greedy", TARGETS["nat_vs_ct2_greedy_bs1"])):
                 other = fastest[against]

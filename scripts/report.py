@@ -240,7 +240,7 @@ def speed_table(bench: dict, link: str) -> str:
     """The benchmark's decoding rows at its largest thread count, as Markdown, with where they were measured."""
     decoding = bench["decoding"]
     threads = max(decoding["threads"])
-    primary = next(iter(decoding["rows"][0]["scores"]))
+    primary = decoding.get("reference") or next(iter(Corpus.open(decoding["corpus"]).references("test")))
     lines = [f"Decoding speed ([benchmark]({link})), {decoding['test_sentences']:,} test "
              f"sentences, {threads} threads; measured {bench['date']} on {bench['machine']['platform']} "
              f"(device {bench['machine']['device']}):", "",
