@@ -3,4 +3,4 @@ seqkd-distill train-teacher --corpus data/synthetic-k3 --out runs/teacher-quick 
 seqkd-distill regenerate --teacher runs/teacher-quick --corpus data/synthetic-k3 --out data/synthetic-k3.seqkd --method seqkd --backend ctranslate2 --compute-type int8
 seqkd-nat compare --teacher runs/teacher-quick --raw data/synthetic-k3 --distilled data/synthetic-k3.seqkd --out runs/students-quick --preset quick --students ctc\,ctc-glat\,ar --seeds 1 --other-seeds 1
 seqkd-analysis complexity --corpus data/synthetic-k3 --corpus data/synthetic-k3.seqkd --out docs/results/synthetic-k3-quick/complexity
-seqkd-analysis modes --corpus data/synthetic-k3 --hyp AR\ teacher=runs/teacher-quick/eval/compare.beam5.hyp --hyp ctc\,\ raw\ data=runs/students-quick/ctc-raw-seed1/eval/compare.hyp --hyp ctc\,\ distilled\ data=runs/students-quick/ctc-distilled-seed1/eval/compare.hyp --out docs/results/synthetic-k3-quick/modes
+seqkd-analysis modes --corpus data/synthetic-k3 --compare runs/students-quick/compare.json --out docs/results/synthetic-k3-quick/modes
