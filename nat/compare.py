@@ -207,9 +207,9 @@ def markdown_table(result: dict) -> str:
                      + f" | {p_cell} | {row['speedup']:.1f}x |")
     return ("\n".join(lines) + "\n\nStudents: mean ± sd over the seeds of their row; "
             f"p: sacrebleu paired bootstrap (1,000 resamples) of BLEU against all references, one per seed, "
-            f"two-sided (the BLEU columns give the direction); "
-            f"speedup: batched decoding of the {result['test_sentences']} test sentences against the teacher's "
-            f"evaluation at beam 5 (the same machine and job, not side by side: scripts/bench.sh measures that).\n"
+            f"two-sided (the BLEU columns give the direction).\nSpeedup: batched decoding of the "
+            f"{result['test_sentences']} test sentences against the teacher's at beam 5 (same job, not side by "
+            f"side: see scripts/bench.sh).\n"
             + "".join(f"sacrebleu ({name}): {signature}\n" for name, signature in result["bleu_signatures"].items()))
 
 

@@ -435,6 +435,9 @@ def run_render(args) -> None:
 
     out = Path(args.out)
     report = read_json(out / "bench.json")
+    for section in ("decoding", "regeneration"):
+        if section in report:
+            report[section]["reference"] = _primary(report[section])
     report["targets"] = _targets(report)
     write_json(out / "bench.json", report)
     with atomic_open(out / "bench.md") as handle:
