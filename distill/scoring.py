@@ -40,21 +40,26 @@ def primary_reference_score(translator, corpus, split: str) -> tuple[str, dict]:
     return name, score_translations(hypotheses, {name: reference})[name]
 
 
+def evaluation_files(out_dir, stem: str):
+    """Where :func:`evaluate_on_split` writes an evaluation: (hypotheses ``.hyp``, scores ``.json``)."""
+    from pathlib import Path
+
+    return Path(out_dir) / f"{stem}.hyp", Path(out_dir) / f"{stem}.json"
+
+
 def evaluate_on_split(translator, corpus, split: str, out_dir, stem: str) -> dict:
     """Translate a corpus split, score it against all its references, save hypotheses and JSON.
 
     The returned dict is the JSON plus ``hypotheses`` (kept out of the file: the .hyp holds them).
     """
-    from pathlib import Path
-
     from distill.io import write_json, write_lines
 
     sources = corpus.lines(split, "src")
     hypotheses = [nbest[0].text for nbest in translator.translate(sources)]
-    out_dir = Path(out_dir)
-    write_lines(out_dir / f"{stem}.hyp", hypotheses)
+    hypotheses_file, scores_file = evaluation_files(out_dir, stem)
+    write_lines(hypotheses_file, hypotheses)
     result = {"corpus": str(corpus.path.resolve()), "split": split, "sentences": len(sources),
               "decode_wall_seconds": translator.wall_seconds,
               "scores": score_translations(hypotheses, corpus.references(split))}
-    write_json(out_dir / f"{stem}.json", result)
+    write_json(scores_file, result)
     return {**result, "hypotheses": hypotheses}

@@ -132,6 +132,11 @@ def train_teacher(corpus_dir, run_dir, *, preset: str = "cpu", size: str | None 
                      processes=processes, locations={"corpus": str(corpus.path.resolve())})
 
 
+def teacher_evaluation_stem(corpus: Corpus, split: str, beam: int) -> str:
+    """The file stem of a teacher's evaluation in ``<run>/eval/`` (reused by ``seqkd-nat compare``)."""
+    return f"{corpus.path.name}.{split}.beam{beam}"
+
+
 def evaluate_teacher(run_dir, corpus_dir=None, *, split: str = "test", beam: int = 5, device: str | None = None) -> dict:
     """Translate a split with the best checkpoint; BLEU/chrF against each and all references."""
     from distill.generation import DecodeSettings, Translator
@@ -142,7 +147,7 @@ def evaluate_teacher(run_dir, corpus_dir=None, *, split: str = "test", beam: int
     corpus = Corpus.open(corpus_dir or manifest["corpus"])
     translator = Translator.autoregressive([manifest["checkpoint"]], corpus,
                                            DecodeSettings(beam=beam, device=device or default_device()))
-    result = evaluate_on_split(translator, corpus, split, run_dir / "eval", f"{corpus.path.name}.{split}.beam{beam}")
+    result = evaluate_on_split(translator, corpus, split, run_dir / "eval", teacher_evaluation_stem(corpus, split, beam))
     result["beam"] = beam
     print(f"teacher {run_dir} on {corpus.path.name}/{split} (beam {beam}):\n{format_scores(result['scores'])}", flush=True)
     return result

@@ -17,7 +17,7 @@ from pathlib import Path
 from distill.corpus.directory import Corpus
 from distill.engine import checkpoint_of
 from distill.io import InputError, atomic_open, write_json
-from distill.scoring import evaluate_on_split
+from distill.scoring import evaluate_on_split, evaluation_files
 from nat.students import AUTOREGRESSIVE, CTC_STUDENTS, STUDENTS, train_student
 
 DATA = ("raw", "distilled")
@@ -120,7 +120,7 @@ def compare(*, teacher: str, raw: str, distilled: str, out, seeds: dict[str, lis
                     hypotheses[data, seed] = evaluation.pop("hypotheses")
                     results.append({"system": student, "data": data, "seed": seed, "decoding": decoding,
                                     **({"blank_penalty": penalty} if student in CTC_STUDENTS else {}),
-                                    **_record(evaluation, run / "eval" / stem)})
+                                    **_record(evaluation, run / "eval", stem)})
                     if data == "distilled":
                         results[-1]["p_value_vs_raw"] = paired_bootstrap(hypotheses["raw", seed],
                                                                          hypotheses["distilled", seed], references)
@@ -138,29 +138,24 @@ def compare(*, teacher: str, raw: str, distilled: str, out, seeds: dict[str, lis
             "teacher_valid_bleu": next(iter(teacher_valid.values()))["bleu"]}
 
 
-def _files(stem: Path) -> tuple[Path, Path]:
-    """The hypotheses and the evaluation JSON that evaluate_on_split writes for ``stem``."""
-    return stem.with_name(f"{stem.name}.hyp"), stem.with_name(f"{stem.name}.json")
-
-
-def _record(evaluation: dict, stem: Path) -> dict:
+def _record(evaluation: dict, out_dir: Path, stem: str) -> dict:
     """What the results keep of an evaluation: its scores, decoding time and where its files are."""
-    hypotheses, made = _files(stem)
+    hypotheses, scores = evaluation_files(out_dir, stem)
     return {"scores": evaluation["scores"], "decode_wall_seconds": evaluation["decode_wall_seconds"],
-            "hypotheses": str(hypotheses), "evaluation": str(made)}
+            "hypotheses": str(hypotheses), "evaluation": str(scores)}
 
 
 def _teacher_evaluation(teacher, corpus: Corpus, translator_for, split: str = "test") -> dict:
     """The teacher's evaluation on a split at beam 5: the one ``train-teacher`` (or an earlier
     ``compare``) wrote when it is of this corpus, else made now under the same name."""
     from distill.io import read_json
+    from distill.teacher import teacher_evaluation_stem
 
-    stem = Path(teacher) / "eval" / f"{corpus.path.name}.{split}.beam5"
-    hypotheses, made = _files(stem)
-    if made.is_file() and hypotheses.is_file() and \
-            read_json(made).get("corpus") == str(corpus.path.resolve()):
-        return _record(read_json(made), stem)
-    return _record(evaluate_on_split(translator_for(teacher, beam=5), corpus, split, stem.parent, stem.name), stem)
+    out_dir, stem = Path(teacher) / "eval", teacher_evaluation_stem(corpus, split, 5)
+    hypotheses, scores = evaluation_files(out_dir, stem)
+    if scores.is_file() and hypotheses.is_file() and read_json(scores).get("corpus") == str(corpus.path.resolve()):
+        return _record(read_json(scores), out_dir, stem)
+    return _record(evaluate_on_split(translator_for(teacher, beam=5), corpus, split, out_dir, stem), out_dir, stem)
 
 
 def table_rows(result: dict) -> list[dict]:

@@ -61,15 +61,16 @@ def learning_curve(run_dir, corpus, translator_for_checkpoint) -> list[dict]:
     cache = run_dir / "curve.json"
     checkpoints = interval_checkpoints(run_dir)
     key = {"corpus_hash": corpus.manifest["config_hash"], "updates": list(checkpoints)}
-    losses = training_loss_at(run_dir / "train.log", list(checkpoints))
     if cache.is_file():
         cached = read_json(cache)
         if {k: cached.get(k) for k in key} == key:
             if any("train_loss" not in point for point in cached["points"]):
+                losses = training_loss_at(run_dir / "train.log", list(checkpoints))
                 cached["points"] = [{**point, "train_loss": losses[point["updates"]]} for point in cached["points"]]
                 write_json(cache, cached)
             return cached["points"]
     walls = wall_seconds_at(run_dir / "train.log", list(checkpoints))
+    losses = training_loss_at(run_dir / "train.log", list(checkpoints))
     reference_name, signature = next(iter(corpus.references("valid"))), None
     points = []
     for updates, path in checkpoints.items():

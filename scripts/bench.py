@@ -44,14 +44,6 @@ from distill.io import InputError, atomic_open, dispatch, write_json  # noqa: E4
 TARGETS = {"nat_speedup_bs1": 15.0, "nat_vs_ct2_greedy_bs1": 2.0, "ct2_int8_speedup": 3.0, "ct2_int8_bleu_delta": 0.3, "analysis_1m_seconds": 600.0}
 
 
-def _primary(section: dict) -> str:
-    """The section's primary reference (JSON keeps scores sorted by name, so it is recorded, or read
-    from the corpus for reports written before it was)."""
-    from distill.corpus.directory import Corpus
-
-    return section.get("reference") or next(iter(Corpus.open(section["corpus"]).references("test")))
-
-
 def _median_timing(function, repeats: int) -> tuple[float, object]:
     """Median wall seconds of ``function()`` over ``repeats`` calls, and the first call's result."""
     timings, first = [], None
@@ -151,6 +143,7 @@ def bench_decoding(args) -> dict:
 
     corpus = Corpus.open(args.corpus)
     references = corpus.references("test")
+    primary = next(iter(references))
     rows, outputs = [], {}
     for spec in _decoding_systems(args):
         done = subprocess.run([sys.executable, __file__, "decoding-worker", "--spec", json.dumps(spec),
@@ -168,22 +161,21 @@ def bench_decoding(args) -> dict:
                          "loaded_mib": result["loaded_mib"], "peak_mib": result["peak_mib"]})
             print(f"  {spec['name']:>38}, {measured['threads']} threads: {measured['batch_sentences_per_second']:7.1f} "
                   f"sent/s batched, p50 {measured['bs1_p50_ms']:6.1f} ms at batch size 1, "
-                  f"BLEU {scores[next(iter(references))]['bleu']:.2f}", flush=True)
+                  f"BLEU {scores[primary]['bleu']:.2f}", flush=True)
     for row in rows:
         same_threads = {r["system"]: r for r in rows if r["threads"] == row["threads"]}
-        base, fastest_ar = same_threads["teacher, fairseq, beam 5"], same_threads["teacher, CTranslate2 int8, greedy"]
+        base, ct2_greedy = same_threads["teacher, fairseq, beam 5"], same_threads["teacher, CTranslate2 int8, greedy"]
         row["speedup_batch"] = row["batch_sentences_per_second"] / base["batch_sentences_per_second"]
         row["speedup_bs1"] = base["bs1_p50_ms"] / row["bs1_p50_ms"]
-        row["speedup_bs1_vs_ct2_greedy"] = fastest_ar["bs1_p50_ms"] / row["bs1_p50_ms"]
+        row["speedup_bs1_vs_ct2_greedy"] = ct2_greedy["bs1_p50_ms"] / row["bs1_p50_ms"]
     # the lean path must give fairseq's outputs: count identical lines per student
     identical = {name.removesuffix(", lean"): {
         "identical": sum(a == b for a, b in zip(lines, outputs[name.replace(", lean", ", fairseq")])),
         "sentences": len(lines)} for name, lines in outputs.items() if name.endswith(", lean")}
-    return {"corpus": str(corpus.path), "reference": next(iter(references)),
-            "students": f"{args.students}/*-{args.student_data}-seed*",
-            "test_sentences": len(corpus.lines("test", "src")), "latency_sentences": args.latency_sentences,
+    return {"corpus": str(corpus.path), "reference": primary, "students": f"{args.students}/*-{args.student_data}-seed*",
+            "test_sentences": len(references[primary]), "latency_sentences": args.latency_sentences,
             "max_tokens": args.max_tokens, "threads": args.threads, "rows": rows, "lean_identical": identical,
-            "figure": _speed_quality_figure(rows, next(iter(references)), Path(args.out))}
+            "figure": _speed_quality_figure(rows, primary, Path(args.out))}
 
 
 def _speed_quality_figure(rows: list[dict], reference: str, out: Path) -> str:
@@ -342,7 +334,7 @@ def _markdown(report: dict) -> str:
              f"medians of {report['repeats']} runs.", ""]
     if "decoding" in report:
         decoding = report["decoding"]
-        primary = _primary(decoding)
+        primary = decoding["reference"]
         lines += [f"### Decoding ({decoding['test_sentences']} test sentences of {Path(decoding['corpus']).name}; "
                   f"batch size 1 on the first {decoding['latency_sentences']}; teacher `{report['teacher']}`, "
                   f"students from `{decoding['students']}`)", "",
@@ -364,7 +356,7 @@ def _markdown(report: dict) -> str:
                   f"sacrebleu: {decoding['rows'][0]['scores'][primary]['bleu_signature']}", ""]
     if "regeneration" in report:
         regeneration = report["regeneration"]
-        primary = _primary(regeneration)
+        primary = regeneration["reference"]
         lines += [f"### Teacher regeneration ({regeneration['sentences']} training sources of "
                   f"{Path(regeneration['corpus']).name}, beam 5, {regeneration['threads']} threads; teacher "
                   f"`{regeneration['teacher']}`)", "",
@@ -397,7 +389,7 @@ def _targets(report: dict) -> list[dict]:
                 fastest[row["system"]] = row
         lean = [r for r in fastest.values() if r["engine"] == "lean"]
         if lean:
-            primary = _primary(report["decoding"])
+            primary = report["decoding"]["reference"]
             nat = max(lean, key=lambda r: r["scores"][primary]["bleu"])
             bleu = nat["scores"][primary]["bleu"]
             for against, wanted in (("teacher, fairseq, beam 5", TARGETS["nat_speedup_bs1"]),
@@ -435,9 +427,6 @@ def run_render(args) -> None:
 
     out = Path(args.out)
     report = read_json(out / "bench.json")
-    for section in ("decoding", "regeneration"):
-        if section in report:
-            report[section]["reference"] = _primary(report[section])
     report["targets"] = _targets(report)
     write_json(out / "bench.json", report)
     with atomic_open(out / "bench.md") as handle:

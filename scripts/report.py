@@ -276,9 +276,10 @@ def readme_results(results_dir: Path) -> str:
         if results.get("mode_mixing"):
             rates = ", ".join(f"{name} {system['mode_mixing_rate']:.1%}" for name, system in results["mode_mixing"].items())
             blocks.append(f"Share of test outputs that mix target languages: {rates}.\n")
-    bench = results_dir / "bench" / "bench.json"
-    if bench.is_file() and "decoding" in read_json(bench):
-        blocks.append(speed_table(read_json(bench), f"{results_dir.as_posix()}/bench/bench.md"))
+    bench_path = results_dir / "bench" / "bench.json"
+    bench = read_json(bench_path) if bench_path.is_file() else {}
+    if "decoding" in bench:
+        blocks.append(speed_table(bench, f"{results_dir.as_posix()}/bench/bench.md"))
     return "\n".join([README_BEGIN, "", *blocks, README_END])
 
 
