@@ -8,6 +8,9 @@
         mode-mixing rate of system outputs on a multi-target corpus; simplex (K=3) or histogram (K=2)
   seqkd-analysis tradeoff --complexity-json FILE --bleu CORPUS=EVAL_JSON [...] --out DIR
         BLEU of students vs C(d) and F(d) of the corpora they were trained on
+  seqkd-analysis teacher-sizes --corpus RAW --teacher RUN --distilled DIR --student-runs DIR --runs DIR --out DIR
+        the teacher-size study: teachers of several sizes, their distilled corpora, C(d) and F(d),
+        and the BLEU of a student trained on each (scripts/complexity_plots.sh)
   seqkd-analysis validate --out DIR
         synthetic corpora of known H(y|x): estimated vs true complexity, Spearman rho,
         error table (Markdown + JSON) and figure
@@ -20,7 +23,19 @@ import argparse
 import sys
 from pathlib import Path
 
+from analysis.teacher_sizes import add_parser as add_teacher_sizes_parser
+from analysis.teacher_sizes import run_teacher_sizes
 from distill.io import InputError, atomic_open, dispatch, write_json
+
+
+def _pyplot():
+    """matplotlib's pyplot, drawing to files only (no display on servers and in CI)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def _save_figure(figure, stem: Path) -> list[str]:
@@ -44,10 +59,7 @@ def _named_corpus(item: str):
 
 
 def run_complexity(args) -> dict:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
 
     from analysis.measures import AlignedCorpus, faithfulness
 
@@ -102,10 +114,7 @@ def _compare_outputs(path: str) -> list[str]:
 
 
 def run_modes(args) -> dict:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
     import numpy as np
 
     from analysis.multimodality import ModeLexicon, mode_mixing, simplex_xy
@@ -163,10 +172,7 @@ def run_modes(args) -> dict:
 
 def run_tradeoff(args) -> dict:
     """Student BLEU against C(d) and F(d) of the corpus it was trained on (Zhou et al. 2020, Fig. 4)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
 
     from distill.io import read_json
 
@@ -214,10 +220,7 @@ VALIDATION_ENTROPIES = (0.0, 0.5, 1.0, 1.5, 2.0, 2.5)
 
 
 def run_validate(args) -> dict:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
     from scipy.stats import pearsonr, spearmanr
 
     from analysis.measures import AlignedCorpus
@@ -293,6 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help="evaluation JSON (seqkd-nat evaluate) of the student trained on that corpus; repeatable")
     tradeoff.add_argument("--reference", help="reference set to plot BLEU against (default: all references together)")
     tradeoff.add_argument("--out", required=True)
+    add_teacher_sizes_parser(commands)
     validate = commands.add_parser("validate", help="estimated vs true complexity on synthetic corpora")
     validate.add_argument("--out", required=True)
     validate.add_argument("--pairs", type=int, default=20000)
@@ -303,7 +307,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-COMMANDS = {"complexity": run_complexity, "validate": run_validate, "modes": run_modes, "tradeoff": run_tradeoff}
+COMMANDS = {"complexity": run_complexity, "validate": run_validate, "modes": run_modes, "tradeoff": run_tradeoff,
+            "teacher-sizes": run_teacher_sizes}
 
 
 def main(argv: list[str] | None = None) -> int:

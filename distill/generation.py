@@ -133,6 +133,9 @@ class Translator:
         self.truncated_lines = []
         tokens = [self._encode(i, text) for i, text in enumerate(sources)]
         dataset = self.task.build_dataset_for_inference(tokens, [len(t) for t in tokens])
+        # fairseq's inference datasets always pad sources on the left; decode with the side the model was
+        # trained with (a NAT's copy of source embeddings reads left padding as tokens: fairseq#1316)
+        dataset.left_pad_source = getattr(self.task.cfg, "left_pad_source", True)
         if self.lean:
             batches = self._lean_batches(dataset)
         else:

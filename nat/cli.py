@@ -72,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     decode.add_argument("--fairseq-path", action="store_true",
                         help="decode one-pass students (ctc, nat, duration) through fairseq's dataset, batch iterator "
                              "and refinement generator, not the lean path (same outputs; for comparison)")
+    decode.add_argument("--runtime", default="eager", choices=["eager", "torchscript"],
+                        help="ctc students: torchscript traces the model once when loading it (same outputs in "
+                             "float32; scripts/bench.sh measures both)")
     _decoding_options(decode)
 
     evaluate = commands.add_parser("evaluate", help="sacrebleu BLEU/chrF of a run on a corpus split")
@@ -103,7 +106,8 @@ def _settings(args, blank_penalty: float | None = None, lean: bool = False):
 
     return StudentSettings(iterations=args.iterations, length_beam=args.length_beam, max_tokens=args.max_tokens,
                            device=args.device or default_device(),
-                           blank_penalty=blank_penalty if blank_penalty is not None else args.blank_penalty, lean=lean)
+                           blank_penalty=blank_penalty if blank_penalty is not None else args.blank_penalty, lean=lean,
+                           runtime=getattr(args, "runtime", "eager"))  # decode's option
 
 
 def _translator(args, run, beam: int | None = None, checkpoint: str | None = None,

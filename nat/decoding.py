@@ -32,6 +32,10 @@ class StudentSettings:
     device: str = "cpu"
     blank_penalty: float | None = None  # CTC students; None: the run's tuned one (blank_penalty.json), else 0
     lean: bool = False  # one-pass students: batches built directly and a one-pass generator (same outputs)
+    runtime: str = "eager"  # ctc students: "torchscript" traces the model once when it is loaded
+
+
+RUNTIMES = ("eager", "torchscript")
 
 
 BLANK_PENALTIES = tuple(step / 4 for step in range(11))  # 0, 0.25, ..., 2.5 (log-probability)
@@ -243,6 +247,10 @@ def load_translator(run_dir, *, corpus_dir=None, settings: StudentSettings | Non
     lean = settings.lean and student in ONE_PASS and settings.length_beam == 1
     if student in CTC_STUDENTS and settings.length_beam > 1:
         raise InputError(f"{run_dir}: a ctc student has no length to beam over; use --length-beam 1")
+    if settings.runtime not in RUNTIMES:
+        raise InputError(f"unknown runtime {settings.runtime!r}; choose one of {', '.join(RUNTIMES)}")
+    if settings.runtime == "torchscript" and student not in CTC_STUDENTS:
+        raise InputError(f"{run_dir}: a {student} student; --runtime torchscript traces ctc students only")
     if rescore:
         from fairseq import checkpoint_utils
 
@@ -251,10 +259,11 @@ def load_translator(run_dir, *, corpus_dir=None, settings: StudentSettings | Non
     if settings.device == "cuda":
         models = [m.cuda() for m in models]
     if student in CTC_STUDENTS:
-        from nat.models.ctc_nat import CTCGenerator
+        from nat.models.ctc_nat import CTCGenerator, trace_ctc
 
         penalty = settings.blank_penalty if settings.blank_penalty is not None else _run_blank_penalty(run_dir)
-        generator = CTCGenerator(task.target_dictionary, penalty)
+        traced = trace_ctc(models[0]) if settings.runtime == "torchscript" else None
+        generator = CTCGenerator(task.target_dictionary, penalty, traced)
     elif student == "duration":
         generator = DurationGenerator(task.target_dictionary, settings.length_beam, rescore)
     else:

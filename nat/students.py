@@ -77,8 +77,11 @@ def student_arguments(student: str, durations_dir: str | None, max_update: int) 
         # preset, 1,000 updates, valid NLL 8.26 bits, test BLEU 0.07; fairseq's default init: 7.31, 0.46
         architecture = ["--arch", "cmlm_transformer", "--noise", "random_mask"]
         initialization = []
-    return ["--task", "translation_lev", "--criterion", "nat_loss", "--label-smoothing", "0.1", "--ddp-backend",
-            "legacy_ddp", *architecture,
+    # right-padded sources (the flag flips fairseq's default, as above): fairseq's copy of source embeddings
+    # into the decoder (--src-embedding-copy) indexes sources from position 0, so with left padding it
+    # copied padding into every sentence shorter than its batch's longest (fairseq#1316)
+    return ["--task", "translation_lev", "--left-pad-source", "--criterion", "nat_loss", "--label-smoothing", "0.1",
+            "--ddp-backend", "legacy_ddp", *architecture,
             "--pred-length-offset", "--length-loss-factor", "0.1", *initialization,
             "--encoder-learned-pos", "--decoder-learned-pos", "--activation-fn", "gelu"]
 

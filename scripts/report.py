@@ -2,7 +2,7 @@
 (``write``), check that a re-run reproduced them (``check``), and write the README's results from the
 committed reports (``readme``).
 
-Everything in the report is read from the run's own outputs (manifests, train logs, compare.json,
+Everything in the report is read from the run's own outputs (manifests, compare.json,
 complexity.json, timings.tsv, commands.sh); nothing is typed in by hand.
 """
 from __future__ import annotations
@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from distill.corpus.directory import Corpus, library_versions  # noqa: E402
-from distill.engine import fairseq_training_wall_seconds, read_run_manifest  # noqa: E402
+from distill.engine import read_run_manifest  # noqa: E402
 from distill.io import InputError, atomic_open, dispatch, read_json, write_json  # noqa: E402
 from nat.compare import (gain_table, markdown_table, score_columns, student_run_dir, table_rows,  # noqa: E402
                          training_loss_table)
@@ -77,13 +77,13 @@ QUICK_NOTE = [
     "real data, or speed: the default run (bible-es-en, `make reproduce`) answers those.", ""]
 
 
-def _training_seconds(run_dir: Path) -> float:
-    """fairseq's wall meter for a finished run; a one-line error when its log has no epoch line."""
-    log = run_dir / "train.log"
-    seconds = fairseq_training_wall_seconds(log) if log.is_file() else None
+def _training_seconds(run_dir) -> float:
+    """A finished run's training time: fairseq's wall meter, which survives resuming, as its manifest
+    records it (so a main job spread over several invocations reports what one uninterrupted run costs)."""
+    seconds = read_run_manifest(run_dir).get("train_wall_seconds")
     if seconds is None:
-        raise InputError(f"{log}: no fairseq '| train | epoch ... | wall' line; the report needs the run's "
-                         f"full training log (retrain {run_dir} or restore its train.log)")
+        raise InputError(f"{Path(run_dir) / 'manifest.json'}: no train_wall_seconds (fairseq logged no "
+                         f"'| train | epoch ... | wall' line); retrain {run_dir} to measure it")
     return seconds
 
 
@@ -101,12 +101,10 @@ def run_report(args) -> None:
     raw = Corpus.open(args.raw)
     timings = [line.split("\t") for line in (out / "timings.tsv").read_text().splitlines() if line]
     commands = (out / "commands.sh").read_text()
-    # training time from fairseq's own wall meter, which survives resuming: a main job spread over
-    # several invocations still reports what one uninterrupted run costs
     runs = list(dict.fromkeys(student_run_dir(args.students, record["system"], record["data"], record["seed"])
                               for record in compare["results"] if record["system"] != "teacher"))
     training = {run.name: _training_seconds(run) for run in runs}
-    teacher_training = _training_seconds(Path(args.teacher))
+    teacher_training = _training_seconds(args.teacher)
     teacher_scores = next(record for record in compare["results"] if record["system"] == "teacher")["scores"]
     cost = distilled.manifest["distillation"]["teacher_cost"]
     compute = {"teacher training": teacher_training, "SeqKD regeneration": cost["wall_seconds"],

@@ -43,7 +43,9 @@ mkdir -p "$OUT"
 step() {  # step NAME COMMAND...: log the command, run it, record its wall time
   local name=$1 started
   shift
-  { printf '%q ' "$@"; echo; } | sed "s|$BIN/||g; s/ $//" >> "$OUT/.commands.sh"  # quoted so that it re-runs; seqkd-distill ..., not /path/.venv/bin/...
+  local shown  # quoted so that it re-runs; seqkd-distill ..., not /path/.venv/bin/seqkd-distill ...
+  shown=$(printf '%q ' "${1#"$BIN/"}" "${@:2}")
+  echo "${shown% }" >> "$OUT/.commands.sh"
   echo "== $name: $*"
   started=$(date +%s)
   "$@"

@@ -96,13 +96,16 @@ def test_reproduce_script_writes_table_report_and_figures(tiny_students, tiny_te
     teacher = json.loads((moved / "runs" / "teacher-tiny" / "manifest.json").read_text())
     assert teacher["corpus"] == moved_env["CORPUS"]  # the manifest follows its corpus
 
-    log = runs / "students-tiny" / "ctc-raw-seed1" / "train.log"  # a log without fairseq's epoch lines
-    log.write_text("".join(line for line in log.read_text().splitlines(True) if "| train | epoch" not in line))
+    manifest_path = runs / "students-tiny" / "ctc-raw-seed1" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    assert summary["student_train_wall_seconds"]["ctc-raw-seed1"] == manifest["train_wall_seconds"]
+    manifest_path.write_text(json.dumps({**manifest, "train_wall_seconds": None}))  # fairseq logged no wall meter
     write = subprocess.run([sys.executable, str(ROOT / "scripts" / "report.py"), "write", "--name", out.name,
                             "--teacher", str(runs / "teacher-tiny"), "--raw", str(tiny_synthetic.path),
                             "--distilled", f"{tiny_synthetic.path}.seqkd", "--students", str(runs / "students-tiny"),
                             "--out", str(out)], capture_output=True, text=True)
-    assert write.returncode == 1 and f"{log}: no fairseq" in write.stderr and "Traceback" not in write.stderr
+    assert write.returncode == 1 and f"{manifest_path}: no train_wall_seconds" in write.stderr
+    assert "Traceback" not in write.stderr
 
 
 def test_complexity_plots_script_reuses_the_main_runs_and_writes_figures(tiny_students, tiny_teacher, tiny_synthetic,

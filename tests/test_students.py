@@ -220,6 +220,25 @@ def test_lean_path_gives_the_fairseq_paths_outputs(student, tiny_students, tiny_
     fairseq = load_translator(run, settings=StudentSettings())
     assert lean.lean and not fairseq.lean
     assert lean.translate_lines(sources) == fairseq.translate_lines(sources)
+    if student.startswith("ctc"):  # traced by TorchScript: the same outputs, batched and one at a time
+        traced = load_translator(run, settings=StudentSettings(lean=True, runtime="torchscript"))
+        assert traced.translate_lines(sources) == fairseq.translate_lines(sources)
+        assert [traced.translate_lines([line])[0][0] for line in sources[:5]] == fairseq.translate_lines(sources[:5])[0]
+    else:
+        with pytest.raises(InputError, match="traces ctc students only"):
+            load_translator(run, settings=StudentSettings(runtime="torchscript"))
+
+
+@pytest.mark.parametrize("student", ["ctc", "nat", "nat-glat", "cmlm", "duration"])
+def test_a_sentence_decodes_the_same_alone_and_beside_a_longer_one(student, tiny_students, tiny_synthetic):
+    """Padding must not change a translation: fairseq left-pads inference batches, and a NAT that copies
+    source embeddings from position 0 read that padding as words (fairseq#1316)."""
+    run, _ = tiny_students[student]
+    sources = tiny_synthetic.lines("test", "src")[:20]
+    longest = " ".join(sources[:4])
+    translator = load_translator(run, settings=StudentSettings(iterations=2))
+    alone = [translator.translate_lines([source])[0][0] for source in sources]
+    assert translator.translate_lines([*sources, longest])[0][: len(sources)] == alone
 
 
 def test_training_loss_is_read_from_fairseq_log_lines(tmp_path):

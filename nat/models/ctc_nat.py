@@ -10,6 +10,8 @@ Glancing (GLAT, Qian et al. 2021) replaces some decoder inputs by embeddings of 
 that the best CTC alignment puts there (see :mod:`nat.glancing`); the criterion decides
 which, the model only takes them as ``glanced_tokens``.
 """
+import warnings
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -98,6 +100,36 @@ class CTCNATModel(BaseFairseqModel):
         return {"logits": logits, "output_padding_mask": padding_mask}
 
 
+class CTCLogits(nn.Module):
+    """A CTC student as one tensor function, source tokens in, token logits and the decoder padding
+    mask out: what decoding calls, and what TorchScript traces."""
+
+    def __init__(self, model: CTCNATModel):
+        super().__init__()
+        self.model = model
+
+    def forward(self, src_tokens, src_lengths):
+        return self.model.decode(self.model.encode(src_tokens, src_lengths), src_tokens)
+
+
+def trace_ctc(model: CTCNATModel) -> torch.jit.ScriptModule:
+    """The CTC student traced and frozen by TorchScript, so no Python runs between its operators.
+
+    The example batch holds padding: fairseq's encoder zeroes padded states only when a batch has
+    some, and a trace keeps the branch its example took (on a batch without padding it multiplies by one).
+    """
+    dictionary = model.dictionary
+    word, pad, eos = dictionary.nspecial, dictionary.pad(), dictionary.eos()
+    device = next(model.parameters()).device
+    example = torch.tensor([[word, word + 1, word + 2, eos], [word, eos, pad, pad]], device=device)
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)  # shape asserts, recorded as constants
+        warnings.simplefilter("ignore", DeprecationWarning)  # PyTorch points to torch.export; see docs/usage.md
+        traced = torch.jit.trace(CTCLogits(model).eval(), (example, torch.tensor([4, 2], device=device)),
+                                 check_trace=False)
+    return torch.jit.freeze(traced)
+
+
 class CTCGenerator:
     """Inference for the CTC NAT: argmax per position, collapse repeats, drop blanks, append </s>.
 
@@ -106,15 +138,17 @@ class CTCGenerator:
     tunes the penalty on the validation set).
     """
 
-    def __init__(self, dictionary, blank_penalty: float = 0.0):
+    def __init__(self, dictionary, blank_penalty: float = 0.0, traced: torch.jit.ScriptModule | None = None):
         self.eos = dictionary.eos()
         self.blank_penalty = blank_penalty
+        self.traced = traced  # from trace_ctc: the same logits without Python between operators
 
     @torch.no_grad()
     def generate(self, models, sample, **unused):
         model = models[0]
         src_tokens = sample["net_input"]["src_tokens"]
-        logits, padding_mask = model.decode(model.encode(src_tokens, sample["net_input"]["src_lengths"]), src_tokens)
+        forward = CTCLogits(model) if self.traced is None else self.traced
+        logits, padding_mask = forward(src_tokens, sample["net_input"]["src_lengths"])
         lprobs = F.log_softmax(logits.float(), dim=-1)
         lprobs[..., model.blank] -= self.blank_penalty
         best = lprobs.max(-1)

@@ -28,10 +28,12 @@ class DurationPredictor(nn.Module):
 
     def forward(self, states: torch.Tensor, padding_mask: torch.Tensor) -> torch.Tensor:
         """states [batch, src, dim] -> predicted log(d+1) [batch, src] (0 at padding)."""
-        x = states.masked_fill(padding_mask.unsqueeze(-1), 0.0)
+        padding = padding_mask.unsqueeze(-1)
+        x = states.masked_fill(padding, 0.0)
         for conv, norm in zip(self.convs, self.norms):
             x = conv(x.transpose(1, 2)).transpose(1, 2)
-            x = F.dropout(norm(F.relu(x)), p=self.dropout, training=self.training)
+            # zero the padding again: the next convolution would read it beside the sentence's ends
+            x = F.dropout(norm(F.relu(x)), p=self.dropout, training=self.training).masked_fill(padding, 0.0)
         return self.out(x).squeeze(-1).masked_fill(padding_mask, 0.0)
 
 
