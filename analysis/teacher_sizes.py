@@ -17,8 +17,9 @@ OTHER_PRESET_SIZES = ("tiny", "small")
 def _step(cli, argv: list) -> None:
     """Run one `seqkd-*` command in this process; its errors end the study with their own message."""
     argv = [str(item) for item in argv]
-    print(f"== {cli.build_parser().prog} {' '.join(argv)}", flush=True)
-    args = cli.build_parser().parse_args(argv)
+    parser = cli.build_parser()
+    print(f"== {parser.prog} {' '.join(argv)}", flush=True)
+    args = parser.parse_args(argv)
     cli.COMMANDS[args.command](args)
 
 

@@ -13,8 +13,9 @@ import socket
 import subprocess
 import sys
 import time
-from typing import Callable
+from datetime import datetime
 from pathlib import Path
+from typing import Callable
 
 # the teacher side's fairseq plugin (checkpoint loading under torch >= 2.6, word-level KD)
 DISTILL_USER_DIR = str(Path(__file__).resolve().parent / "seqkd_distill_plugin")
@@ -127,19 +128,43 @@ def train_run(run_dir, config: dict, build_arguments: Callable[[Path], list],
     if not best.is_file():
         raise RuntimeError(f"{save_dir}: fairseq finished without writing {final_checkpoint} (see {run_dir / 'train.log'})")
     manifest = {**config, **locations, "config_hash": key, "checkpoint": str(best.relative_to(run_dir)),
-                "train_wall_seconds": fairseq_training_wall_seconds(run_dir / "train.log"),
+                "train_wall_seconds": training_seconds(run_dir / "train.log"),
                 "train_wall_seconds_last_invocation": round(time.time() - started, 1), "train_log": "train.log"}
     write_json(manifest_path, manifest)
     return read_run_manifest(run_dir)
 
 
-def fairseq_training_wall_seconds(train_log: Path) -> float | None:
-    """The whole run's training time, resumed invocations included: fairseq's ``wall`` meter is
-    saved in every checkpoint and restored on resume, so its last epoch line is the run's total
-    (time lost after the last checkpoint of an interrupted invocation is not counted)."""
-    walls = re.findall(r"\| train \| epoch .*\| wall (\d+(?:\.\d+)?)\s*$", train_log.read_text(encoding="utf-8"),
-                       flags=re.MULTILINE)
-    return float(walls[-1]) if walls else None
+# fairseq's log lines begin with their time; the progress lines name the update count
+LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) \| ")
+LOGGED_UPDATES = re.compile(r"num_updates[= ](\d+)")
+
+
+def training_clock(train_log) -> list[tuple[int | None, float]]:
+    """(update count or None, seconds of training so far) for every timed line of a fairseq training
+    log, the time of earlier invocations included: each invocation starts at the ``$ fairseq-train``
+    line that :func:`run_fairseq` writes, and counts from its own first line.
+
+    fairseq's own ``wall`` meter cannot be used: after a resume it reads 0 for the rest of the run
+    (the meter restored from the checkpoint is never started again).
+    """
+    clock, earlier, first = [], 0.0, None
+    for line in Path(train_log).read_text(encoding="utf-8").splitlines():
+        if line.startswith("$ "):
+            earlier, first = (clock[-1][1] if clock else 0.0), None
+            continue
+        stamp = LOG_TIME.match(line)
+        if stamp:
+            moment = datetime.strptime(stamp.group(1), "%Y-%m-%d %H:%M:%S")
+            first = first or moment
+            updates = LOGGED_UPDATES.search(line)
+            clock.append((int(updates.group(1)) if updates else None, earlier + (moment - first).total_seconds()))
+    return clock
+
+
+def training_seconds(train_log) -> float | None:
+    """The run's training time over all its invocations (None: the log has no timed line)."""
+    clock = training_clock(train_log)
+    return clock[-1][1] if clock else None
 
 
 def read_run_manifest(run_dir) -> dict:

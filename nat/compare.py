@@ -135,7 +135,8 @@ def compare(*, teacher: str, raw: str, distilled: str, out, seeds: dict[str, lis
     return {"results": results, "teacher": teacher, "raw": str(raw), "distilled": str(distilled), "preset": preset,
             "seeds": seeds, "test_sentences": len(next(iter(references.values()))), "bleu_signatures": signatures,
             "references": list(references), "curves": curves,
-            "teacher_valid_bleu": next(iter(teacher_valid.values()))["bleu"]}
+            # against the primary reference, as the curves' points (the JSON's keys are sorted, so not its first)
+            "teacher_valid_bleu": teacher_valid[next(iter(test_corpus.references("valid")))]["bleu"]}
 
 
 def _record(evaluation: dict, out_dir: Path, stem: str) -> dict:

@@ -4,21 +4,19 @@ A student run keeps fairseq's checkpoint every ``save_interval_updates`` updates
 (``checkpoint_<epoch>_<updates>.pt``); each is decoded on the raw corpus's validation split
 and scored against its primary reference. The points are cached in ``RUN/curve.json`` (with
 the corpus they were scored on), so a curve costs its decoding once. Training wall time at
-each point comes from fairseq's ``wall`` meter in the run's ``train.log``.
+each point comes from the times of the run's ``train.log`` lines (:func:`distill.engine.training_clock`).
 """
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-from distill.engine import read_run_manifest
+from distill.engine import read_run_manifest, training_clock
 from distill.io import read_json, write_json
 from distill.scoring import primary_reference_score
 
 # fairseq names the first file of a save (the others are copies of it)
 SAVED = re.compile(r"Saved checkpoint (\S+) \(epoch \d+ @ (\d+) updates")
-# fairseq's progress lines within an epoch (key=value) and at its end (| key value |); the last "wall" is the clock
-TRAINING_LINE = re.compile(r"\| train(?:_inner)? \|.*num_updates[= ](\d+).*wall[= ](\d+(?:\.\d+)?)")
 # fairseq's training loss averaged over each log interval or epoch (on the run's own targets: raw or distilled)
 TRAINING_LOSS = re.compile(r"\| train(?:_inner)? \|.*? loss[= ](\d+(?:\.\d+)?)[,| ].*num_updates[= ](\d+)")
 
@@ -42,9 +40,9 @@ def interval_checkpoints(run_dir) -> dict[int, Path]:
 
 
 def wall_seconds_at(train_log, updates: list[int]) -> dict[int, float | None]:
-    """fairseq's training wall clock at each update count (the first log line at or after it)."""
-    logged = sorted((int(n), float(w)) for n, w in TRAINING_LINE.findall(Path(train_log).read_text(encoding="utf-8")))
-    return {target: next((wall for n, wall in logged if n >= target), None) for target in updates}
+    """Seconds of training at each update count (the first log line at or after it)."""
+    logged = sorted((n, seconds) for n, seconds in training_clock(train_log) if n is not None)
+    return {target: next((seconds for n, seconds in logged if n >= target), None) for target in updates}
 
 
 def training_loss_at(train_log, updates: list[int]) -> dict[int, float | None]:
@@ -56,30 +54,25 @@ def training_loss_at(train_log, updates: list[int]) -> dict[int, float | None]:
 
 def learning_curve(run_dir, corpus, translator_for_checkpoint) -> list[dict]:
     """[{updates, wall_seconds, train_loss, bleu}] on ``corpus``'s valid split; ``translator_for_checkpoint(path)``
-    decodes. Points cached before the training loss was recorded get it from the log."""
+    decodes. Only the BLEU of each checkpoint is cached: times and losses are read from the log every time."""
     run_dir = Path(run_dir)
     cache = run_dir / "curve.json"
     checkpoints = interval_checkpoints(run_dir)
     key = {"corpus_hash": corpus.manifest["config_hash"], "updates": list(checkpoints)}
-    if cache.is_file():
-        cached = read_json(cache)
-        if {k: cached.get(k) for k in key} == key:
-            if any("train_loss" not in point for point in cached["points"]):
-                losses = training_loss_at(run_dir / "train.log", list(checkpoints))
-                cached["points"] = [{**point, "train_loss": losses[point["updates"]]} for point in cached["points"]]
-                write_json(cache, cached)
-            return cached["points"]
+    cached = read_json(cache) if cache.is_file() else {}
+    if {k: cached.get(k) for k in key} == key:
+        bleu = {point["updates"]: point["bleu"] for point in cached["points"]}
+    else:
+        bleu, signature = {}, None
+        for updates, path in checkpoints.items():
+            _, score = primary_reference_score(translator_for_checkpoint(str(path)), corpus, "valid")
+            bleu[updates], signature = score["bleu"], score["bleu_signature"]
+        write_json(cache, {**key, "reference": next(iter(corpus.references("valid"))), "bleu_signature": signature,
+                           "points": [{"updates": updates, "bleu": value} for updates, value in bleu.items()]})
     walls = wall_seconds_at(run_dir / "train.log", list(checkpoints))
     losses = training_loss_at(run_dir / "train.log", list(checkpoints))
-    reference_name, signature = next(iter(corpus.references("valid"))), None
-    points = []
-    for updates, path in checkpoints.items():
-        _, score = primary_reference_score(translator_for_checkpoint(str(path)), corpus, "valid")
-        signature = score["bleu_signature"]
-        points.append({"updates": updates, "wall_seconds": walls[updates], "train_loss": losses[updates],
-                       "bleu": score["bleu"]})
-    write_json(cache, {**key, "reference": reference_name, "bleu_signature": signature, "points": points})
-    return points
+    return [{"updates": updates, "wall_seconds": walls[updates], "train_loss": losses[updates], "bleu": bleu[updates]}
+            for updates in checkpoints]
 
 
 def plot_curves(curves: list[dict], path, teacher_bleu: float | None = None) -> Path:

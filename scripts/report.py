@@ -78,12 +78,12 @@ QUICK_NOTE = [
 
 
 def _training_seconds(run_dir) -> float:
-    """A finished run's training time: fairseq's wall meter, which survives resuming, as its manifest
-    records it (so a main job spread over several invocations reports what one uninterrupted run costs)."""
+    """A finished run's training time over all its invocations, as its manifest records it (so a main
+    job spread over several sittings reports what its training cost, not only the last sitting)."""
     seconds = read_run_manifest(run_dir).get("train_wall_seconds")
     if seconds is None:
-        raise InputError(f"{Path(run_dir) / 'manifest.json'}: no train_wall_seconds (fairseq logged no "
-                         f"'| train | epoch ... | wall' line); retrain {run_dir} to measure it")
+        raise InputError(f"{Path(run_dir) / 'manifest.json'}: no train_wall_seconds (its train.log has no "
+                         f"timed fairseq line); retrain {run_dir} to measure it")
     return seconds
 
 
@@ -168,8 +168,8 @@ def run_report(args) -> None:
                   for name, system in modes["systems"].items()]
         lines += ["", f"![mode mixing](modes/{Path(modes['figures'][0]).name})", ""]
     lines += [
-              "## Time", "", "Recorded in the runs (training: fairseq's wall meter, which survives resuming), "
-              "so this is what one uninterrupted run costs even when the job was spread over several invocations:", "",
+              "## Time", "", "Recorded in the runs (training: the times of each run's log lines, over all the "
+              "sittings it took), so a job spread over several invocations still adds up what its training cost:", "",
               "| step | minutes |", "|---|---|"] + [f"| {name} | {seconds / 60:.1f} |" for name, seconds in compute.items()]
     lines += [f"| total of these | {sum(compute.values()) / 60:.1f} |", "",
               "Per student run (minutes): " + ", ".join(f"{name} {seconds / 60:.1f}" for name, seconds in training.items())

@@ -241,6 +241,27 @@ def test_a_sentence_decodes_the_same_alone_and_beside_a_longer_one(student, tiny
     assert translator.translate_lines([*sources, longest])[0][: len(sources)] == alone
 
 
+def test_training_time_adds_up_the_sittings_of_a_resumed_run(tmp_path):
+    from distill.engine import training_seconds
+    from nat.curves import wall_seconds_at
+
+    log = tmp_path / "train.log"
+    log.write_text(  # fairseq's own wall meter reads 0 after the resume: the line times are what counts
+        "$ python -m fairseq_cli.train data --max-update 300\n"
+        "2026-01-01 10:00:00 | INFO | fairseq_cli.train | model ctc_nat\n"
+        "2026-01-01 10:01:40 | INFO | train_inner | epoch 001:    100 / 280 loss=9.1, num_updates=100, wall=98\n"
+        "2026-01-01 10:03:20 | INFO | train_inner | epoch 001:    200 / 280 loss=7.1, num_updates=200, wall=198\n"
+        "2026-01-01 10:03:30 | INFO | fairseq.checkpoint_utils | Saved checkpoint (epoch 1 @ 200 updates)\n"
+        "Traceback: killed\n"
+        "$ python -m fairseq_cli.train data --max-update 300\n"
+        "2026-01-02 09:00:00 | INFO | fairseq.trainer | Loaded checkpoint (epoch 1 @ 200 updates)\n"
+        "2026-01-02 09:02:00 | INFO | train_inner | epoch 002:     20 / 280 loss=6.0, num_updates=300, wall=0\n")
+    assert training_seconds(log) == 210 + 120
+    assert wall_seconds_at(log, [100, 200, 250, 400]) == {100: 100, 200: 200, 250: 330, 400: None}
+    (tmp_path / "empty.log").write_text("$ python -m fairseq_cli.train data\nTraceback\n")
+    assert training_seconds(tmp_path / "empty.log") is None
+
+
 def test_training_loss_is_read_from_fairseq_log_lines(tmp_path):
     from nat.curves import training_loss_at
 
