@@ -17,7 +17,8 @@ loading and process start-up are excluded: the clock runs around translate() onl
   analysis      complexity + statistics of --analysis-pairs synthetic pairs (eflomal
                 alignment included) in a child process: pairs/s and peak memory
 
-``profile`` shows where one system's time goes at batch size 1 (torch's profiler).
+``profile`` shows where one system's time goes at batch size 1 (torch's profiler); ``openmp``
+measures CTranslate2 at batch size 1 with 1..N intra-op threads under each OpenMP wait policy.
 Writes <out>/bench.json, <out>/bench.md and <out>/speed_quality.png. Targets (reported, not
 enforced): the best NAT student, lean, >= 15x the teacher at beam 5 and >= 2x the teacher in
 CTranslate2 int8 greedy at batch size 1; CTranslate2 int8 regeneration >= 3x fairseq with BLEU
@@ -385,6 +386,62 @@ def _markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+WAIT_POLICIES = ("default", "PASSIVE", "ACTIVE")
+
+
+def run_openmp(args) -> None:
+    """CTranslate2 int8 greedy at batch size 1 with 1..N intra-op threads, under each OpenMP wait policy,
+    each in a child process that never imports torch: whether intra-op threads help one sentence here."""
+    import os
+
+    from distill.corpus.directory import Corpus
+    from distill.ctranslate2_backend import converted_model
+    from distill.engine import checkpoint_of
+
+    model = converted_model(checkpoint_of(args.run), Corpus.open(args.corpus))
+    lines = ["| OMP_WAIT_POLICY | " + " | ".join(f"p50 ms, {n} thread{'s' if n > 1 else ''}" for n in args.threads) + " |",
+             "|---|" + "---|" * len(args.threads)]
+    for policy in WAIT_POLICIES:
+        env = {key: value for key, value in os.environ.items() if key != "OMP_WAIT_POLICY"}
+        if policy != "default":
+            env["OMP_WAIT_POLICY"] = policy
+        cells = []
+        for threads in args.threads:
+            done = subprocess.run([sys.executable, __file__, "openmp-worker", "--model", str(model), "--corpus",
+                                   args.corpus, "--threads", str(threads), "--sentences", str(args.sentences)],
+                                  capture_output=True, text=True, env=env)
+            if done.returncode:
+                raise RuntimeError(f"openmp worker failed:\n{done.stderr[-3000:]}")
+            result = json.loads(done.stdout.strip().splitlines()[-1])
+            if result["torch_loaded"]:
+                raise RuntimeError("the openmp worker imported torch; it must measure CTranslate2 alone")
+            cells.append(f"{result['p50_ms']:.1f}")
+        lines.append(f"| {policy} | " + " | ".join(cells) + " |")
+    print(f"{args.run}, CTranslate2 int8 greedy, batch size 1, first {args.sentences} test sentences, "
+          f"median latency; no torch in the process:\n" + "\n".join(lines))
+
+
+def openmp_worker(args) -> None:
+    """Child process of ``openmp``: CTranslate2 and sentencepiece only."""
+    import ctranslate2
+    import sentencepiece as spm
+
+    from distill.corpus.directory import Corpus
+
+    corpus = Corpus.open(args.corpus)
+    pieces = spm.SentencePieceProcessor(model_file=str(corpus.spm_model))
+    sources = [pieces.encode(line, out_type=str) for line in corpus.lines("test", "src")[: args.sentences]]
+    translator = ctranslate2.Translator(args.model, device="cpu", compute_type="int8", inter_threads=1,
+                                        intra_threads=args.threads)
+    translator.translate_batch(sources[:8], beam_size=1)  # warm-up
+    latencies = []
+    for source in sources:
+        started = time.perf_counter()
+        translator.translate_batch([source], beam_size=1)
+        latencies.append(time.perf_counter() - started)
+    print(json.dumps({"p50_ms": 1000 * statistics.median(latencies), "torch_loaded": "torch" in sys.modules}))
+
+
 def _targets(report: dict) -> list[dict]:
     targets = []
     if "decoding" in report:
@@ -496,6 +553,17 @@ def build_parser() -> argparse.ArgumentParser:
     profiler.add_argument("--sentences", type=int, default=100)
     profiler.add_argument("--threads", type=int, default=2)
     profiler.add_argument("--top", type=int, default=15, help="operators listed (default: %(default)s)")
+    openmp = commands.add_parser("openmp", help="CTranslate2 at batch size 1: intra-op threads under each OpenMP "
+                                 "wait policy (why 2 threads can be slower than 1 on a small VM)")
+    openmp.add_argument("--run", required=True, help="teacher (or AR student) run directory")
+    openmp.add_argument("--corpus", required=True, help="corpus directory (its test sources are decoded)")
+    openmp.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    openmp.add_argument("--sentences", type=int, default=100)
+    openmp_child = commands.add_parser("openmp-worker", help=argparse.SUPPRESS)
+    openmp_child.add_argument("--model", required=True)
+    openmp_child.add_argument("--corpus", required=True)
+    openmp_child.add_argument("--threads", type=int, required=True)
+    openmp_child.add_argument("--sentences", type=int, required=True)
     decoder = commands.add_parser("decoding-worker", help=argparse.SUPPRESS)
     decoder.add_argument("--spec", required=True)
     decoder.add_argument("--corpus", required=True)
@@ -510,6 +578,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 if __name__ == "__main__":
-    sys.exit(dispatch(build_parser(), {"run": run_bench, "render": run_render, "profile": run_profile, "decoding-worker": decoding_worker,
+    sys.exit(dispatch(build_parser(), {"run": run_bench, "render": run_render, "profile": run_profile, "openmp": run_openmp,
+                                        "decoding-worker": decoding_worker, "openmp-worker": openmp_worker,
                                         "analysis-worker": lambda a: analysis_worker(a.pairs)},
                       sys.argv[1:]))

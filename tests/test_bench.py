@@ -40,7 +40,17 @@ def test_decoding_benchmark_measures_every_system_and_counts_identical_lean_outp
     assert (out / decoding["figure"]).stat().st_size > 10_000
     markdown = (out / "bench.md").read_text()
     assert f"ctc {test_sentences:,} of {test_sentences:,}" in markdown
-    assert any(target["name"].startswith("best NAT, lean") for target in report["targets"])
+    best = [target["name"] for target in report["targets"] if target["name"].startswith("best NAT (")]
+    assert len(best) == 2 and all(", lean" in name for name in best)  # a lean system, against two AR baselines
     subprocess.run([sys.executable, str(ROOT / "scripts" / "bench.py"), "render", "--out", str(out)], check=True,
                    capture_output=True)
     assert (out / "bench.md").read_text() == markdown  # rendered from the JSON alone
+
+
+def test_openmp_command_times_ctranslate2_alone_under_each_wait_policy(tiny_teacher, tiny_synthetic):
+    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "bench.py"), "openmp", "--run", str(tiny_teacher[0]),
+                           "--corpus", str(tiny_synthetic.path), "--threads", "1", "2", "--sentences", "5"],
+                          check=True, capture_output=True, text=True)
+    rows = [line.split("|")[1:-1] for line in done.stdout.splitlines() if line.startswith("| ") and "OMP" not in line]
+    assert [row[0].strip() for row in rows] == ["default", "PASSIVE", "ACTIVE"]
+    assert all(float(cell) > 0 for row in rows for cell in row[1:]) and all(len(row) == 3 for row in rows)
