@@ -52,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="seqkd-nat", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
+    from nat.decoding import RUNTIMES
     from nat.students import DEFAULT_STUDENTS, PRESETS, STUDENTS
 
     train = commands.add_parser("train", help="train (or resume) a student on a raw or distilled corpus")
@@ -72,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     decode.add_argument("--fairseq-path", action="store_true",
                         help="decode one-pass students (ctc, nat, duration) through fairseq's dataset, batch iterator "
                              "and refinement generator, not the lean path (same outputs; for comparison)")
-    decode.add_argument("--runtime", default="eager", choices=["eager", "torchscript"],
+    decode.add_argument("--runtime", default="eager", choices=RUNTIMES,
                         help="ctc students: torchscript traces the model once when loading it (same outputs in "
                              "float32; scripts/bench.sh measures both)")
     _decoding_options(decode)

@@ -259,11 +259,11 @@ def load_translator(run_dir, *, corpus_dir=None, settings: StudentSettings | Non
     if settings.device == "cuda":
         models = [m.cuda() for m in models]
     if student in CTC_STUDENTS:
-        from nat.models.ctc_nat import CTCGenerator, trace_ctc
+        from nat.models.ctc_nat import CTCGenerator, CTCLogits, trace_ctc
 
         penalty = settings.blank_penalty if settings.blank_penalty is not None else _run_blank_penalty(run_dir)
-        traced = trace_ctc(models[0]) if settings.runtime == "torchscript" else None
-        generator = CTCGenerator(task.target_dictionary, penalty, traced)
+        logits = trace_ctc(models[0]) if settings.runtime == "torchscript" else CTCLogits(models[0])
+        generator = CTCGenerator(task.target_dictionary, logits, penalty)
     elif student == "duration":
         generator = DurationGenerator(task.target_dictionary, settings.length_beam, rescore)
     else:

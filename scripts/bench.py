@@ -58,6 +58,16 @@ def _median_timing(function, repeats: int) -> tuple[float, object]:
     return statistics.median(timings), first
 
 
+def _latencies(translate_one, items) -> list[float]:
+    """Wall seconds of ``translate_one(item)`` for each item, one call each (batch size 1)."""
+    latencies = []
+    for item in items:
+        started = time.perf_counter()
+        translate_one(item)
+        latencies.append(time.perf_counter() - started)
+    return latencies
+
+
 def _decoding_systems(args) -> list[dict]:
     """What the decoding section measures, one spec per system (loaded later, each in its own process):
     the teacher in fairseq and in CTranslate2 int8 (beam 5 and greedy), the AR student in CTranslate2
@@ -122,11 +132,8 @@ def decoding_worker(args) -> None:
         if spec["engine"] == "CTranslate2 int8":  # one sentence at a time: all threads on it
             translator = _load_system(spec, corpus, threads, args.max_tokens, args.device, one_batch_at_a_time=True)
             translator.translate(sources[:8])
-        latencies = []  # each sentence once: p50 and p90 over --latency-sentences calls
-        for line in latency_sources:
-            started = time.perf_counter()
-            translator.translate([line])
-            latencies.append(time.perf_counter() - started)
+        # each sentence once: p50 and p90 over --latency-sentences calls
+        latencies = _latencies(lambda line: translator.translate([line]), latency_sources)
         measured.append({"threads": threads, "batch_sentences_per_second": len(sources) / batch_seconds,
                          "bs1_sentences_per_second": 1 / statistics.mean(latencies),
                          "bs1_p50_ms": 1000 * statistics.median(latencies),
@@ -434,11 +441,7 @@ def openmp_worker(args) -> None:
     translator = ctranslate2.Translator(args.model, device="cpu", compute_type="int8", inter_threads=1,
                                         intra_threads=args.threads)
     translator.translate_batch(sources[:8], beam_size=1)  # warm-up
-    latencies = []
-    for source in sources:
-        started = time.perf_counter()
-        translator.translate_batch([source], beam_size=1)
-        latencies.append(time.perf_counter() - started)
+    latencies = _latencies(lambda source: translator.translate_batch([source], beam_size=1), sources)
     print(json.dumps({"p50_ms": 1000 * statistics.median(latencies), "torch_loaded": "torch" in sys.modules}))
 
 

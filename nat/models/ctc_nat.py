@@ -138,17 +138,16 @@ class CTCGenerator:
     tunes the penalty on the validation set).
     """
 
-    def __init__(self, dictionary, blank_penalty: float = 0.0, traced: torch.jit.ScriptModule | None = None):
+    def __init__(self, dictionary, logits: CTCLogits | torch.jit.ScriptModule, blank_penalty: float = 0.0):
         self.eos = dictionary.eos()
         self.blank_penalty = blank_penalty
-        self.traced = traced  # from trace_ctc: the same logits without Python between operators
+        self.logits = logits  # the model's CTCLogits, or its trace_ctc (the same logits, no Python between operators)
 
     @torch.no_grad()
     def generate(self, models, sample, **unused):
         model = models[0]
         src_tokens = sample["net_input"]["src_tokens"]
-        forward = CTCLogits(model) if self.traced is None else self.traced
-        logits, padding_mask = forward(src_tokens, sample["net_input"]["src_lengths"])
+        logits, padding_mask = self.logits(src_tokens, sample["net_input"]["src_lengths"])
         lprobs = F.log_softmax(logits.float(), dim=-1)
         lprobs[..., model.blank] -= self.blank_penalty
         best = lprobs.max(-1)
