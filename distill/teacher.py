@@ -84,6 +84,10 @@ def shared_training_arguments(corpus: Corpus, save_dir: Path, settings: dict, se
         "--keep-interval-updates", settings.get("keep_interval_updates", 1), "--seed", seed, "--log-format", "simple", "--log-interval", 50,
         "--num-workers", 0, "--skip-invalid-size-inputs-valid-test",
     ]
+    if not settings.get("epoch_saves", True):
+        # a small corpus at a GPU batch size is an epoch every few dozen updates: save and validate only
+        # every save_interval_updates (an interval that ends an epoch then leaves only checkpoint_last.pt)
+        args += ["--save-interval", 1_000_000, "--validate-interval", 1_000_000]
     if settings.get("stop_time_hours"):
         args += ["--stop-time-hours", settings["stop_time_hours"]]
     if device == "cpu":

@@ -31,7 +31,8 @@ def _decoding_options(parser) -> None:
     parser.add_argument("--corpus", help="corpus directory for vocabulary and sentencepiece (default: the run's)")
 
 
-SCHEDULE_OPTIONS = ("max_update", "lr", "lr_scheduler", "warmup_updates", "dropout")
+SCHEDULE_OPTIONS = ("max_update", "lr", "lr_scheduler", "warmup_updates", "dropout", "stop_time_hours",
+                    "save_interval_updates")
 
 
 def _schedule_options(parser) -> None:
@@ -41,6 +42,10 @@ def _schedule_options(parser) -> None:
                         help="inverse_sqrt (the presets') or linear: warm-up, then a linear decay to 0 at the last update")
     parser.add_argument("--warmup-updates", type=int, help="override the preset's warm-up")
     parser.add_argument("--dropout", type=float, help="override the preset's dropout")
+    parser.add_argument("--stop-time-hours", type=float,
+                        help="stop training after this many hours (fairseq's own cap; the schedule does not depend on it)")
+    parser.add_argument("--save-interval-updates", type=int,
+                        help="override the preset's checkpoint interval (the points of the learning curves)")
 
 
 def _schedule_overrides(args, *extra: str) -> dict | None:

@@ -39,7 +39,7 @@ PRESETS = {
     "cpu": {"size": "small", "lr": 2e-3, "warmup_updates": 300, "max_tokens": 4096, "max_update": 1000,
             "dropout": 0.1, "save_interval_updates": 200, "stop_time_hours": 0},
     "base": {"size": "base", "lr": 5e-4, "warmup_updates": 10000, "max_tokens": 16384, "max_update": 300000,
-             "dropout": 0.3, "save_interval_updates": 2000, "stop_time_hours": 0, "fp16": True},
+             "dropout": 0.3, "save_interval_updates": 2000, "stop_time_hours": 0, "fp16": True, "epoch_saves": False},
 }
 
 # per-student departures from a preset

@@ -272,3 +272,30 @@ def test_training_loss_is_read_from_fairseq_log_lines(tmp_path):
         "2026-01-01 | INFO | train_inner | epoch 001:    100 / 280 loss=10.013, nll_loss=9.9, num_updates=100, wall=113\n"
         "2026-01-01 | INFO | train | epoch 001 | loss 9.534 | nll_loss 8.367 | ppl 741.29 | num_updates 150 | wall 170\n")
     assert training_loss_at(log, [50, 120, 150, 10]) == {50: 16.463, 120: 10.013, 150: 9.534, 10: None}
+
+
+def test_command_line_schedule_reaches_fairseq_and_the_base_preset_saves_only_at_intervals(tiny_synthetic, tmp_path):
+    """A GPU run of the base preset on a small corpus ends an epoch every few dozen updates: it must not
+    save and validate at each one, and a time cap and checkpoint interval given on the command line
+    must reach fairseq."""
+    from distill.teacher import shared_training_arguments
+    from nat.cli import _schedule_overrides, build_parser
+    from nat.students import PRESETS
+
+    args = build_parser().parse_args(["train", "--student", "ctc", "--corpus", "c", "--out", "o", "--preset", "base",
+                                      "--stop-time-hours", "0.08", "--save-interval-updates", "500"])
+    overrides = _schedule_overrides(args, "size")
+    assert overrides == {"stop_time_hours": 0.08, "save_interval_updates": 500}
+
+    def fairseq_arguments(preset, device, **changes):
+        return [str(a) for a in shared_training_arguments(tiny_synthetic, tmp_path, {**PRESETS[preset], **changes},
+                                                          1, device, keep_epoch_checkpoints=True)]
+
+    base = fairseq_arguments("base", "cuda", **overrides)
+    value = {flag: base[base.index(flag) + 1] for flag in
+             ("--stop-time-hours", "--save-interval-updates", "--save-interval", "--validate-interval")}
+    assert value == {"--stop-time-hours": "0.08", "--save-interval-updates": "500", "--save-interval": "1000000",
+                     "--validate-interval": "1000000"}
+    assert "--fp16" in base
+    cpu = fairseq_arguments("cpu", "cpu")
+    assert "--save-interval" not in cpu and "--validate-interval" not in cpu and "--stop-time-hours" not in cpu
