@@ -126,7 +126,8 @@ def run_modes(args) -> dict:
     corpus = Corpus.open(args.corpus)
     if not corpus.raw("train", "mode").is_file():
         raise InputError(f"{corpus.raw('train', 'mode')}: missing; mode mixing needs a multi-target corpus")
-    lexicon = ModeLexicon(corpus.lines("train", "tgt"), corpus.lines("train", "mode"))
+    lexicon = ModeLexicon(corpus.lines("train", "tgt"), corpus.lines("train", "mode"),
+                          min_posterior=args.marker_posterior, min_count=args.min_count)
     systems = {}
     for item in [*(args.hyp or []), *(_compare_outputs(args.compare) if args.compare else [])]:
         name, sep, path = item.partition("=")
@@ -164,10 +165,27 @@ def run_modes(args) -> dict:
             axis.set_ylabel("sentences")
         axis.set_title(f"{name}\nmode mixing {result['mode_mixing_rate']:.1%}", pad=14)
     out = Path(args.out)
-    report = {"corpus": str(corpus.path), "modes": lexicon.modes, "systems": systems,
+    report = {"corpus": str(corpus.path), "modes": lexicon.modes, "marker_posterior": args.marker_posterior,
+              "min_count": args.min_count, "attributable_words": len(lexicon.best_mode), "systems": systems,
               "figures": _save_figure(figure, out / "mode_mixing")}
     write_json(out / "mode_mixing.json", report)
+    with atomic_open(out / "mode_mixing.md") as handle:
+        handle.write(_modes_markdown(report))
     return report
+
+
+def _modes_markdown(report: dict) -> str:
+    """The mode-mixing table and the first mixing outputs of every system, their marker words tagged."""
+    lines = [f"Mode mixing on `{report['corpus']}` (modes {', '.join(report['modes'])}; "
+             f"{report['attributable_words']} marker words: posterior >= {report['marker_posterior']:g}, "
+             f"count >= {report['min_count']})", "",
+             "| system | sentences | with a marker word | mode mixing | mean majority share |", "|---|---|---|---|---|"]
+    lines += [f"| {name} | {r['sentences']} | {r['attributable_sentences']} | {r['mode_mixing_rate']:.1%} | "
+              f"{r['mean_majority_share']:.3f} |" for name, r in report["systems"].items()]
+    for name, r in report["systems"].items():
+        lines += ["", f"{name}, first outputs that mix modes (word[mode]):", ""]
+        lines += [f"- {example}" for example in r["mixing_examples"]] or ["- none"]
+    return "\n".join(lines) + "\n"
 
 
 def run_tradeoff(args) -> dict:
@@ -289,6 +307,10 @@ def build_parser() -> argparse.ArgumentParser:
     modes.add_argument("--hyp", action="append", metavar="NAME=FILE", help="system output; repeatable")
     modes.add_argument("--compare", metavar="COMPARE_JSON", help="also the teacher's and the headline student's "
                        "outputs (raw and distilled, first seed) recorded by `seqkd-nat compare`")
+    modes.add_argument("--marker-posterior", type=float, default=0.0, metavar="P",
+                       help="attribute only words whose best mode has at least this posterior (real data: e.g. 0.9; "
+                            "default 0: every word)")
+    modes.add_argument("--min-count", type=int, default=1, help="attribute only words seen this often in training targets")
     modes.add_argument("--out", required=True)
     tradeoff = commands.add_parser("tradeoff", help="figure: C(d) of training corpora vs BLEU of their students")
     tradeoff.add_argument("--complexity-json", required=True, help="complexity.json from `complexity`")

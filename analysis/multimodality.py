@@ -8,6 +8,11 @@ skipped. Per sentence we get the share of tokens attributed to each mode; the ma
 share is 1.0 for a sentence written in one mode. Corpus-level mode-mixing rate = share
 of sentences whose majority share is below 1 (they mix modes); we also report the mean
 majority share.
+
+On real data (WEB vs KJV English) most words belong to both modes ("the", "and"): there only
+*marker* words count, those seen ``min_count`` times or more whose best mode has a posterior of at
+least ``min_posterior`` ("thou", "hath", "unto" for KJV; "you", "has" for WEB). The synthetic
+corpora's modes have disjoint vocabularies, so there the defaults attribute every token.
 """
 from __future__ import annotations
 
@@ -19,17 +24,21 @@ from analysis.lexical import words
 
 
 class ModeLexicon:
-    def __init__(self, targets: list[str], modes: list[str], smoothing: float = 0.5):
+    def __init__(self, targets: list[str], modes: list[str], smoothing: float = 0.5, min_posterior: float = 0.0,
+                 min_count: int = 1):
         self.modes = sorted(set(modes), key=int)
         counts = {mode: Counter() for mode in self.modes}
         for target, mode in zip(targets, modes):
             counts[mode].update(words(target))
         vocabulary = set().union(*counts.values())
+        totals = {m: sum(counts[m].values()) + smoothing * len(vocabulary) for m in self.modes}
         self.best_mode = {}
         for token in vocabulary:
-            probs = [(counts[m][token] + smoothing) / (sum(counts[m].values()) + smoothing * len(vocabulary))
-                     for m in self.modes]
-            self.best_mode[token] = int(np.argmax(probs))
+            if sum(counts[m][token] for m in self.modes) < min_count:
+                continue
+            probs = np.array([(counts[m][token] + smoothing) / totals[m] for m in self.modes])
+            if probs.max() / probs.sum() >= min_posterior:  # uniform prior over modes
+                self.best_mode[token] = int(np.argmax(probs))
 
     def shares(self, sentence: str) -> np.ndarray | None:
         """Fraction of attributable tokens per mode, or None if none is attributable."""
@@ -39,13 +48,26 @@ class ModeLexicon:
         return np.bincount(attributed, minlength=len(self.modes)) / len(attributed)
 
 
-def mode_mixing(lexicon: ModeLexicon, outputs: list[str]) -> dict:
-    shares = [s for s in (lexicon.shares(line) for line in outputs) if s is not None]
+    def marked(self, sentence: str) -> str:
+        """The sentence with each attributable word tagged by its mode, e.g. ``thou[1] hast[1] you[0]``."""
+        return " ".join(f"{t}[{self.modes[self.best_mode[t]]}]" if t in self.best_mode else t for t in words(sentence))
+
+
+def mode_mixing(lexicon: ModeLexicon, outputs: list[str], examples: int = 3) -> dict:
+    """Mode-mixing rate and mean majority share of ``outputs``, with the first ``examples`` mixing
+    sentences, their marker words tagged (:meth:`ModeLexicon.marked`)."""
+    shares, mixing = [], []
+    for line in outputs:
+        share = lexicon.shares(line)
+        if share is not None:
+            shares.append(share)
+            if share.max() < 1.0 - 1e-9 and len(mixing) < examples:
+                mixing.append(lexicon.marked(line))
     majority = np.array([s.max() for s in shares]) if shares else np.array([])
     return {"sentences": len(outputs), "attributable_sentences": len(shares),
             "mode_mixing_rate": float((majority < 1.0 - 1e-9).mean()) if len(majority) else float("nan"),
             "mean_majority_share": float(majority.mean()) if len(majority) else float("nan"),
-            "shares": [s.round(4).tolist() for s in shares]}
+            "mixing_examples": mixing, "shares": [s.round(4).tolist() for s in shares]}
 
 
 def simplex_xy(shares: np.ndarray) -> np.ndarray:

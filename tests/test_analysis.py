@@ -49,6 +49,23 @@ def test_faithfulness_is_zero_for_the_same_process_and_grows_with_change():
     assert faithfulness(raw_aligned, AlignedCorpus(raw["src"], other["tgt"])) > 1.0
 
 
+def test_marker_words_find_mixed_english_styles():
+    """Two English styles sharing most words: only the style markers count, and a sentence mixing
+    them is found (hand-checked: 'thou' and 'hast' mark KJV, 'you' and 'have' mark WEB)."""
+    targets = ["you have the bread", "thou hast the bread", "you have the wine", "thou hast the wine"] * 10
+    modes = ["0", "1", "0", "1"] * 10
+    lexicon = ModeLexicon(targets, modes, min_posterior=0.9, min_count=5)
+    assert lexicon.best_mode == {"you": 0, "have": 0, "thou": 1, "hast": 1}  # 'the', 'bread', 'wine': both styles
+    outputs = ["thou hast the bread", "you have the wine", "thou have the bread", "the bread"]
+    result = mode_mixing(lexicon, outputs)
+    assert result["attributable_sentences"] == 3  # 'the bread' has no marker
+    assert result["mode_mixing_rate"] == pytest.approx(1 / 3)
+    assert result["mean_majority_share"] == pytest.approx((1 + 1 + 0.5) / 3)
+    assert result["mixing_examples"] == ["thou[1] have[0] the bread"]
+    # without the posterior threshold every word is attributed, and every sentence "mixes"
+    assert mode_mixing(ModeLexicon(targets, modes), outputs)["mode_mixing_rate"] > 0.5
+
+
 def test_mode_mixing_rate():
     _, sample = _sample(0.5, modes=3, pairs=600)
     lexicon = ModeLexicon(sample["tgt"], sample["mode"])
