@@ -6,6 +6,11 @@
   seqkd-analysis modes --corpus MULTI --hyp teacher=FILE --hyp nat-raw=FILE [...] --out DIR
   seqkd-analysis modes --corpus MULTI --compare STUDENTS/compare.json --out DIR
         mode-mixing rate of system outputs on a multi-target corpus; simplex (K=3) or histogram (K=2)
+  seqkd-analysis lost-words --compare STUDENTS/compare.json [--corpus RAW --distilled DISTILLED] --out DIR
+        what distillation loses: recall of reference words by source-word frequency, proper-name copies,
+        target types and length ratio of the distilled corpus and of every system's test outputs
+  seqkd-analysis confidence --compare STUDENTS/compare.json --out DIR
+        entropy and calibration (ECE) under teacher forcing of the teacher and the AR and CTC students
   seqkd-analysis tradeoff --complexity-json FILE --bleu CORPUS=EVAL_JSON [...] --out DIR
         BLEU of students vs C(d) and F(d) of the corpora they were trained on
   seqkd-analysis teacher-sizes --corpus RAW --teacher RUN --distilled DIR --student-runs DIR --runs DIR --out DIR
@@ -103,7 +108,9 @@ def _compare_outputs(path: str) -> list[str]:
     from distill.io import read_json
 
     comparison = read_json(path)
-    student, seeds = next(iter(comparison["seeds"].items()))
+    # the results are in table order, the command line's; the JSON's keys (seeds) are sorted
+    student = next(record["system"] for record in comparison["results"] if record["system"] != "teacher")
+    seeds = comparison["seeds"][student]
     outputs = {}
     for record in comparison["results"]:
         if record["system"] == "teacher":
@@ -186,6 +193,84 @@ def _modes_markdown(report: dict) -> str:
         lines += ["", f"{name}, first outputs that mix modes (word[mode]):", ""]
         lines += [f"- {example}" for example in r["mixing_examples"]] or ["- none"]
     return "\n".join(lines) + "\n"
+
+
+def run_lost_words(args) -> dict:
+    """Rare-word recall, name copies, types and length: distilled vs raw corpus, and every system of a comparison."""
+    plt = _pyplot()
+    from analysis.lost_words import compare_systems, lost_words, markdown
+    from distill.corpus.directory import Corpus
+    from distill.io import read_json
+
+    comparison = read_json(args.compare) if args.compare else {}
+    if not (args.corpus or comparison) or not (args.distilled or comparison):
+        raise InputError("lost-words: give --corpus and --distilled, or --compare (its corpora are the default)")
+    result = lost_words(Corpus.open(args.corpus or comparison["raw"]), Corpus.open(args.distilled or comparison["distilled"]),
+                        compare_systems(comparison) if comparison else {})
+    buckets = result["buckets"]
+    rows = {**{f"train: {name}": r for name, r in result["training_corpus"].items()}, **result["test_outputs"]}
+    figure, (recall_axis, names_axis) = plt.subplots(1, 2, figsize=(12, 4.2), gridspec_kw={"width_ratios": [3, 2]})
+    for name, r in rows.items():
+        shown = [b for b in buckets if r["recall_by_source_frequency"][b]["recall"] is not None]
+        recall_axis.plot(shown, [100 * r["recall_by_source_frequency"][b]["recall"] for b in shown], "o",
+                         label=name, linestyle="--" if name.startswith("train") else "-")
+    recall_axis.set_xlabel("training-source count of the aligned source word")
+    recall_axis.set_ylabel("reference words recalled [%]")
+    recall_axis.legend(fontsize=7)
+    recall_axis.grid(alpha=0.3)
+    rates = {name: r["names"]["rate"] for name, r in rows.items() if r["names"]["rate"] is not None}
+    names_axis.barh(list(rates), [100 * v for v in rates.values()], color="tab:blue")
+    names_axis.invert_yaxis()
+    names_axis.set_xlabel("names copied [%]")
+    names_axis.tick_params(axis="y", labelsize=7)
+    out = Path(args.out)
+    result["figures"] = _save_figure(figure, out / "lost_words")
+    write_json(out / "lost_words.json", result)
+    with atomic_open(out / "lost_words.md") as handle:
+        handle.write(markdown(result))
+    return result
+
+
+def run_confidence(args) -> dict:
+    """Entropy and calibration under teacher forcing of the teacher and the AR and CTC students of a comparison."""
+    plt = _pyplot()
+    from tqdm import tqdm
+
+    from analysis.confidence import compare_runs, markdown, mean_over_seeds, teacher_forced
+    from distill.corpus.directory import Corpus
+    from distill.io import read_json
+
+    corpus = Corpus.open(args.corpus or read_json(args.compare)["raw"])
+    runs = compare_runs(args.compare)
+    progress = tqdm(total=sum(map(len, runs.values())), desc="teacher forcing", unit="run")
+    systems = {}
+    for name, run_dirs in runs.items():
+        results = []
+        for run_dir in run_dirs:
+            results.append(teacher_forced(run_dir, corpus, args.split))
+            progress.update()
+        systems[name] = mean_over_seeds(results)
+    progress.close()
+    figure, (reliability, entropy) = plt.subplots(1, 2, figsize=(11, 4.2))
+    reliability.plot([0, 1], [0, 1], "k:", linewidth=0.8)
+    for name, r in systems.items():
+        bins = r["all_positions"]["bins"]
+        reliability.plot([b["confidence"] for b in bins], [b["accuracy"] for b in bins], "o-", markersize=3, label=name)
+    reliability.set_xlabel("confidence (probability of the argmax)")
+    reliability.set_ylabel("accuracy")
+    reliability.set_title("reliability, all positions (first seed)")
+    reliability.legend(fontsize=7)
+    entropy.barh(list(systems), [r["all_positions"]["mean_entropy_bits"] for r in systems.values()], color="tab:blue")
+    entropy.invert_yaxis()
+    entropy.set_xlabel("mean entropy per position [bits]")
+    figure.tight_layout()
+    out = Path(args.out)
+    report = {"corpus": str(corpus.path), "split": args.split, "systems": systems,
+              "figures": _save_figure(figure, out / "confidence")}
+    write_json(out / "confidence.json", report)
+    with atomic_open(out / "confidence.md") as handle:
+        handle.write(markdown(systems))
+    return report
 
 
 def run_tradeoff(args) -> dict:
@@ -312,6 +397,21 @@ def build_parser() -> argparse.ArgumentParser:
                             "default 0: every word)")
     modes.add_argument("--min-count", type=int, default=1, help="attribute only words seen this often in training targets")
     modes.add_argument("--out", required=True)
+    lost = commands.add_parser("lost-words", help="rare-word recall, name copies, types and length ratio: "
+                               "distilled vs raw corpus and students' outputs")
+    lost.add_argument("--corpus", help="raw corpus directory: its test set and primary reference (default: the "
+                      "comparison's)")
+    lost.add_argument("--distilled", help="distilled corpus directory, same lines as --corpus (default: the comparison's)")
+    lost.add_argument("--compare", metavar="COMPARE_JSON", help="every system of a `seqkd-nat compare` result "
+                      "(students: mean over seeds)")
+    lost.add_argument("--out", required=True)
+    confidence = commands.add_parser("confidence", help="entropy and calibration (ECE) under teacher forcing, "
+                                     "raw vs distilled students")
+    confidence.add_argument("--compare", required=True, metavar="COMPARE_JSON",
+                            help="the teacher and the AR and CTC students of a `seqkd-nat compare` result")
+    confidence.add_argument("--corpus", help="corpus whose split is scored (default: the comparison's raw corpus)")
+    confidence.add_argument("--split", default="test", choices=["valid", "test"])
+    confidence.add_argument("--out", required=True)
     tradeoff = commands.add_parser("tradeoff", help="figure: C(d) of training corpora vs BLEU of their students")
     tradeoff.add_argument("--complexity-json", required=True, help="complexity.json from `complexity`")
     tradeoff.add_argument("--bleu", action="append", required=True, metavar="CORPUS_NAME=EVAL_JSON",
@@ -330,7 +430,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 COMMANDS = {"complexity": run_complexity, "validate": run_validate, "modes": run_modes, "tradeoff": run_tradeoff,
-            "teacher-sizes": run_teacher_sizes}
+            "lost-words": run_lost_words, "confidence": run_confidence, "teacher-sizes": run_teacher_sizes}
 
 
 def main(argv: list[str] | None = None) -> int:

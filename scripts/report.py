@@ -87,6 +87,73 @@ def _training_seconds(run_dir) -> float:
     return seconds
 
 
+def _system(results: dict, student: str, data: str) -> dict | None:
+    """A student's entry of a lost-words or confidence result ("ctc, raw", or "ar, raw, greedy": its first decoding)."""
+    return next((r for name, r in results.items() if name == f"{student}, {data}" or name.startswith(f"{student}, {data},")),
+                None)
+
+
+def what_distillation_does(compare: dict, complexity: list, lost: dict | None, confidence: dict | None) -> list[str]:
+    """The report's verdict on the literature's claims, each with this run's numbers."""
+    primary = compare["references"][0]
+    rows = [row for row in table_rows(compare) if row["system"] != "teacher"]
+    headline = rows[0]["system"]  # the table's order is the command line's; the JSON's keys are sorted
+    by_data = {row["data"]: row for row in rows if row["system"] == headline}
+    raw_bleu, distilled_bleu = (by_data[d]["bleu"][primary]["mean"] for d in ("raw", "distilled"))
+    significant = sum(p < 0.01 for p in by_data["distilled"]["p_value_vs_raw"])
+    seeds = len(by_data["distilled"]["p_value_vs_raw"])
+    final_losses: dict[str, list[float]] = {}
+    for curve in compare["curves"]:
+        if curve["student"] == headline and curve["points"] and curve["points"][-1].get("train_loss") is not None:
+            final_losses.setdefault(curve["data"], []).append(curve["points"][-1]["train_loss"])
+    losses = {data: sum(values) / len(values) for data, values in final_losses.items()}  # mean over seeds
+    c_raw, c_distilled = complexity[0]["complexity_bits"], complexity[1]["complexity_bits"]
+    simpler = c_distilled < c_raw and losses.get("distilled", 0) < losses.get("raw", 0)
+    lines = ["## What distillation does", "", "Claims from the literature, each with this run's numbers "
+             f"({headline}: the headline student; BLEU against {primary}):", "",
+             f"- **Distilled data is simpler** (Zhou et al. 2020): C(d) {c_raw:.3f} -> {c_distilled:.3f} bits; the "
+             f"{headline} student's final training loss {losses.get('raw', float('nan')):.3f} -> "
+             f"{losses.get('distilled', float('nan')):.3f}. {'Supported' if simpler else 'Not supported'}.",
+             f"- **The student learns more from distilled data** (Kim & Rush 2016; Gu et al. 2018): {headline} "
+             f"{raw_bleu:.2f} -> {distilled_bleu:.2f} BLEU ({distilled_bleu - raw_bleu:+.2f}), p < 0.01 in {significant} "
+             f"of {seeds} seeds. " + ("Supported." if distilled_bleu > raw_bleu and significant == seeds else
+                                      "Not supported by this run." if distilled_bleu <= raw_bleu or not significant
+                                      else "Partly: not significant in every seed.")]
+    if lost:
+        corpus = lost["training_corpus"]["distilled targets"]
+        recall = corpus["recall_by_source_frequency"]
+        rare, frequent = lost["buckets"][1], lost["buckets"][-1]
+        student = {d: _system(lost["test_outputs"], headline, d) for d in ("raw", "distilled")}
+        if recall[rare]["recall"] is not None and all(student.values()):
+            rare_student = {d: student[d]["recall_by_source_frequency"][rare]["recall"] for d in student}
+            types = lost["training_corpus"]["raw targets"]["types"]
+            corpus_loses = recall[rare]["recall"] < recall[frequent]["recall"] - 0.1 and corpus["types"] < types
+            lines.append(
+                f"- **Distillation loses rare words** (Ding et al. 2021): the distilled training targets keep "
+                f"{recall[rare]['recall']:.0%} of the reference words aligned to source words seen {rare} times, "
+                f"against {recall[frequent]['recall']:.0%} for source words seen {frequent} times, and have "
+                f"{corpus['types']:,} word types against the raw targets' {types:,}. On the test set, {headline} "
+                f"recalls {rare_student['raw']:.1%} (raw) and {rare_student['distilled']:.1%} (distilled) of the "
+                f"rare words. " + ("Supported for the corpus; " if corpus_loses else "Not supported for the corpus; ")
+                + ("visible in the student." if rare_student["distilled"] < rare_student["raw"] - 0.01
+                   else "not visible in the student."))
+    if confidence:
+        pairs = {s: (_system(confidence["systems"], s, "raw"), _system(confidence["systems"], s, "distilled"))
+                 for s in dict.fromkeys(row["system"] for row in rows)}
+        pairs = {s: p for s, p in pairs.items() if all(p)}
+        if pairs:
+            parts = [f"{s}: entropy {raw['all_positions']['mean_entropy_bits']:.2f} -> "
+                     f"{distilled['all_positions']['mean_entropy_bits']:.2f} bits, ECE {raw['all_positions']['ece']:.3f} "
+                     f"-> {distilled['all_positions']['ece']:.3f}" for s, (raw, distilled) in pairs.items()]
+            confident = all(d["all_positions"]["mean_entropy_bits"] < r["all_positions"]["mean_entropy_bits"]
+                            for r, d in pairs.values())
+            worse = all(d["all_positions"]["ece"] > r["all_positions"]["ece"] for r, d in pairs.values())
+            lines.append("- **Distilled students are more confident** (teacher forcing on the test references): "
+                         + "; ".join(parts) + ". " + ("Supported" if confident else "Not supported for every student")
+                         + (", and they are worse calibrated against the human references." if worse else "."))
+    return lines + [""]
+
+
 def run_report(args) -> None:
     out = Path(args.out)
     compare_path = Path(args.students) / "compare.json"
@@ -96,6 +163,9 @@ def run_report(args) -> None:
     complexity = read_json(out / "complexity" / "complexity.json")
     modes_path = out / "modes" / "mode_mixing.json"  # written for a multi-target corpus only
     modes = read_json(modes_path) if modes_path.is_file() else None
+    lost_path, confidence_path = out / "lost-words" / "lost_words.json", out / "confidence" / "confidence.json"
+    lost = read_json(lost_path) if lost_path.is_file() else None
+    confidence = read_json(confidence_path) if confidence_path.is_file() else None
     teacher = read_run_manifest(args.teacher)
     distilled = Corpus.open(args.distilled)
     raw = Corpus.open(args.raw)
@@ -167,6 +237,13 @@ def run_report(args) -> None:
         lines += [f"| {name} | {system['mode_mixing_rate']:.1%} | {system['mean_majority_share']:.3f} |"
                   for name, system in modes["systems"].items()]
         lines += ["", f"![mode mixing](modes/{Path(modes['figures'][0]).name})", ""]
+    if lost:
+        lines += ["## What is lost (Ding et al. 2021)", "", (out / "lost-words" / "lost_words.md").read_text().rstrip(), "",
+                  f"![what is lost](lost-words/{Path(lost['figures'][0]).name})", ""]
+    if confidence:
+        lines += ["## Confidence and calibration", "", (out / "confidence" / "confidence.md").read_text().rstrip(), "",
+                  f"![confidence](confidence/{Path(confidence['figures'][0]).name})", ""]
+    lines += what_distillation_does(compare, complexity["corpora"], lost, confidence)
     lines += [
               "## Time", "", "Recorded in the runs (training: the times of each run's log lines, over all the "
               "sittings it took), so a job spread over several invocations still adds up what its training cost:", "",

@@ -14,7 +14,8 @@ output exists with the same configuration (config hash), so re-running resumes.
 
 Steps: prepare bible-es-en -> train-teacher -> regenerate (SeqKD) -> seqkd-nat compare
        (students x raw/distilled x seeds; BLEU mean ± sd, paired bootstrap, speedup, curves)
-       -> seqkd-analysis complexity (C(d), F(d)) -> scripts/report.py
+       -> seqkd-analysis complexity (C(d), F(d)), lost-words (rare words, names), confidence
+       (entropy, calibration) -> scripts/report.py
 
 Environment:
   QUICK=1     the mechanism in <= 15 min on 2 CPU cores: a synthetic corpus with 3 target
@@ -63,6 +64,8 @@ step students "$BIN/seqkd-nat" compare --teacher "$TEACHER" --raw "$CORPUS_DIR" 
   --out "$STUDENT_RUNS" --preset "$PRESET" --students "$STUDENTS" --seeds "$SEEDS" --other-seeds "$OTHER_SEEDS" \
   "${DEVICE_ARGS[@]}"
 step analysis "$BIN/seqkd-analysis" complexity --corpus "$CORPUS_DIR" --corpus "$DISTILLED" --out "$OUT/complexity"
+step lost-words "$BIN/seqkd-analysis" lost-words --compare "$STUDENT_RUNS/compare.json" --out "$OUT/lost-words"
+step confidence "$BIN/seqkd-analysis" confidence --compare "$STUDENT_RUNS/compare.json" --out "$OUT/confidence"
 if [[ -f "$CORPUS_DIR/raw/train.mode" ]]; then  # a multi-target corpus: which systems mix its modes?
   step modes "$BIN/seqkd-analysis" modes --corpus "$CORPUS_DIR" --compare "$STUDENT_RUNS/compare.json" --out "$OUT/modes"
 fi

@@ -104,3 +104,45 @@ def test_tradeoff_figure_pairs_complexity_with_bleu(tmp_path):
     assert json.loads((tmp_path / "web" / "complexity_vs_bleu.json").read_text())["points"][0]["bleu"] == 13.0
     assert analysis_main(["tradeoff", "--complexity-json", str(tmp_path / "complexity.json"),
                           "--bleu", f"unknown={tmp_path / 'raw.json'}", "--out", str(tmp_path / "fig")]) == 1
+
+
+def test_rare_word_recall_and_name_copies_on_a_hand_checked_case():
+    from collections import Counter
+
+    from analysis.lost_words import name_copies, names, output_statistics, recall_by_bucket
+
+    sources = [["el", "rey", "habló"], ["el", "profeta", "habló"]]
+    references = [["the", "king", "spoke"], ["the", "prophet", "spoke"]]
+    outputs = [["the", "king", "said"], ["the", "man", "spoke", "spoke"]]
+    links = [[(0, 0), (1, 1), (2, 2)], [(0, 0), (1, 1), (2, 2)]]
+    counts = Counter({"el": 5000, "habló": 300, "rey": 40, "profeta": 3})
+    recall = recall_by_bucket(sources, references, outputs, links, counts)
+    assert recall[">1,000"] == {"links": 2, "recalled": 2, "recall": 1.0}  # 'the' twice
+    assert recall["101-1,000"] == {"links": 2, "recalled": 1, "recall": 0.5}  # 'spoke' only in the second
+    assert recall["11-100"]["recall"] == 1.0 and recall["1-10"]["recall"] == 0.0  # 'king' kept, 'prophet' lost
+    assert recall["0"] == {"links": 0, "recalled": 0, "recall": None}
+
+    # names: capitalized, not first, in the source too once accents go; 'The' (first) and 'God' (not in source) are not
+    assert names("Y Simeón y Leví vinieron a Dios", "The sons Simeon and Levi came to God") == ["Simeon", "Levi"]
+    copies = name_copies(["Y Simeón y Leví vinieron"], ["So Simeon and Levi came"], ["and simeon and Levi came Levi"])
+    assert copies == {"names": 2, "copied": 1, "rate": 0.5}  # case matters: 'simeon' is not a copy
+
+    assert output_statistics(outputs, references) == {"types": 5, "length_ratio": 7 / 6}
+
+
+def test_calibration_error_and_entropy_on_hand_computed_cases():
+    import math
+
+    import torch
+
+    from analysis.confidence import calibration, entropy_bits
+
+    # bin 9: confidences .95 and .95, one right -> |0.5 - 0.95|; bin 1: .15 and .15, none right -> |0 - 0.15|
+    result = calibration(torch.tensor([0.95, 0.95, 0.15, 0.15]), torch.tensor([True, False, False, False]))
+    assert result["ece"] == pytest.approx(0.5 * 0.45 + 0.5 * 0.15)
+    assert [(b["count"], b["accuracy"]) for b in result["bins"]] == [(2, 0.0), (2, 0.5)]
+    assert calibration(torch.tensor([1.0, 0.75]), torch.tensor([True, True]))["ece"] == pytest.approx(0.125)  # 1.0: last bin
+    uniform = torch.full((1, 4), math.log(0.25))
+    certain = torch.log(torch.tensor([[1.0, 1e-30, 1e-30, 1e-30]]))
+    assert entropy_bits(uniform).item() == pytest.approx(2.0)
+    assert entropy_bits(certain).item() == pytest.approx(0.0, abs=1e-6)

@@ -60,6 +60,19 @@ def test_reproduce_script_writes_table_report_and_figures(tiny_students, tiny_te
     assert all(p["train_loss"] > 0 for points in curves.values() for p in points)  # fairseq's, from the log
     assert "| ctc | 300 |" in report and "training loss, distilled targets" in table
     assert (out / "complexity" / "complexity.png").is_file()
+    assert (out / "lost-words" / "lost_words.png").is_file() and (out / "confidence" / "confidence.png").is_file()
+    lost = json.loads((out / "lost-words" / "lost_words.json").read_text())
+    reference = lost["training_corpus"]["raw targets"]  # the raw targets against themselves recall everything
+    assert reference["length_ratio"] == 1.0 and all(
+        bucket["recall"] in (None, 1.0) for bucket in reference["recall_by_source_frequency"].values())
+    assert set(lost["test_outputs"]) == {"AR teacher", "ctc, raw", "ctc, distilled", "ctc-glat, raw", "ctc-glat, distilled",
+                                         "ar, raw, greedy", "ar, distilled, greedy", "ar, raw, beam 5",
+                                         "ar, distilled, beam 5"}
+    confidence = json.loads((out / "confidence" / "confidence.json").read_text())["systems"]
+    assert set(confidence) == {"AR teacher", "ctc, raw", "ctc, distilled", "ctc-glat, raw", "ctc-glat, distilled",
+                               "ar, raw", "ar, distilled"}
+    assert "## What distillation does" in report and "**Distilled data is simpler**" in report
+    assert "**Distilled students are more confident**" in report
     assert "seqkd-nat compare" in report and "| students |" in report  # commands and timings
     summary = json.loads((out / "results.json").read_text())
     assert summary["comparison"]["results"] == records

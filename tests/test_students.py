@@ -299,3 +299,23 @@ def test_command_line_schedule_reaches_fairseq_and_the_base_preset_saves_only_at
     assert "--fp16" in base
     cpu = fairseq_arguments("cpu", "cpu")
     assert "--save-interval" not in cpu and "--validate-interval" not in cpu and "--stop-time-hours" not in cpu
+
+
+def test_teacher_forced_confidence_counts_every_position_of_the_teacher_and_the_ctc_student(
+        tiny_synthetic, tiny_teacher, tiny_students):
+    """Teacher forcing scores every reference token (AR) and every upsampled decoder position (CTC);
+    both models learned the zero-entropy fixture, so their argmax is mostly the reference's label."""
+    from analysis.confidence import teacher_forced
+
+    sources = [line.split() for line in (tiny_synthetic.path / "spm" / "test.src").read_text().splitlines()]
+    targets = [line.split() for line in (tiny_synthetic.path / "spm" / "test.tgt").read_text().splitlines()]
+    teacher = teacher_forced(tiny_teacher[0], tiny_synthetic)
+    assert teacher["all_positions"]["positions"] == sum(len(t) + 1 for t in targets)  # each target and its </s>
+    assert teacher["all_positions"]["accuracy"] > 0.8
+    ctc = teacher_forced(tiny_students["ctc"][0], tiny_synthetic)
+    assert ctc["sentences_left_out"] == 0
+    assert ctc["all_positions"]["positions"] == sum(2 * (len(s) + 1) for s in sources)  # upsampled x2, </s> included
+    # the best path emits every target token, on one position or (repeated) on several
+    assert sum(map(len, targets)) <= ctc["token_positions"]["positions"] < ctc["all_positions"]["positions"]
+    assert ctc["all_positions"]["accuracy"] > 0.8
+    assert 0 <= ctc["all_positions"]["ece"] <= 1

@@ -1,0 +1,170 @@
+"""What distillation loses: rare words, proper names, vocabulary size and length (Ding et al. 2021).
+
+A distilled corpus is simpler than the raw one partly because the teacher drops what it cannot
+translate well, and rare words first. We measure that on the test set for every system in a
+``seqkd-nat compare`` result, and on the training corpus itself (distilled targets against raw):
+
+- **recall by source frequency**: eflomal aligns the sources to the references (raw training data
+  and test data together, so that the test set is aligned with the training set's statistics);
+  every link (source word x, reference word y) is recalled when y occurs in the output (each output
+  word recalls one link at most). Links are bucketed by how often x occurs in the training sources.
+- **name copy rate**: a name is a capitalized reference word, not the first of its sentence, that
+  also occurs capitalized in the source with the same letters once accents are removed ("Jacob",
+  "Simeón" -> "Simeon"); it is copied when the output has it, with the same case.
+- **target types** (distinct lowercased words) and the **length ratio** (output words / reference
+  words).
+"""
+from __future__ import annotations
+
+import re
+import statistics
+import unicodedata
+from collections import Counter
+from pathlib import Path
+
+from analysis.lexical import align, words
+
+# (lowest, highest, label) of a source word's count in the training sources
+BUCKETS = ((0, 0, "0"), (1, 10, "1-10"), (11, 100, "11-100"), (101, 1000, "101-1,000"),
+           (1001, float("inf"), ">1,000"))
+_WORD = re.compile(r"\w+")
+
+
+def bucket_of(count: int) -> str:
+    return next(label for lowest, highest, label in BUCKETS if lowest <= count <= highest)
+
+
+def recall_by_bucket(sources: list[list[str]], references: list[list[str]], outputs: list[list[str]],
+                     links: list[list[tuple[int, int]]], source_counts: Counter) -> dict:
+    """{bucket: {"links", "recalled", "recall"}} over all sentences (see the module's docstring)."""
+    totals = {label: [0, 0] for _, _, label in BUCKETS}
+    for source, reference, output, sentence_links in zip(sources, references, outputs, links):
+        available = Counter(output)
+        for i, j in sentence_links:
+            bucket = totals[bucket_of(source_counts[source[i]])]
+            bucket[0] += 1
+            if available[reference[j]] > 0:
+                available[reference[j]] -= 1
+                bucket[1] += 1
+    return {label: {"links": n, "recalled": hit, "recall": hit / n if n else None} for label, (n, hit) in totals.items()}
+
+
+def _plain(word: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFD", word) if not unicodedata.combining(c))
+
+
+def names(source: str, reference: str) -> list[str]:
+    """The reference's copyable names: capitalized, not sentence-initial, capitalized in the source too."""
+    source_names = {_plain(w) for w in _WORD.findall(source) if w[0].isupper()}
+    return [w for w in _WORD.findall(reference)[1:] if w[0].isupper() and _plain(w) in source_names]
+
+
+def name_copies(sources: list[str], references: list[str], outputs: list[str]) -> dict:
+    """How many of the references' copyable names the outputs have (case-sensitive, each output word once)."""
+    found = copied = 0
+    for source, reference, output in zip(sources, references, outputs):
+        available = Counter(_WORD.findall(output))
+        for name in names(source, reference):
+            found += 1
+            if available[name] > 0:
+                available[name] -= 1
+                copied += 1
+    return {"names": found, "copied": copied, "rate": copied / found if found else None}
+
+
+def output_statistics(outputs: list[list[str]], references: list[list[str]]) -> dict:
+    return {"types": len({w for line in outputs for w in line}),
+            "length_ratio": sum(map(len, outputs)) / max(1, sum(map(len, references)))}
+
+
+def measure(sources_raw, references_raw, outputs_raw, links, source_counts) -> dict:
+    """Every measure of one set of outputs against its references."""
+    sources, references, outputs = ([words(line) for line in lines] for lines in (sources_raw, references_raw, outputs_raw))
+    return {"recall_by_source_frequency": recall_by_bucket(sources, references, outputs, links, source_counts),
+            "names": name_copies(sources_raw, references_raw, outputs_raw), **output_statistics(outputs, references)}
+
+
+def mean_over_seeds(results: list[dict]) -> dict:
+    """The mean of each number over several seeds' measures (the counts of the first seed)."""
+    first = results[0]
+    recall = {label: {**first["recall_by_source_frequency"][label],
+                      "recall": _mean([r["recall_by_source_frequency"][label]["recall"] for r in results])}
+              for label in first["recall_by_source_frequency"]}
+    return {"seeds": len(results), "recall_by_source_frequency": recall,
+            "names": {**first["names"], "rate": _mean([r["names"]["rate"] for r in results])},
+            "types": statistics.mean(r["types"] for r in results),
+            "length_ratio": statistics.mean(r["length_ratio"] for r in results)}
+
+
+def _mean(values: list) -> float | None:
+    present = [v for v in values if v is not None]
+    return statistics.mean(present) if present else None
+
+
+def lost_words(raw, distilled, systems: dict[str, list[str]]) -> dict:
+    """Measures of the distilled training corpus against the raw one, and of every system's test outputs.
+
+    ``raw``, ``distilled``: :class:`~distill.corpus.directory.Corpus`; ``systems``: name -> the
+    hypothesis files of its seeds (one sentence per test line).
+    """
+    from distill.io import read_lines
+
+    train_sources, train_references = raw.lines("train", "src"), raw.lines("train", "tgt")
+    test_sources, test_references = raw.lines("test", "src"), raw.lines("test", "tgt")
+    links = align([words(line) for line in train_sources + test_sources],
+                  [words(line) for line in train_references + test_references])
+    train_links, test_links = links[:len(train_sources)], links[len(train_sources):]
+    source_counts = Counter(w for line in train_sources for w in words(line))
+    distilled_targets = distilled.lines("train", "tgt")
+    if len(distilled_targets) != len(train_sources):
+        raise ValueError(f"{distilled.path}: {len(distilled_targets)} training targets for {len(train_sources)} raw "
+                         "sources; the distilled corpus must keep the raw corpus's lines")
+    corpora = {"raw targets": measure(train_sources, train_references, train_references, train_links, source_counts),
+               "distilled targets": measure(train_sources, train_references, distilled_targets, train_links,
+                                            source_counts)}
+    outputs = {name: mean_over_seeds([measure(test_sources, test_references, read_lines(path), test_links, source_counts)
+                                      for path in paths])
+               for name, paths in systems.items()}
+    return {"raw": str(raw.path), "distilled": str(distilled.path), "reference": raw.manifest["references"]["primary"],
+            "buckets": [label for _, _, label in BUCKETS], "training_corpus": corpora, "test_outputs": outputs}
+
+
+def compare_systems(comparison: dict) -> dict[str, list[str]]:
+    """name -> hypothesis files (one per seed) of every row of a ``seqkd-nat compare`` result."""
+    systems: dict[str, list[str]] = {}
+    decodings = Counter((r["system"], r["data"], r["seed"]) for r in comparison["results"])
+    for record in comparison["results"]:
+        name = "AR teacher" if record["system"] == "teacher" else f"{record['system']}, {record['data']}"
+        if decodings[record["system"], record["data"], record["seed"]] > 1:
+            name += f", {record['decoding']}"
+        systems.setdefault(name, []).append(record["hypotheses"])
+    return systems
+
+
+def markdown(result: dict) -> str:
+    buckets = result["buckets"]
+    header = ["| | " + " | ".join(f"recall, {b}" for b in buckets) + " | name copy rate | types | length ratio |",
+              "|---" * (len(buckets) + 4) + "|"]
+
+    def row(name, r):
+        recall = r["recall_by_source_frequency"]
+        cells = [f"{recall[b]['recall']:.1%}" if recall[b]["recall"] is not None else "–" for b in buckets]
+        rate = f"{r['names']['rate']:.1%}" if r["names"]["rate"] is not None else "–"
+        return f"| {name} | " + " | ".join(cells) + f" | {rate} | {r['types']:,.0f} | {r['length_ratio']:.3f} |"
+
+    links = result["training_corpus"]["raw targets"]["recall_by_source_frequency"]
+    test_links = next(iter(result["test_outputs"].values()))["recall_by_source_frequency"] if result["test_outputs"] else {}
+    lines = [f"What distillation loses, against the `{result['reference']}` reference (`{result['raw']}` vs "
+             f"`{result['distilled']}`).", "", "Training corpus (the distilled targets against the raw ones):", "",
+             *header, *(row(name, r) for name, r in result["training_corpus"].items()), "",
+             "Links per bucket (training): " + ", ".join(f"{b} {links[b]['links']:,}" for b in buckets) + "."]
+    if result["test_outputs"]:
+        lines += ["", "Test outputs (students: mean over seeds):", "", *header,
+                  *(row(name, r) for name, r in result["test_outputs"].items()), "",
+                  "Links per bucket (test): " + ", ".join(f"{b} {test_links[b]['links']:,}" for b in buckets) +
+                  f"; names in the test references: {next(iter(result['test_outputs'].values()))['names']['names']:,}."]
+    lines += ["", "Recall, N: share of the reference words aligned (eflomal) to a source word seen N times in the "
+              "training sources that the output has (the raw targets' row is the reference against itself). Names: capitalized reference words, not sentence-initial, also in the "
+              "source (accents removed); copied when the output has them with the same case."]
+    return "\n".join(lines) + "\n"
+
