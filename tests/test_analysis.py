@@ -62,8 +62,9 @@ def test_marker_words_find_mixed_english_styles():
     assert result["mode_mixing_rate"] == pytest.approx(1 / 3)
     assert result["mean_majority_share"] == pytest.approx((1 + 1 + 0.5) / 3)
     assert result["mixing_examples"] == ["thou[1] have[0] the bread"]
-    # without the posterior threshold every word is attributed, and every sentence "mixes"
-    assert mode_mixing(ModeLexicon(targets, modes), outputs)["mode_mixing_rate"] > 0.5
+    # without the threshold every word is attributed ('the', 'bread': a tie, the first mode), so the pure KJV
+    # sentence "mixes" too: 2 of 4
+    assert mode_mixing(ModeLexicon(targets, modes), outputs)["mode_mixing_rate"] == 0.5
 
 
 def test_mode_mixing_rate():
