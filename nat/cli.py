@@ -3,7 +3,7 @@
   seqkd-nat train    --student ctc|ctc-glat|nat|nat-glat|cmlm|duration|ar --corpus C --out RUN [--teacher T]
   seqkd-nat decode   --run RUN [--input FILE] [--output FILE] [--length-beam 3 --rescore-teacher T]
   seqkd-nat evaluate --run RUN [--split test]
-  seqkd-nat compare  --teacher T --raw C --distilled D --out DIR [--seeds 1,2,3]  (raw vs distilled table)
+  seqkd-nat compare  --teacher T --raw C --distilled [NAME=]D [...] --out DIR [--seeds 1,2,3]  (raw vs distilled table)
 """
 from __future__ import annotations
 
@@ -93,7 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     compare = commands.add_parser("compare", help="train every student on raw and distilled data; one BLEU table")
     compare.add_argument("--teacher", required=True, help="AR teacher run directory")
     compare.add_argument("--raw", required=True, help="raw corpus directory")
-    compare.add_argument("--distilled", required=True, help="distilled corpus directory (same vocabulary)")
+    compare.add_argument("--distilled", required=True, action="append", metavar="[NAME=]DIR",
+                         help="distilled corpus directory (same vocabulary); repeat to compare several, named, e.g. "
+                              "--distilled data/c.seqkd --distilled seq-inter=data/c.seq-inter (unnamed: distilled)")
     compare.add_argument("--out", required=True, help="directory for the student runs and the table")
     compare.add_argument("--students", default=",".join(DEFAULT_STUDENTS),
                          help=f"comma-separated, in table order, from {','.join(STUDENTS)} (default: %(default)s); "
@@ -188,6 +190,22 @@ def run_evaluate(args) -> dict:
     return result
 
 
+def _distilled_corpora(items: list[str]) -> dict[str, str]:
+    """``--distilled [NAME=]DIR`` items -> {name: directory}; an unnamed one is ``distilled``."""
+    from nat.compare import DISTILLED
+
+    corpora = {}
+    for item in items:
+        name, sep, path = item.partition("=")
+        name, path = (name, path) if sep else (DISTILLED, item)
+        if not name.replace("-", "").replace("_", "").isalnum() or name == "raw":
+            raise InputError(f"--distilled {item!r}: a name is letters, digits, - and _, and not 'raw'")
+        if name in corpora:
+            raise InputError(f"--distilled: {name!r} given twice; name each distilled corpus (NAME=DIR)")
+        corpora[name] = path
+    return corpora
+
+
 def run_compare(args) -> None:
     from nat.compare import compare, write_comparison
 
@@ -201,7 +219,8 @@ def run_compare(args) -> None:
     headline_seeds = seed_list("--seeds", args.seeds)
     other_seeds = seed_list("--other-seeds", args.other_seeds) if args.other_seeds else headline_seeds
     seeds = {student: headline_seeds if i == 0 else other_seeds for i, student in enumerate(students)}
-    result = compare(teacher=args.teacher, raw=args.raw, distilled=args.distilled, out=args.out, seeds=seeds,
+    result = compare(teacher=args.teacher, raw=args.raw, distilled=_distilled_corpora(args.distilled), out=args.out,
+                     seeds=seeds,
                      preset=args.preset, iterations=args.iterations,
                      translator_for=lambda run, **options: _translator(args, str(run), **options),
                      overrides=_schedule_overrides(args), device=args.device)

@@ -7,7 +7,10 @@ the AR teacher (test set, batched, decoded in this process one after the other);
 student has a row per decoding (greedy, beam 5). Every student run also gets a learning
 curve (validation BLEU at its interval checkpoints, :mod:`nat.curves`), drawn into curves.png.
 Runs live in ``<out>/<student>-<raw|distilled>-seed<k>/``; finished runs are skipped, so
-adding a seed or a student only trains what is missing.
+adding a seed or a student only trains what is missing. Several distilled corpora (SeqKD,
+Seq-Inter, an ensemble teacher's, Kim & Rush 2016) can be compared at once: each is named, its
+runs are ``<student>-<name>-seed<k>``, and each row says which corpus it used and what the
+teacher spent on it per sentence (Shleifer & Rush 2020's "cost").
 """
 from __future__ import annotations
 
@@ -20,7 +23,7 @@ from distill.io import InputError, atomic_open, write_json
 from distill.scoring import evaluate_on_split, evaluation_files
 from nat.students import AUTOREGRESSIVE, CTC_STUDENTS, STUDENTS, train_student
 
-DATA = ("raw", "distilled")
+DISTILLED = "distilled"  # the name of the only distilled corpus, or of the unnamed one among several
 
 
 def paired_bootstrap(baseline: list[str], system: list[str], references: dict[str, list[str]]) -> float:
@@ -67,10 +70,12 @@ def evaluation_stem(student: str, beam: int | None, iterations: int, blank_penal
     return "test.one-pass"
 
 
-def compare(*, teacher: str, raw: str, distilled: str, out, seeds: dict[str, list[int]], preset: str,
-            translator_for, iterations: int = 10, overrides: dict | None = None, device: str | None = None) -> dict:
+def compare(*, teacher: str, raw: str, distilled: str | dict[str, str], out, seeds: dict[str, list[int]],
+            preset: str, translator_for, iterations: int = 10, overrides: dict | None = None,
+            device: str | None = None) -> dict:
     """Train what is missing, evaluate everything on raw's test set, draw learning curves on its valid set.
 
+    ``distilled``: a corpus directory, or {name: directory} for several (each compared with raw);
     ``seeds`` maps each student, in table order, to its training seeds;
     ``translator_for(run, beam=None, checkpoint=None)`` decodes with a run (beam: AR runs only).
     The result's ``results`` hold one record per (system, training data, seed, decoding), with its
@@ -97,7 +102,12 @@ def compare(*, teacher: str, raw: str, distilled: str, out, seeds: dict[str, lis
         return tune_blank_penalty(run, test_corpus, lambda penalty: translator_for(run, blank_penalty=penalty))[
             "blank_penalty"]
 
-    corpora = {"raw": raw, "distilled": distilled}
+    distilled_corpora = {DISTILLED: distilled} if isinstance(distilled, (str, Path)) else dict(distilled)
+    if not distilled_corpora or "raw" in distilled_corpora:
+        raise InputError("--distilled: give at least one distilled corpus; 'raw' is the raw corpus's name")
+    corpora = {"raw": raw, **distilled_corpora}
+    costs = {name: Corpus.open(path).manifest.get("distillation", {}).get("teacher_cost", {}).get("cpu_seconds_per_sentence")
+             for name, path in distilled_corpora.items()}
 
     # seed by seed, so that an interrupted job leaves whole seeds done (`--seeds 1` tables them)
     for seed in sorted(set().union(*seeds.values())):
@@ -121,9 +131,9 @@ def compare(*, teacher: str, raw: str, distilled: str, out, seeds: dict[str, lis
                     results.append({"system": student, "data": data, "seed": seed, "decoding": decoding,
                                     **({"blank_penalty": penalty} if student in CTC_STUDENTS else {}),
                                     **_record(evaluation, run / "eval", stem)})
-                    if data == "distilled":
+                    if data != "raw":
                         results[-1]["p_value_vs_raw"] = paired_bootstrap(hypotheses["raw", seed],
-                                                                         hypotheses["distilled", seed], references)
+                                                                         hypotheses[data, seed], references)
         for data in corpora:
             for seed in student_seeds:
                 run = student_run_dir(out, student, data, seed)
@@ -132,7 +142,9 @@ def compare(*, teacher: str, raw: str, distilled: str, out, seeds: dict[str, lis
                 curves.append({"student": student, "data": data, "seed": seed, "points": points})
     teacher_valid = _teacher_evaluation(teacher, test_corpus, translator_for, "valid")["scores"]
     signatures = {name: score["bleu_signature"] for name, score in teacher_result["scores"].items()}
-    return {"results": results, "teacher": teacher, "raw": str(raw), "distilled": str(distilled), "preset": preset,
+    return {"results": results, "teacher": teacher, "raw": str(raw), "distilled": str(next(iter(distilled_corpora.values()))),
+            "distilled_corpora": {name: str(path) for name, path in distilled_corpora.items()},
+            "teacher_cpu_seconds_per_sentence": costs, "preset": preset,
             "seeds": seeds, "test_sentences": len(next(iter(references.values()))), "bleu_signatures": signatures,
             "references": list(references), "curves": curves,
             # against the primary reference, as the curves' points (the JSON's keys are sorted, so not its first)
@@ -174,7 +186,7 @@ def table_rows(result: dict) -> list[dict]:
                      "seeds": [r["seed"] for r in records if r["seed"] is not None],
                      "bleu": {name: _summary([r["scores"][name]["bleu"] for r in records])
                               for name in records[0]["scores"]},
-                     **({"p_value_vs_raw": [r["p_value_vs_raw"] for r in records]} if data == "distilled" else {}),
+                     **({"p_value_vs_raw": [r["p_value_vs_raw"] for r in records]} if data != "raw" else {}),
                      "decode_wall_seconds": wall, "speedup": teacher_seconds / max(wall, 1e-9)})
     return rows
 
@@ -209,27 +221,39 @@ def markdown_table(result: dict) -> str:
             + "".join(f"sacrebleu ({name}): {signature}\n" for name, signature in result["bleu_signatures"].items()))
 
 
+def distilled_names(result: dict) -> list[str]:
+    """The comparison's distilled corpora, in command-line order (results written before there could be
+    several have one, named ``distilled``)."""
+    return list(dict.fromkeys(r["data"] for r in result["results"] if r["data"] != "raw" and r["system"] != "teacher"))
+
+
 def gain_table(result: dict) -> str:
-    """Markdown: per student and decoding, distilled minus raw BLEU (primary reference, mean over seeds),
-    how many seeds are significant (p < 0.01), and each side as a share of the teacher's BLEU."""
+    """Markdown: per student, decoding and distilled corpus, distilled minus raw BLEU (primary reference, mean
+    over seeds), how many seeds are significant (p < 0.01), each side as a share of the teacher's BLEU, and
+    what the teacher spent on the corpus per sentence."""
     primary = result["references"][0]
     table = table_rows(result)
     teacher = next(row for row in table if row["system"] == "teacher")["bleu"][primary]["mean"]
     rows = {(row["system"], row["decoding"], row["data"]): row for row in table if row["system"] != "teacher"}
-    lines = [f"| system | decoding | distilled − raw, BLEU {primary} | seeds with p < 0.01 | raw / teacher "
-             "| distilled / teacher |", "|---|---|---|---|---|---|"]
-    for system, decoding in dict.fromkeys((system, decoding) for system, decoding, _ in rows):
-        raw, distilled = rows[system, decoding, "raw"], rows[system, decoding, "distilled"]
+    costs = result.get("teacher_cpu_seconds_per_sentence", {})
+    lines = [f"| system | decoding | distilled corpus | distilled − raw, BLEU {primary} | seeds with p < 0.01 | "
+             "raw / teacher | distilled / teacher | teacher cost, CPU ms per sentence |", "|---|---|---|---|---|---|---|---|"]
+    for system, decoding, data in rows:
+        if data == "raw":
+            continue
+        raw, distilled = rows[system, decoding, "raw"], rows[system, decoding, data]
         delta = distilled["bleu"][primary]["mean"] - raw["bleu"][primary]["mean"]
         significant = sum(p < 0.01 for p in distilled["p_value_vs_raw"])
-        lines.append(f"| {system} | {decoding} | {delta:+.2f} | {significant} of {len(distilled['p_value_vs_raw'])} | "
-                     f"{raw['bleu'][primary]['mean'] / teacher:.0%} | {distilled['bleu'][primary]['mean'] / teacher:.0%} |")
+        cost = f"{1000 * costs[data]:.1f}" if costs.get(data) is not None else ""
+        lines.append(f"| {system} | {decoding} | {data} | {delta:+.2f} | {significant} of {len(distilled['p_value_vs_raw'])} | "
+                     f"{raw['bleu'][primary]['mean'] / teacher:.0%} | {distilled['bleu'][primary]['mean'] / teacher:.0%} | "
+                     f"{cost} |")
     return "\n".join(lines) + "\n"
 
 
 def training_loss_table(result: dict) -> str:
-    """Markdown: each student's training loss at its last update on raw vs distilled targets (mean over
-    seeds): distilled data should be clearly easier to fit (Zhou et al. 2020)."""
+    """Markdown: each student's training loss at its last update on raw vs each distilled corpus's targets
+    (mean over seeds): distilled data should be clearly easier to fit (Zhou et al. 2020)."""
     losses: dict[tuple, list[float]] = {}
     updates = {}
     for curve in result["curves"]:
@@ -237,11 +261,11 @@ def training_loss_table(result: dict) -> str:
         if last.get("train_loss") is not None:
             losses.setdefault((curve["student"], curve["data"]), []).append(last["train_loss"])
             updates[curve["student"]] = last["updates"]
-    lines = ["| student | updates | training loss, raw targets | training loss, distilled targets |",
-             "|---|---|---|---|"]
+    data = ["raw", *distilled_names(result)]
+    lines = ["| student | updates | " + " | ".join(f"training loss, {name} targets" for name in data) + " |",
+             "|---|---|" + "---|" * len(data)]
     for student in updates:
-        cells = [f"{statistics.mean(losses[student, data]):.3f}" if (student, data) in losses else ""
-                 for data in DATA]
+        cells = [f"{statistics.mean(losses[student, name]):.3f}" if (student, name) in losses else "" for name in data]
         lines.append(f"| {student} | {updates[student]} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n\nfairseq's training loss (its criterion's units, per target token) over the " \
                               "last log interval, mean over seeds.\n"

@@ -76,7 +76,7 @@ def learning_curve(run_dir, corpus, translator_for_checkpoint) -> list[dict]:
 
 
 def plot_curves(curves: list[dict], path, teacher_bleu: float | None = None) -> Path:
-    """One column per student, raw vs distilled: valid BLEU against updates (top) and training minutes
+    """One column per student, raw vs each distilled corpus: valid BLEU against updates (top) and training minutes
     (middle), and the training loss on the run's own targets against updates (bottom).
 
     ``curves``: [{"student", "data", "seed", "points"}]; every seed is one line.
@@ -88,7 +88,9 @@ def plot_curves(curves: list[dict], path, teacher_bleu: float | None = None) -> 
 
     students = list(dict.fromkeys(curve["student"] for curve in curves))
     figure, axes = plt.subplots(3, len(students), figsize=(3.4 * len(students), 8.2), squeeze=False, sharey="row")
-    colors = {"raw": "tab:gray", "distilled": "tab:blue"}
+    data_names = list(dict.fromkeys(curve["data"] for curve in curves))
+    palette = iter(["tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:pink"])
+    colors = {name: "tab:gray" if name == "raw" else next(palette, "tab:olive") for name in data_names}
     for column, student in enumerate(students):
         top, bottom, loss = axes[0][column], axes[1][column], axes[2][column]
         labelled = set()
@@ -96,7 +98,7 @@ def plot_curves(curves: list[dict], path, teacher_bleu: float | None = None) -> 
             points = curve["points"]
             label = None if curve["data"] in labelled else curve["data"]
             labelled.add(curve["data"])
-            color = colors.get(curve["data"], "tab:orange")
+            color = colors[curve["data"]]
             top.plot([p["updates"] for p in points], [p["bleu"] for p in points], marker="o", ms=3, color=color,
                      label=label)
             timed = [p for p in points if p["wall_seconds"] is not None]

@@ -181,7 +181,7 @@ def test_importing_the_plugin_leaves_the_root_log_level_alone():
     assert done.stdout.split()[-1] == str(logging.WARNING)
 
 
-def test_table_over_several_seeds_gives_mean_sd_and_one_p_per_seed():
+def test_table_over_several_seeds_and_distilled_corpora_gives_mean_sd_one_p_per_seed_and_the_cost():
     from nat.compare import gain_table, markdown_table, training_loss_table
 
     def record(system, data, seed, bleu, seconds, p=None):
@@ -195,18 +195,26 @@ def test_table_over_several_seeds_gives_mean_sd_and_one_p_per_seed():
 
     result = {"results": [record("teacher", "raw", None, 30.0, 4.0), record("nat", "raw", 1, 5.0, 1.0),
                           record("nat", "raw", 2, 7.0, 3.0), record("nat", "distilled", 1, 8.0, 2.0, p=0.001),
-                          record("nat", "distilled", 2, 10.0, 2.0, p=0.0456)],
+                          record("nat", "distilled", 2, 10.0, 2.0, p=0.0456),
+                          record("nat", "seq-inter", 1, 11.0, 2.0, p=0.002), record("nat", "seq-inter", 2, 12.0, 2.0, p=0.003)],
               "references": ["web"], "test_sentences": 3, "bleu_signatures": {"web": "nrefs:1"},
+              "teacher_cpu_seconds_per_sentence": {"distilled": 0.0123, "seq-inter": 0.0456},
               "curves": [curve("raw", 1, 5.0), curve("raw", 2, 6.0), curve("distilled", 1, 3.0),
-                         curve("distilled", 2, 3.5)]}
+                         curve("distilled", 2, 3.5), curve("seq-inter", 1, 2.0), curve("seq-inter", 2, 2.5)]}
     lines = markdown_table(result).splitlines()
     assert lines[2] == "| AR teacher | raw | beam 5 |  | 30.00 |  | 1.0x |"  # one value: no ± sd
     assert lines[3] == "| nat | raw | one pass | 1,2 | 6.00 ± 1.41 |  | 2.0x |"  # sd of 5, 7; 4 s / median 2 s
     assert lines[4] == "| nat | distilled | one pass | 1,2 | 9.00 ± 1.41 | 0.001, 0.046 | 2.0x |"
-    assert "mean ± sd over the seeds of their row" in lines[6]
+    assert lines[5] == "| nat | seq-inter | one pass | 1,2 | 11.50 ± 0.71 | 0.002, 0.003 | 2.0x |"
+    assert "mean ± sd over the seeds of their row" in lines[7]
     gain = gain_table(result).splitlines()
-    assert gain[2] == "| nat | one pass | +3.00 | 1 of 2 | 20% | 30% |"  # 9 - 6; p 0.001 only; 6/30, 9/30
-    assert training_loss_table(result).splitlines()[2] == "| nat | 200 | 5.500 | 3.250 |"  # last points, mean of seeds
+    # 9 - 6; p 0.001 only; 6/30, 9/30; the teacher's 12.3 ms per sentence
+    assert gain[2] == "| nat | one pass | distilled | +3.00 | 1 of 2 | 20% | 30% | 12.3 |"
+    assert gain[3] == "| nat | one pass | seq-inter | +5.50 | 2 of 2 | 20% | 38% | 45.6 |"
+    losses = training_loss_table(result).splitlines()
+    assert losses[0] == ("| student | updates | training loss, raw targets | training loss, distilled targets | "
+                         "training loss, seq-inter targets |")
+    assert losses[2] == "| nat | 200 | 5.500 | 3.250 | 2.250 |"  # last points, mean of seeds
 
 
 @pytest.mark.parametrize("student", ["ctc", "ctc-glat", "nat", "nat-glat", "duration"])
@@ -319,3 +327,13 @@ def test_teacher_forced_confidence_counts_every_position_of_the_teacher_and_the_
     assert sum(map(len, targets)) <= ctc["token_positions"]["positions"] < ctc["all_positions"]["positions"]
     assert ctc["all_positions"]["accuracy"] > 0.8
     assert 0 <= ctc["all_positions"]["ece"] <= 1
+
+
+def test_distilled_corpora_are_named_on_the_command_line():
+    from nat.cli import _distilled_corpora
+
+    assert _distilled_corpora(["data/c.seqkd", "seq-inter=data/c.seq-inter"]) == {
+        "distilled": "data/c.seqkd", "seq-inter": "data/c.seq-inter"}
+    for wrong in (["data/a", "data/b"], ["raw=data/a"], ["two words=data/a"]):
+        with pytest.raises(InputError):
+            _distilled_corpora(wrong)
