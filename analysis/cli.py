@@ -53,6 +53,15 @@ def _save_figure(figure, stem: Path) -> list[str]:
     return paths
 
 
+def _write_study(out: Path, stem: str, figure, report: dict, table: str) -> dict:
+    """A study's figure (PNG and PDF), numbers (JSON, with the figures' paths) and table (Markdown), all named ``stem``."""
+    report["figures"] = _save_figure(figure, out / stem)
+    write_json(out / f"{stem}.json", report)
+    with atomic_open(out / f"{stem}.md") as handle:
+        handle.write(table)
+    return report
+
+
 def _named_corpus(item: str):
     """``NAME=DIR`` or ``DIR`` (named after its directory): the label a corpus gets in tables and figures."""
     from distill.corpus.directory import Corpus
@@ -173,12 +182,8 @@ def run_modes(args) -> dict:
         axis.set_title(f"{name}\nmode mixing {result['mode_mixing_rate']:.1%}", pad=14)
     out = Path(args.out)
     report = {"corpus": str(corpus.path), "modes": lexicon.modes, "marker_posterior": args.marker_posterior,
-              "min_count": args.min_count, "attributable_words": len(lexicon.best_mode), "systems": systems,
-              "figures": _save_figure(figure, out / "mode_mixing")}
-    write_json(out / "mode_mixing.json", report)
-    with atomic_open(out / "mode_mixing.md") as handle:
-        handle.write(_modes_markdown(report))
-    return report
+              "min_count": args.min_count, "attributable_words": len(lexicon.best_mode), "systems": systems}
+    return _write_study(out, "mode_mixing", figure, report, _modes_markdown(report))
 
 
 def _modes_markdown(report: dict) -> str:
@@ -223,12 +228,7 @@ def run_lost_words(args) -> dict:
     names_axis.invert_yaxis()
     names_axis.set_xlabel("names copied [%]")
     names_axis.tick_params(axis="y", labelsize=7)
-    out = Path(args.out)
-    result["figures"] = _save_figure(figure, out / "lost_words")
-    write_json(out / "lost_words.json", result)
-    with atomic_open(out / "lost_words.md") as handle:
-        handle.write(markdown(result))
-    return result
+    return _write_study(Path(args.out), "lost_words", figure, result, markdown(result))
 
 
 def run_confidence(args) -> dict:
@@ -264,13 +264,8 @@ def run_confidence(args) -> dict:
     entropy.invert_yaxis()
     entropy.set_xlabel("mean entropy per position [bits]")
     figure.tight_layout()
-    out = Path(args.out)
-    report = {"corpus": str(corpus.path), "split": args.split, "systems": systems,
-              "figures": _save_figure(figure, out / "confidence")}
-    write_json(out / "confidence.json", report)
-    with atomic_open(out / "confidence.md") as handle:
-        handle.write(markdown(systems))
-    return report
+    return _write_study(Path(args.out), "confidence", figure,
+                        {"corpus": str(corpus.path), "split": args.split, "systems": systems}, markdown(systems))
 
 
 def run_tradeoff(args) -> dict:
