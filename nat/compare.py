@@ -106,8 +106,10 @@ def compare(*, teacher: str, raw: str, distilled: str | dict[str, str], out, see
     if not distilled_corpora or "raw" in distilled_corpora:
         raise InputError("--distilled: give at least one distilled corpus; 'raw' is the raw corpus's name")
     corpora = {"raw": raw, **distilled_corpora}
-    costs = {name: Corpus.open(path).manifest.get("distillation", {}).get("teacher_cost", {}).get("cpu_seconds_per_sentence")
-             for name, path in distilled_corpora.items()}
+    costs = {}  # what the teacher spent on each corpus, and where (a GPU's figure is its host's CPU time)
+    for name, path in distilled_corpora.items():
+        cost = Corpus.open(path).manifest.get("distillation", {}).get("teacher_cost", {})
+        costs[name] = {key: cost.get(key) for key in ("cpu_seconds_per_sentence", "device")}
 
     # seed by seed, so that an interrupted job leaves whole seeds done (`--seeds 1` tables them)
     for seed in sorted(set().union(*seeds.values())):
@@ -144,7 +146,7 @@ def compare(*, teacher: str, raw: str, distilled: str | dict[str, str], out, see
     signatures = {name: score["bleu_signature"] for name, score in teacher_result["scores"].items()}
     return {"results": results, "teacher": teacher, "raw": str(raw), "distilled": str(next(iter(distilled_corpora.values()))),
             "distilled_corpora": {name: str(path) for name, path in distilled_corpora.items()},
-            "teacher_cpu_seconds_per_sentence": costs, "preset": preset,
+            "teacher_cost": costs, "preset": preset,
             "seeds": seeds, "test_sentences": len(next(iter(references.values()))), "bleu_signatures": signatures,
             "references": list(references), "curves": curves,
             # against the primary reference, as the curves' points (the JSON's keys are sorted, so not its first)
@@ -235,20 +237,24 @@ def gain_table(result: dict) -> str:
     table = table_rows(result)
     teacher = next(row for row in table if row["system"] == "teacher")["bleu"][primary]["mean"]
     rows = {(row["system"], row["decoding"], row["data"]): row for row in table if row["system"] != "teacher"}
-    costs = result.get("teacher_cpu_seconds_per_sentence", {})
+    costs = result.get("teacher_cost", {})
     lines = [f"| system | decoding | distilled corpus | distilled − raw, BLEU {primary} | seeds with p < 0.01 | "
-             "raw / teacher | distilled / teacher | teacher cost, CPU ms per sentence |", "|---|---|---|---|---|---|---|---|"]
+             "raw / teacher | distilled / teacher | teacher cost, CPU ms per sentence (device) |",
+             "|---|---|---|---|---|---|---|---|"]
     for system, decoding, data in rows:
         if data == "raw":
             continue
         raw, distilled = rows[system, decoding, "raw"], rows[system, decoding, data]
         delta = distilled["bleu"][primary]["mean"] - raw["bleu"][primary]["mean"]
         significant = sum(p < 0.01 for p in distilled["p_value_vs_raw"])
-        cost = f"{1000 * costs[data]:.1f}" if costs.get(data) is not None else ""
+        cost = costs.get(data, {})
+        cost = (f"{1000 * cost['cpu_seconds_per_sentence']:.1f} ({cost['device']})"
+                if cost.get("cpu_seconds_per_sentence") is not None else "")
         lines.append(f"| {system} | {decoding} | {data} | {delta:+.2f} | {significant} of {len(distilled['p_value_vs_raw'])} | "
                      f"{raw['bleu'][primary]['mean'] / teacher:.0%} | {distilled['bleu'][primary]['mean'] / teacher:.0%} | "
                      f"{cost} |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + ("\n\nTeacher cost: the regeneration's CPU time per sentence, where it ran (on a GPU, "
+                               "the host's CPU time: not comparable with a CPU's).\n")
 
 
 def training_loss_table(result: dict) -> str:

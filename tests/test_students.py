@@ -198,7 +198,8 @@ def test_table_over_several_seeds_and_distilled_corpora_gives_mean_sd_one_p_per_
                           record("nat", "distilled", 2, 10.0, 2.0, p=0.0456),
                           record("nat", "seq-inter", 1, 11.0, 2.0, p=0.002), record("nat", "seq-inter", 2, 12.0, 2.0, p=0.003)],
               "references": ["web"], "test_sentences": 3, "bleu_signatures": {"web": "nrefs:1"},
-              "teacher_cpu_seconds_per_sentence": {"distilled": 0.0123, "seq-inter": 0.0456},
+              "teacher_cost": {"distilled": {"cpu_seconds_per_sentence": 0.0123, "device": "cpu"},
+                               "seq-inter": {"cpu_seconds_per_sentence": 0.0456, "device": "cuda"}},
               "curves": [curve("raw", 1, 5.0), curve("raw", 2, 6.0), curve("distilled", 1, 3.0),
                          curve("distilled", 2, 3.5), curve("seq-inter", 1, 2.0), curve("seq-inter", 2, 2.5)]}
     lines = markdown_table(result).splitlines()
@@ -209,8 +210,8 @@ def test_table_over_several_seeds_and_distilled_corpora_gives_mean_sd_one_p_per_
     assert "mean ± sd over the seeds of their row" in lines[7]
     gain = gain_table(result).splitlines()
     # 9 - 6; p 0.001 only; 6/30, 9/30; the teacher's 12.3 ms per sentence
-    assert gain[2] == "| nat | one pass | distilled | +3.00 | 1 of 2 | 20% | 30% | 12.3 |"
-    assert gain[3] == "| nat | one pass | seq-inter | +5.50 | 2 of 2 | 20% | 38% | 45.6 |"
+    assert gain[2] == "| nat | one pass | distilled | +3.00 | 1 of 2 | 20% | 30% | 12.3 (cpu) |"
+    assert gain[3] == "| nat | one pass | seq-inter | +5.50 | 2 of 2 | 20% | 38% | 45.6 (cuda) |"
     losses = training_loss_table(result).splitlines()
     assert losses[0] == ("| student | updates | training loss, raw targets | training loss, distilled targets | "
                          "training loss, seq-inter targets |")
