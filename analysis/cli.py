@@ -200,6 +200,11 @@ def _modes_markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _without_data(name: str) -> str:
+    """A system's name without its training data ("ar, raw, greedy" -> "ar, greedy")."""
+    return ", ".join(part for part in name.split(", ") if part not in ("raw", "distilled"))
+
+
 def run_lost_words(args) -> dict:
     """Rare-word recall, name copies, types and length: distilled vs raw corpus, and every system of a comparison."""
     plt = _pyplot()
@@ -213,21 +218,29 @@ def run_lost_words(args) -> dict:
     result = lost_words(Corpus.open(args.corpus or comparison["raw"]), Corpus.open(args.distilled or comparison["distilled"]),
                         compare_systems(comparison) if comparison else {})
     buckets = result["buckets"]
-    rows = {**{f"train: {name}": r for name, r in result["training_corpus"].items()}, **result["test_outputs"]}
-    figure, (recall_axis, names_axis) = plt.subplots(1, 2, figsize=(12, 4.2), gridspec_kw={"width_ratios": [3, 2]})
+    # one colour per system, dashed on raw data, solid on distilled; the raw targets (the reference itself,
+    # 100 %) are left out of the figure
+    rows = {"training targets, distilled": result["training_corpus"]["distilled targets"], **result["test_outputs"]}
+    systems = list(dict.fromkeys(_without_data(name) for name in rows))
+    colors = dict(zip(systems, plt.rcParams["axes.prop_cycle"].by_key()["color"] * 3))
+    figure, (recall_axis, names_axis) = plt.subplots(1, 2, figsize=(12, 4.6), gridspec_kw={"width_ratios": [3, 2]})
     for name, r in rows.items():
-        shown = [b for b in buckets if r["recall_by_source_frequency"][b]["recall"] is not None]
-        recall_axis.plot(shown, [100 * r["recall_by_source_frequency"][b]["recall"] for b in shown], "o",
-                         label=name, linestyle="--" if name.startswith("train") else "-")
+        recall = r["recall_by_source_frequency"]
+        shown = [i for i, b in enumerate(buckets) if recall[b]["recall"] is not None]
+        recall_axis.plot(shown, [100 * recall[buckets[i]]["recall"] for i in shown], "o", label=name,
+                         color=colors[_without_data(name)], linestyle="--" if ", raw" in name else "-")
+    recall_axis.set_xticks(range(len(buckets)), buckets)
     recall_axis.set_xlabel("training-source count of the aligned source word")
     recall_axis.set_ylabel("reference words recalled [%]")
-    recall_axis.legend(fontsize=7)
+    recall_axis.legend(fontsize=7, ncol=2)
     recall_axis.grid(alpha=0.3)
     rates = {name: r["names"]["rate"] for name, r in rows.items() if r["names"]["rate"] is not None}
-    names_axis.barh(list(rates), [100 * v for v in rates.values()], color="tab:blue")
+    names_axis.barh(list(rates), [100 * v for v in rates.values()],
+                    color=["tab:gray" if ", raw" in name else "tab:blue" for name in rates])
     names_axis.invert_yaxis()
-    names_axis.set_xlabel("names copied [%]")
+    names_axis.set_xlabel("names copied [%] (gray: trained on raw data)")
     names_axis.tick_params(axis="y", labelsize=7)
+    figure.tight_layout()
     return _write_study(Path(args.out), "lost_words", figure, result, markdown(result))
 
 
@@ -253,16 +266,19 @@ def run_confidence(args) -> dict:
     progress.close()
     figure, (reliability, entropy) = plt.subplots(1, 2, figsize=(11, 4.2))
     reliability.plot([0, 1], [0, 1], "k:", linewidth=0.8)
+    colors = dict(zip(dict.fromkeys(map(_without_data, systems)), plt.rcParams["axes.prop_cycle"].by_key()["color"]))
     for name, r in systems.items():
         bins = r["all_positions"]["bins"]
-        reliability.plot([b["confidence"] for b in bins], [b["accuracy"] for b in bins], "o-", markersize=3, label=name)
+        reliability.plot([b["confidence"] for b in bins], [b["accuracy"] for b in bins], "o", markersize=3, label=name,
+                         color=colors[_without_data(name)], linestyle="--" if name.endswith(", raw") else "-")
     reliability.set_xlabel("confidence (probability of the argmax)")
     reliability.set_ylabel("accuracy")
     reliability.set_title("reliability, all positions (first seed)")
     reliability.legend(fontsize=7)
-    entropy.barh(list(systems), [r["all_positions"]["mean_entropy_bits"] for r in systems.values()], color="tab:blue")
+    entropy.barh(list(systems), [r["all_positions"]["mean_entropy_bits"] for r in systems.values()],
+                 color=["tab:gray" if name.endswith(", raw") else "tab:blue" for name in systems])
     entropy.invert_yaxis()
-    entropy.set_xlabel("mean entropy per position [bits]")
+    entropy.set_xlabel("mean entropy per position [bits] (gray: trained on raw data)")
     figure.tight_layout()
     return _write_study(Path(args.out), "confidence", figure,
                         {"corpus": str(corpus.path), "split": args.split, "systems": systems}, markdown(systems))
