@@ -23,6 +23,7 @@ from collections import Counter
 from pathlib import Path
 
 from analysis.lexical import align, words
+from distill.io import InputError
 
 # (lowest, highest, label) of a source word's count in the training sources
 BUCKETS = ((0, 0, "0"), (1, 10, "1-10"), (11, 100, "11-100"), (101, 1000, "101-1,000"),
@@ -111,20 +112,26 @@ def lost_words(raw, distilled, systems: dict[str, list[str]]) -> dict:
 
     train_sources, train_references = raw.lines("train", "src"), raw.lines("train", "tgt")
     test_sources, test_references = raw.lines("test", "src"), raw.lines("test", "tgt")
+    distilled_targets = distilled.lines("train", "tgt")
+    if len(distilled_targets) != len(train_sources):
+        raise InputError(f"{distilled.path}: {len(distilled_targets)} training targets for {len(train_sources)} raw "
+                         "sources; the distilled corpus must keep the raw corpus's lines")
+    hypotheses = {name: [read_lines(path) for path in paths] for name, paths in systems.items()}
+    for name, paths in systems.items():  # before the alignment, which takes a minute
+        for path, lines in zip(paths, hypotheses[name]):
+            if len(lines) != len(test_sources):
+                raise InputError(f"{path}: {len(lines)} lines for {len(test_sources)} test sentences of {raw.path}; "
+                                 "expected one output per test sentence")
     links = align([words(line) for line in train_sources + test_sources],
                   [words(line) for line in train_references + test_references])
     train_links, test_links = links[:len(train_sources)], links[len(train_sources):]
     source_counts = Counter(w for line in train_sources for w in words(line))
-    distilled_targets = distilled.lines("train", "tgt")
-    if len(distilled_targets) != len(train_sources):
-        raise ValueError(f"{distilled.path}: {len(distilled_targets)} training targets for {len(train_sources)} raw "
-                         "sources; the distilled corpus must keep the raw corpus's lines")
     corpora = {"raw targets": measure(train_sources, train_references, train_references, train_links, source_counts),
                "distilled targets": measure(train_sources, train_references, distilled_targets, train_links,
                                             source_counts)}
-    outputs = {name: mean_over_seeds([measure(test_sources, test_references, read_lines(path), test_links, source_counts)
-                                      for path in paths])
-               for name, paths in systems.items()}
+    outputs = {name: mean_over_seeds([measure(test_sources, test_references, lines, test_links, source_counts)
+                                      for lines in hypotheses[name]])
+               for name in systems}
     return {"raw": str(raw.path), "distilled": str(distilled.path), "reference": raw.manifest["references"]["primary"],
             "buckets": [label for _, _, label in BUCKETS], "training_corpus": corpora, "test_outputs": outputs}
 

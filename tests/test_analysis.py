@@ -147,3 +147,13 @@ def test_calibration_error_and_entropy_on_hand_computed_cases():
     certain = torch.log(torch.tensor([[1.0, 1e-30, 1e-30, 1e-30]]))
     assert entropy_bits(uniform).item() == pytest.approx(2.0)
     assert entropy_bits(certain).item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_lost_words_names_a_short_output_file_before_aligning(tiny_synthetic, tmp_path):
+    from analysis.lost_words import lost_words
+    from distill.io import InputError
+
+    short = tmp_path / "short.hyp"
+    short.write_text("only one line\n")
+    with pytest.raises(InputError, match=r"short\.hyp: 1 lines for 40 test sentences"):
+        lost_words(tiny_synthetic, tiny_synthetic, {"broken system": [str(short)]})
