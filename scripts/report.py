@@ -93,7 +93,35 @@ def _system(results: dict, student: str, data: str) -> dict | None:
                 None)
 
 
-def what_distillation_does(compare: dict, complexity: list, lost: dict | None, confidence: dict | None) -> list[str]:
+def _which_distillation_claim(which: dict) -> str | None:
+    """Kim & Rush (2016): Seq-Inter (and an ensemble teacher) beat SeqKD; with a paired bootstrap of each
+    against the SeqKD student, seed by seed (``which``: the compare result of scripts/which_distillation.sh)."""
+    from distill.io import read_lines
+    from nat.compare import paired_bootstrap
+
+    primary = which["references"][0]
+    references = Corpus.open(which["raw"]).references("test")
+    records = {(r["system"], r["data"], r["seed"]): r for r in which["results"] if r["system"] != "teacher"}
+    student = next(system for system, _, _ in records)
+    parts = []
+    for data in [d for d in dict.fromkeys(d for _, d, _ in records) if d not in ("raw", "distilled")]:
+        seeds = [seed for system, d, seed in records if system == student and d == data]
+        gains = [records[student, data, s]["scores"][primary]["bleu"] - records[student, "distilled", s]["scores"][primary]["bleu"]
+                 for s in seeds]
+        p_values = [paired_bootstrap(read_lines(records[student, "distilled", s]["hypotheses"]),
+                                     read_lines(records[student, data, s]["hypotheses"]), references) for s in seeds]
+        verdict = ("supported" if all(g > 0 for g in gains) and all(p < 0.01 for p in p_values) else
+                   "not supported" if all(g <= 0 for g in gains) or all(p >= 0.01 for p in p_values) else "mixed")
+        parts.append(f"{data} - SeqKD {sum(gains) / len(gains):+.2f} BLEU (p {', '.join(f'{p:.3f}' for p in p_values)}): "
+                     f"{verdict}")
+    if not parts:
+        return None
+    return (f"- **Seq-Inter beats SeqKD** (Kim & Rush 2016; `which-distillation/`, {student}, seed "
+            f"{', '.join(str(s) for s in sorted({s for _, _, s in records}))}): " + "; ".join(parts) + ".")
+
+
+def what_distillation_does(compare: dict, complexity: list, lost: dict | None, confidence: dict | None,
+                           which: dict | None = None) -> list[str]:
     """The report's verdict on the literature's claims, each with this run's numbers."""
     primary = compare["references"][0]
     rows = [row for row in table_rows(compare) if row["system"] != "teacher"]
@@ -119,6 +147,14 @@ def what_distillation_does(compare: dict, complexity: list, lost: dict | None, c
              f"of {seeds} seeds. " + ("Supported." if distilled_bleu > raw_bleu and significant == seeds else
                                       "Not supported by this run." if distilled_bleu <= raw_bleu or not significant
                                       else "Partly: not significant in every seed.")]
+    if seeds > 1:
+        spread = {d: by_data[d]["bleu"][primary]["sd"] for d in ("raw", "distilled")}
+        lines.append(f"- **Distilled students are less stable** (a common claim): the sd of {headline}'s BLEU over "
+                     f"{seeds} seeds is {spread['raw']:.2f} on raw and {spread['distilled']:.2f} on distilled data. "
+                     + ("Supported." if spread["distilled"] > spread["raw"] else "Not supported."))
+    if which:
+        claim = _which_distillation_claim(which)
+        lines += [claim] if claim else []
     if lost:
         corpus = lost["training_corpus"]["distilled targets"]
         recall = corpus["recall_by_source_frequency"]
@@ -243,7 +279,9 @@ def run_report(args) -> None:
     if confidence:
         lines += ["## Confidence and calibration", "", (out / "confidence" / "confidence.md").read_text().rstrip(), "",
                   f"![confidence](confidence/{Path(confidence['figures'][0]).name})", ""]
-    lines += what_distillation_does(compare, complexity["corpora"], lost, confidence)
+    which_path = out / "which-distillation" / "compare.json"  # scripts/which_distillation.sh, when it has run
+    lines += what_distillation_does(compare, complexity["corpora"], lost, confidence,
+                                    read_json(which_path) if which_path.is_file() else None)
     lines += [
               "## Time", "", "Recorded in the runs (training: the times of each run's log lines, over all the "
               "sittings it took), so a job spread over several invocations still adds up what its training cost:", "",
