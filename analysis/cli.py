@@ -205,6 +205,11 @@ def _without_data(name: str) -> str:
     return ", ".join(part for part in name.split(", ") if part not in ("raw", "distilled"))
 
 
+def _trained_on_raw(name: str) -> bool:
+    """Whether a system's name ("ctc, raw", "ar, raw, greedy") says it was trained on raw data."""
+    return "raw" in name.split(", ")
+
+
 def run_lost_words(args) -> dict:
     """Rare-word recall, name copies, types and length: distilled vs raw corpus, and every system of a comparison."""
     plt = _pyplot()
@@ -228,7 +233,7 @@ def run_lost_words(args) -> dict:
         recall = r["recall_by_source_frequency"]
         shown = [i for i, b in enumerate(buckets) if recall[b]["recall"] is not None]
         recall_axis.plot(shown, [100 * recall[buckets[i]]["recall"] for i in shown], "o", label=name,
-                         color=colors[_without_data(name)], linestyle="--" if ", raw" in name else "-")
+                         color=colors[_without_data(name)], linestyle="--" if _trained_on_raw(name) else "-")
     recall_axis.set_xticks(range(len(buckets)), buckets)
     recall_axis.set_xlabel("training-source count of the aligned source word")
     recall_axis.set_ylabel("reference words recalled [%]")
@@ -236,7 +241,7 @@ def run_lost_words(args) -> dict:
     recall_axis.grid(alpha=0.3)
     rates = {name: r["names"]["rate"] for name, r in rows.items() if r["names"]["rate"] is not None}
     names_axis.barh(list(rates), [100 * v for v in rates.values()],
-                    color=["tab:gray" if ", raw" in name else "tab:blue" for name in rates])
+                    color=["tab:gray" if _trained_on_raw(name) else "tab:blue" for name in rates])
     names_axis.invert_yaxis()
     names_axis.set_xlabel("names copied [%] (gray: trained on raw data)")
     names_axis.tick_params(axis="y", labelsize=7)
@@ -253,8 +258,9 @@ def run_confidence(args) -> dict:
     from distill.corpus.directory import Corpus
     from distill.io import read_json
 
-    corpus = Corpus.open(args.corpus or read_json(args.compare)["raw"])
-    runs = compare_runs(args.compare)
+    comparison = read_json(args.compare)
+    corpus = Corpus.open(args.corpus or comparison["raw"])
+    runs = compare_runs(comparison, Path(args.compare).parent)
     progress = tqdm(total=sum(map(len, runs.values())), desc="teacher forcing", unit="run")
     systems = {}
     for name, run_dirs in runs.items():
@@ -270,13 +276,13 @@ def run_confidence(args) -> dict:
     for name, r in systems.items():
         bins = r["all_positions"]["bins"]
         reliability.plot([b["confidence"] for b in bins], [b["accuracy"] for b in bins], "o", markersize=3, label=name,
-                         color=colors[_without_data(name)], linestyle="--" if name.endswith(", raw") else "-")
+                         color=colors[_without_data(name)], linestyle="--" if _trained_on_raw(name) else "-")
     reliability.set_xlabel("confidence (probability of the argmax)")
     reliability.set_ylabel("accuracy")
     reliability.set_title("reliability, all positions (first seed)")
     reliability.legend(fontsize=7)
     entropy.barh(list(systems), [r["all_positions"]["mean_entropy_bits"] for r in systems.values()],
-                 color=["tab:gray" if name.endswith(", raw") else "tab:blue" for name in systems])
+                 color=["tab:gray" if _trained_on_raw(name) else "tab:blue" for name in systems])
     entropy.invert_yaxis()
     entropy.set_xlabel("mean entropy per position [bits] (gray: trained on raw data)")
     figure.tight_layout()

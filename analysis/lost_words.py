@@ -20,7 +20,7 @@ import re
 import statistics
 import unicodedata
 from collections import Counter
-from pathlib import Path
+from dataclasses import dataclass, field
 
 from analysis.lexical import align, words
 from distill.io import InputError
@@ -60,12 +60,13 @@ def names(source: str, reference: str) -> list[str]:
     return [w for w in _WORD.findall(reference)[1:] if w[0].isupper() and _plain(w) in source_names]
 
 
-def name_copies(sources: list[str], references: list[str], outputs: list[str]) -> dict:
-    """How many of the references' copyable names the outputs have (case-sensitive, each output word once)."""
+def name_copies(names_per_sentence: list[list[str]], outputs: list[str]) -> dict:
+    """How many of the references' copyable names (:func:`names`, one list per sentence) the outputs have
+    (case-sensitive, each output word once)."""
     found = copied = 0
-    for source, reference, output in zip(sources, references, outputs):
+    for names_here, output in zip(names_per_sentence, outputs):
         available = Counter(_WORD.findall(output))
-        for name in names(source, reference):
+        for name in names_here:
             found += 1
             if available[name] > 0:
                 available[name] -= 1
@@ -78,11 +79,26 @@ def output_statistics(outputs: list[list[str]], references: list[list[str]]) -> 
             "length_ratio": sum(map(len, outputs)) / max(1, sum(map(len, references)))}
 
 
-def measure(sources_raw, references_raw, outputs_raw, links, source_counts) -> dict:
-    """Every measure of one set of outputs against its references."""
-    sources, references, outputs = ([words(line) for line in lines] for lines in (sources_raw, references_raw, outputs_raw))
-    return {"recall_by_source_frequency": recall_by_bucket(sources, references, outputs, links, source_counts),
-            "names": name_copies(sources_raw, references_raw, outputs_raw), **output_statistics(outputs, references)}
+@dataclass
+class Reference:
+    """Sources and references as text, as words and with their names, and the links between their words:
+    what every set of outputs for them is measured against, tokenized once (``links``: set after aligning)."""
+
+    sources: list[str]
+    references: list[str]
+    links: list[list[tuple[int, int]]] = field(default_factory=list)
+
+    def __post_init__(self):
+        self.source_words = [words(line) for line in self.sources]
+        self.reference_words = [words(line) for line in self.references]
+        self.names = [names(source, reference) for source, reference in zip(self.sources, self.references)]
+
+    def measure(self, outputs: list[str], source_counts: Counter) -> dict:
+        """Every measure of one set of outputs against these references."""
+        output_words = [words(line) for line in outputs]
+        return {"recall_by_source_frequency": recall_by_bucket(self.source_words, self.reference_words, output_words,
+                                                               self.links, source_counts),
+                "names": name_copies(self.names, outputs), **output_statistics(output_words, self.reference_words)}
 
 
 def mean_over_seeds(results: list[dict]) -> dict:
@@ -110,27 +126,24 @@ def lost_words(raw, distilled, systems: dict[str, list[str]]) -> dict:
     """
     from distill.io import read_lines
 
-    train_sources, train_references = raw.lines("train", "src"), raw.lines("train", "tgt")
-    test_sources, test_references = raw.lines("test", "src"), raw.lines("test", "tgt")
+    train = Reference(raw.lines("train", "src"), raw.lines("train", "tgt"))
+    test = Reference(raw.lines("test", "src"), raw.lines("test", "tgt"))
     distilled_targets = distilled.lines("train", "tgt")
-    if len(distilled_targets) != len(train_sources):
-        raise InputError(f"{distilled.path}: {len(distilled_targets)} training targets for {len(train_sources)} raw "
+    if len(distilled_targets) != len(train.sources):
+        raise InputError(f"{distilled.path}: {len(distilled_targets)} training targets for {len(train.sources)} raw "
                          "sources; the distilled corpus must keep the raw corpus's lines")
     hypotheses = {name: [read_lines(path) for path in paths] for name, paths in systems.items()}
     for name, paths in systems.items():  # before the alignment, which takes a minute
         for path, lines in zip(paths, hypotheses[name]):
-            if len(lines) != len(test_sources):
-                raise InputError(f"{path}: {len(lines)} lines for {len(test_sources)} test sentences of {raw.path}; "
+            if len(lines) != len(test.sources):
+                raise InputError(f"{path}: {len(lines)} lines for {len(test.sources)} test sentences of {raw.path}; "
                                  "expected one output per test sentence")
-    links = align([words(line) for line in train_sources + test_sources],
-                  [words(line) for line in train_references + test_references])
-    train_links, test_links = links[:len(train_sources)], links[len(train_sources):]
-    source_counts = Counter(w for line in train_sources for w in words(line))
-    corpora = {"raw targets": measure(train_sources, train_references, train_references, train_links, source_counts),
-               "distilled targets": measure(train_sources, train_references, distilled_targets, train_links,
-                                            source_counts)}
-    outputs = {name: mean_over_seeds([measure(test_sources, test_references, lines, test_links, source_counts)
-                                      for lines in hypotheses[name]])
+    links = align(train.source_words + test.source_words, train.reference_words + test.reference_words)
+    train.links, test.links = links[:len(train.sources)], links[len(train.sources):]
+    source_counts = Counter(w for line in train.source_words for w in line)
+    corpora = {"raw targets": train.measure(train.references, source_counts),
+               "distilled targets": train.measure(distilled_targets, source_counts)}
+    outputs = {name: mean_over_seeds([test.measure(lines, source_counts) for lines in hypotheses[name]])
                for name in systems}
     return {"raw": str(raw.path), "distilled": str(distilled.path), "reference": raw.manifest["references"]["primary"],
             "buckets": [label for _, _, label in BUCKETS], "training_corpus": corpora, "test_outputs": outputs}

@@ -56,18 +56,19 @@ class ModeLexicon:
 def mode_mixing(lexicon: ModeLexicon, outputs: list[str], examples: int = 3) -> dict:
     """Mode-mixing rate and mean majority share of ``outputs``, with the first ``examples`` mixing
     sentences, their marker words tagged (:meth:`ModeLexicon.marked`)."""
-    shares, mixing = [], []
+    shares, mixes, examples_found = [], [], []
     for line in outputs:
         share = lexicon.shares(line)
         if share is not None:
             shares.append(share)
-            if share.max() < 1.0 - 1e-9 and len(mixing) < examples:
-                mixing.append(lexicon.marked(line))
+            mixes.append(share.max() < 1.0 - 1e-9)  # not every attributed word from one mode
+            if mixes[-1] and len(examples_found) < examples:
+                examples_found.append(lexicon.marked(line))
     majority = np.array([s.max() for s in shares]) if shares else np.array([])
     return {"sentences": len(outputs), "attributable_sentences": len(shares),
-            "mode_mixing_rate": float((majority < 1.0 - 1e-9).mean()) if len(majority) else float("nan"),
+            "mode_mixing_rate": float(np.mean(mixes)) if mixes else float("nan"),
             "mean_majority_share": float(majority.mean()) if len(majority) else float("nan"),
-            "mixing_examples": mixing, "shares": [s.round(4).tolist() for s in shares]}
+            "mixing_examples": examples_found, "shares": [s.round(4).tolist() for s in shares]}
 
 
 def simplex_xy(shares: np.ndarray) -> np.ndarray:

@@ -87,6 +87,11 @@ def _training_seconds(run_dir) -> float:
     return seconds
 
 
+def _optional_json(path: Path) -> dict | None:
+    """A study's results when it has run (None otherwise)."""
+    return read_json(path) if path.is_file() else None
+
+
 def _system(results: dict, student: str, data: str) -> dict | None:
     """A student's entry of a lost-words or confidence result ("ctc, raw", or "ar, raw, greedy": its first decoding)."""
     return next((r for name, r in results.items() if name == f"{student}, {data}" or name.startswith(f"{student}, {data},")),
@@ -197,11 +202,9 @@ def run_report(args) -> None:
         raise InputError(f"{compare_path}: missing; run seqkd-nat compare (scripts/reproduce_nat_distillation.sh) first")
     compare = read_json(compare_path)
     complexity = read_json(out / "complexity" / "complexity.json")
-    modes_path = out / "modes" / "mode_mixing.json"  # written for a multi-target corpus only
-    modes = read_json(modes_path) if modes_path.is_file() else None
-    lost_path, confidence_path = out / "lost-words" / "lost_words.json", out / "confidence" / "confidence.json"
-    lost = read_json(lost_path) if lost_path.is_file() else None
-    confidence = read_json(confidence_path) if confidence_path.is_file() else None
+    modes = _optional_json(out / "modes" / "mode_mixing.json")  # written for a multi-target corpus only
+    lost = _optional_json(out / "lost-words" / "lost_words.json")
+    confidence = _optional_json(out / "confidence" / "confidence.json")
     teacher = read_run_manifest(args.teacher)
     distilled = Corpus.open(args.distilled)
     raw = Corpus.open(args.raw)
@@ -279,9 +282,8 @@ def run_report(args) -> None:
     if confidence:
         lines += ["## Confidence and calibration", "", (out / "confidence" / "confidence.md").read_text().rstrip(), "",
                   f"![confidence](confidence/{Path(confidence['figures'][0]).name})", ""]
-    which_path = out / "which-distillation" / "compare.json"  # scripts/which_distillation.sh, when it has run
     lines += what_distillation_does(compare, complexity["corpora"], lost, confidence,
-                                    read_json(which_path) if which_path.is_file() else None)
+                                    _optional_json(out / "which-distillation" / "compare.json"))  # which_distillation.sh
     lines += [
               "## Time", "", "Recorded in the runs (training: the times of each run's log lines, over all the "
               "sittings it took), so a job spread over several invocations still adds up what its training cost:", "",
