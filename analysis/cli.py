@@ -142,8 +142,17 @@ def run_modes(args) -> dict:
     corpus = Corpus.open(args.corpus)
     if not corpus.raw("train", "mode").is_file():
         raise InputError(f"{corpus.raw('train', 'mode')}: missing; mode mixing needs a multi-target corpus")
+    names = {}
+    for item in args.mode_name or []:
+        mode, sep, name = item.partition("=")
+        if not sep or not name:
+            raise InputError(f"--mode-name {item!r}: expected MODE=NAME, e.g. 0=WEB")
+        names[mode] = name
     lexicon = ModeLexicon(corpus.lines("train", "tgt"), corpus.lines("train", "mode"),
-                          min_posterior=args.marker_posterior, min_count=args.min_count)
+                          min_posterior=args.marker_posterior, min_count=args.min_count, names=names)
+    if unknown := set(names) - set(lexicon.modes):
+        raise InputError(f"--mode-name {', '.join(sorted(unknown))}: no such mode in {corpus.raw('train', 'mode')} "
+                         f"(modes {', '.join(lexicon.modes)})")
     systems = {}
     for item in [*(args.hyp or []), *(_compare_outputs(args.compare) if args.compare else [])]:
         name, sep, path = item.partition("=")
@@ -171,24 +180,24 @@ def run_modes(args) -> dict:
             for (x, y), count in zip(points, counts):
                 if count >= 0.05 * counts.sum():
                     axis.annotate(f"n={count}", (x, y), textcoords="offset points", xytext=(10, -3), fontsize=8)
-            for corner, label in zip(([0, -0.07], [1, -0.07], [0.5, 0.91]), lexicon.modes):
-                axis.text(*corner, f"mode {label}", ha="center")
+            for corner, label in zip(([0, -0.07], [1, -0.07], [0.5, 0.91]), lexicon.labels):
+                axis.text(*corner, label, ha="center")
             axis.set_aspect("equal")
             axis.axis("off")
         else:
             axis.hist(shares[:, 0], bins=20, range=(0, 1), color="tab:blue")
-            axis.set_xlabel(f"share of tokens from mode {lexicon.modes[0]}")
+            axis.set_xlabel(f"share of marker words from {lexicon.labels[0]}")
             axis.set_ylabel("sentences")
         axis.set_title(f"{name}\nmode mixing {result['mode_mixing_rate']:.1%}", pad=14)
     out = Path(args.out)
-    report = {"corpus": str(corpus.path), "modes": lexicon.modes, "marker_posterior": args.marker_posterior,
+    report = {"corpus": str(corpus.path), "modes": lexicon.modes, "mode_labels": lexicon.labels, "marker_posterior": args.marker_posterior,
               "min_count": args.min_count, "attributable_words": len(lexicon.best_mode), "systems": systems}
     return _write_study(out, "mode_mixing", figure, report, _modes_markdown(report))
 
 
 def _modes_markdown(report: dict) -> str:
     """The mode-mixing table and the first mixing outputs of every system, their marker words tagged."""
-    lines = [f"Mode mixing on `{report['corpus']}` (modes {', '.join(report['modes'])}; "
+    lines = [f"Mode mixing on `{report['corpus']}` ({' vs '.join(report['mode_labels'])}; "
              f"{report['attributable_words']} marker words: posterior >= {report['marker_posterior']:g}, "
              f"count >= {report['min_count']})", "",
              "| system | sentences | with a marker word | mode mixing | mean majority share |", "|---|---|---|---|---|"]
@@ -412,6 +421,8 @@ def build_parser() -> argparse.ArgumentParser:
     modes.add_argument("--marker-posterior", type=float, default=0.0, metavar="P",
                        help="attribute only words whose best mode has at least this posterior (real data: e.g. 0.9; "
                             "default 0: every word)")
+    modes.add_argument("--mode-name", action="append", metavar="MODE=NAME",
+                       help="a name for a mode of raw/train.mode in tables and figures, e.g. 0=WEB; repeatable")
     modes.add_argument("--min-count", type=int, default=1, help="attribute only words seen this often in training targets")
     modes.add_argument("--out", required=True)
     lost = commands.add_parser("lost-words", help="rare-word recall, name copies, types and length ratio: "

@@ -25,8 +25,11 @@ from analysis.lexical import words
 
 class ModeLexicon:
     def __init__(self, targets: list[str], modes: list[str], smoothing: float = 0.5, min_posterior: float = 0.0,
-                 min_count: int = 1):
+                 min_count: int = 1, names: dict[str, str] | None = None):
         self.modes = sorted(set(modes), key=int)
+        names = names or {}
+        # what tables and figures call each mode: a given name ("WEB", "KJV") or "mode 0"
+        self.labels = [names.get(mode, f"mode {mode}") for mode in self.modes]
         counts = {mode: Counter() for mode in self.modes}
         for target, mode in zip(targets, modes):
             counts[mode].update(words(target))
@@ -49,8 +52,8 @@ class ModeLexicon:
 
 
     def marked(self, sentence: str) -> str:
-        """The sentence with each attributable word tagged by its mode, e.g. ``thou[1] hast[1] you[0]``."""
-        return " ".join(f"{t}[{self.modes[self.best_mode[t]]}]" if t in self.best_mode else t for t in words(sentence))
+        """The sentence with each attributable word tagged by its mode's label, e.g. ``thou[KJV] you[WEB]``."""
+        return " ".join(f"{t}[{self.labels[self.best_mode[t]]}]" if t in self.best_mode else t for t in words(sentence))
 
 
 def mode_mixing(lexicon: ModeLexicon, outputs: list[str], examples: int = 3) -> dict:

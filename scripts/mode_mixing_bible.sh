@@ -31,5 +31,5 @@ mkdir -p "$OUT"
 # occurs in a text written in one style ("upon" is rare in WEB, not absent)
 "$BIN/seqkd-analysis" modes --corpus "$OUT/bible-es-en-multi" --hyp "WEB reference=$OUT/bible-es-en-multi/raw/test.ref.web" \
   --hyp "KJV reference=$OUT/bible-es-en-multi/raw/test.ref.kjv" --compare "$OUT/students/compare.json" \
-  --marker-posterior 0.95 --min-count 20 --out "$OUT"
+  --marker-posterior 0.95 --min-count 20 --mode-name 0=WEB --mode-name 1=KJV --out "$OUT"
 echo "real-data mode-mixing study done: $OUT/mode_mixing.json, $OUT/mode_mixing.png"

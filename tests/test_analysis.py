@@ -61,7 +61,9 @@ def test_marker_words_find_mixed_english_styles():
     assert result["attributable_sentences"] == 3  # 'the bread' has no marker
     assert result["mode_mixing_rate"] == pytest.approx(1 / 3)
     assert result["mean_majority_share"] == pytest.approx((1 + 1 + 0.5) / 3)
-    assert result["mixing_examples"] == ["thou[1] have[0] the bread"]
+    assert result["mixing_examples"] == ["thou[mode 1] have[mode 0] the bread"]
+    named = ModeLexicon(targets, modes, min_posterior=0.9, min_count=5, names={"0": "WEB", "1": "KJV"})
+    assert named.marked("thou have the bread") == "thou[KJV] have[WEB] the bread"
     # without the threshold every word is attributed ('the', 'bread': a tie, the first mode), so the pure KJV
     # sentence "mixes" too: 2 of 4
     assert mode_mixing(ModeLexicon(targets, modes), outputs)["mode_mixing_rate"] == 0.5

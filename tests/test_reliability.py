@@ -75,7 +75,8 @@ def test_decoding_is_deterministic(tiny_students, tiny_synthetic, tmp_path):
 
 @pytest.mark.parametrize("case", ["decode_utf8", "decode_missing_run", "decode_missing_input", "regenerate_no_manifest",
                                   "regenerate_wrong_kind", "regenerate_corrupt_checkpoint", "train_missing_corpus",
-                                  "complexity_missing_corpus", "analysis_no_modes", "modes_empty_hyp"])
+                                  "complexity_missing_corpus", "analysis_no_modes", "modes_empty_hyp",
+                                  "modes_unknown_mode_name"])
 def test_bad_input_is_a_one_line_error(case, tiny_students, tiny_synthetic, tmp_path, capsys):
     from analysis.cli import main as analysis_main
 
@@ -116,6 +117,12 @@ def test_bad_input_is_a_one_line_error(case, tiny_students, tiny_synthetic, tmp_
         assert corpus == 0
         code = analysis_main(["modes", "--corpus", str(tmp_path / "k2"), "--hyp", f"x={empty}", "--out", str(tmp_path / "m")])
         expected = r"empty\.hyp: file is empty"
+    elif case == "modes_unknown_mode_name":
+        corpus = distill_main([*SYNTHETIC, "--train-size", "300", "--out", str(tmp_path / "k2")])
+        assert corpus == 0
+        code = analysis_main(["modes", "--corpus", str(tmp_path / "k2"), "--hyp", f"x={tmp_path / 'k2' / 'raw' / 'test.tgt'}",
+                              "--mode-name", "7=WEB", "--out", str(tmp_path / "m")])
+        expected = r"--mode-name 7: no such mode in .*train\.mode"
     elif case == "train_missing_corpus":
         code = nat_main(["train", "--student", "nat", "--corpus", str(tmp_path / "nope"), "--out", str(tmp_path / "r")])
         expected = r"nope: corpus directory not found"
