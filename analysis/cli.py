@@ -299,6 +299,21 @@ def run_confidence(args) -> dict:
                         {"corpus": str(corpus.path), "split": args.split, "systems": systems}, markdown(systems))
 
 
+def _or_dash(value: float | None, spec: str) -> str:
+    return "—" if value is None else format(value, spec)
+
+
+def _teacher_valid_bleu(corpus_dir: str, reference: str) -> float | None:
+    """The BLEU of a distilled corpus's regenerated valid targets against ``reference``: its teacher's
+    beam-search BLEU on held-out data, measured when the corpus was made (None for a raw corpus)."""
+    from distill.io import read_json
+
+    distillation = read_json(Path(corpus_dir) / "manifest.json").get("distillation")
+    if not distillation:
+        return None
+    return distillation["distilled_targets_vs_references"].get("valid", {}).get(reference, {}).get("bleu")
+
+
 def run_tradeoff(args) -> dict:
     """Student BLEU against C(d) and F(d) of the corpus it was trained on (Zhou et al. 2020, Fig. 4)."""
     plt = _pyplot()
@@ -318,6 +333,7 @@ def run_tradeoff(args) -> dict:
             raise InputError(f"{path}: no BLEU against {reference!r}; it has {', '.join(sorted(scores))}")
         points.append({"corpus": name, "complexity_bits": corpora[name]["complexity_bits"],
                        "faithfulness_bits": corpora[name].get("faithfulness_bits_vs_first"),
+                       "teacher_valid_bleu": _teacher_valid_bleu(corpora[name]["corpus"], reference),
                        "bleu": scores[reference]["bleu"], "reference": reference,
                        "bleu_signature": scores[reference]["bleu_signature"], "eval": path})
     figure, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
@@ -326,23 +342,21 @@ def run_tradeoff(args) -> dict:
         shown = [p for p in points if p[measure] is not None]  # the first corpus has no F(d) against itself
         axis.plot([p[measure] for p in shown], [p["bleu"] for p in shown], "o")
         for p in shown:
-            axis.annotate(p["corpus"], (p[measure], p["bleu"]), textcoords="offset points", xytext=(4, 4), fontsize=8)
+            teacher = "" if p["teacher_valid_bleu"] is None else f"\n(teacher {p['teacher_valid_bleu']:.1f} valid BLEU)"
+            axis.annotate(p["corpus"] + teacher, (p[measure], p["bleu"]), textcoords="offset points", xytext=(4, 4),
+                          fontsize=8)
         axis.set_xlabel(label)
+        axis.margins(x=0.25, y=0.25)  # room for the labels
     axes[0].set_ylabel(f"student test BLEU ({points[0]['reference'] if points else ''})")
     axes[0].set_title("Student BLEU vs corpus complexity")
     axes[1].set_title("Student BLEU vs faithfulness")
-    out = Path(args.out)
-    report = {"points": points, "figures": _save_figure(figure, out / "complexity_vs_bleu")}
-    write_json(out / "complexity_vs_bleu.json", report)
-    table = ["| training corpus | C(d) [bits] | F(d) [bits] | student BLEU |", "|---|---|---|---|"]
-    table += [f"| {p['corpus']} | {p['complexity_bits']:.3f} | "
-              f"{'—' if p['faithfulness_bits'] is None else format(p['faithfulness_bits'], '.3f')} | {p['bleu']:.2f} |"
-              for p in points]
+    table = ["| training corpus | its teacher's valid BLEU | C(d) [bits] | F(d) [bits] | student test BLEU |",
+             "|---|---|---|---|---|"]
+    table += [f"| {p['corpus']} | {_or_dash(p['teacher_valid_bleu'], '.2f')} | {p['complexity_bits']:.3f} | "
+              f"{_or_dash(p['faithfulness_bits'], '.3f')} | {p['bleu']:.2f} |" for p in points]
     table += ["", f"BLEU against {points[0]['reference']}: `{points[0]['bleu_signature']}`" if points else ""]
-    with atomic_open(out / "complexity_vs_bleu.md") as handle:
-        handle.write("\n".join(table) + "\n")
     print("\n".join(table))
-    return report
+    return _write_study(Path(args.out), "complexity_vs_bleu", figure, {"points": points}, "\n".join(table) + "\n")
 
 
 VALIDATION_ENTROPIES = (0.0, 0.5, 1.0, 1.5, 2.0, 2.5)

@@ -8,10 +8,11 @@ usage() {
   cat <<USAGE
 usage: scripts/complexity_plots.sh [-h]
 
-Writes \$RESULTS/<corpus>-<preset>-complexity/:
-  complexity/complexity.{png,pdf,json}   C(d) and F(d) of the raw and every distilled corpus
-  complexity_vs_bleu.{png,pdf,json,md}   student test BLEU against C(d) and F(d)
-  mode-mixing/mode_mixing.{png,pdf,json} mode-mixing rates (scripts/mode_mixing.sh)
+Writes into \$RESULTS/<corpus>-<preset>/ (beside the main job's report, which quotes it):
+  teacher-sizes/complexity/complexity.{png,pdf,json}  C(d) and F(d) of the raw and every distilled corpus
+  teacher-sizes/complexity_vs_bleu.{png,pdf,json,md}  student test BLEU against C(d) and F(d), with
+                                                      each teacher's valid BLEU
+  synthetic-mode-mixing/mode_mixing.{png,pdf,json}    mode-mixing rates (scripts/mode_mixing.sh)
 Every step is skipped when its output exists with the same configuration; runs and corpora
 are shared with scripts/reproduce_nat_distillation.sh (same paths), so its teacher, SeqKD
 corpus and raw/distilled students are reused, not retrained.
@@ -39,7 +40,7 @@ if [[ "${QUICK:-0}" == "1" ]]; then  # a mode-mixing study in minutes too
   : "${PAIRS:=5000}" "${NAT_UPDATES:=600}" "${TEACHER_UPDATES:=400}"
   export PAIRS NAT_UPDATES TEACHER_UPDATES
 fi
-OUT=$RESULTS/$(basename "$CORPUS_DIR")-$PRESET-complexity
+OUT=$RESULTS/$(basename "$CORPUS_DIR")-$PRESET/teacher-sizes
 
 if [[ -z "${CORPUS:-}" ]]; then
   "$BIN/seqkd-distill" "${PREPARE[@]}" --out "$CORPUS_DIR"
@@ -52,6 +53,6 @@ sizes=()
 
 if [[ "${MODE_MIXING:-1}" != "0" ]]; then
   echo "== mode-mixing study"
-  "$(dirname "$0")/mode_mixing.sh" "$OUT/mode-mixing"
+  "$(dirname "$0")/mode_mixing.sh" "$OUT/../synthetic-mode-mixing"
 fi
-echo "complexity study done: $OUT (complexity/complexity.png, complexity_vs_bleu.png, mode-mixing/)"
+echo "teacher-size study done: $OUT (complexity/complexity.png, complexity_vs_bleu.png)"

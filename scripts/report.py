@@ -125,8 +125,28 @@ def _which_distillation_claim(which: dict) -> str | None:
             f"{', '.join(str(s) for s in sorted({s for _, _, s in records}))}): " + "; ".join(parts) + ".")
 
 
+def _teacher_size_claim(sizes: dict) -> str | None:
+    """Zhou et al. (2020, Fig. 4): a stronger teacher gives more complex data, and a small student does not
+    always learn best from the strongest teacher (``sizes``: the tradeoff result of scripts/complexity_plots.sh)."""
+    points = sorted((p for p in sizes["points"] if p["teacher_valid_bleu"] is not None), key=lambda p: p["teacher_valid_bleu"])
+    if len(points) < 2:
+        return None
+    rises = all(a["complexity_bits"] < b["complexity_bits"] for a, b in zip(points, points[1:]))
+    steps = "; ".join(f"{p['corpus']}: valid BLEU {p['teacher_valid_bleu']:.2f}, C(d) {p['complexity_bits']:.3f} bits, "
+                      f"student {p['bleu']:.2f}" for p in points)
+    best = max(points, key=lambda p: p["bleu"])
+    return (f"- **Stronger teachers give more complex data, and the strongest is not always the best teacher for a small "
+            f"student** (Zhou et al. 2020, Fig. 4; `teacher-sizes/`, student BLEU against {points[0]['reference']}), "
+            f"teachers from weakest to strongest: {steps}. C(d) "
+            + ("rises with the teacher's BLEU; " if rises else "does not rise with the teacher's BLEU; ")
+            + f"the best student learnt from the {best['corpus']}'s corpus"
+            + (", the strongest." if best is points[-1] else ", not the strongest.")
+            + (" Supported." if rises and best is not points[-1] else
+               " Partly supported." if rises or best is not points[-1] else " Not supported."))
+
+
 def what_distillation_does(compare: dict, complexity: list, lost: dict | None, confidence: dict | None,
-                           which: dict | None = None) -> list[str]:
+                           which: dict | None = None, sizes: dict | None = None) -> list[str]:
     """The report's verdict on the literature's claims, each with this run's numbers."""
     primary = compare["references"][0]
     rows = [row for row in table_rows(compare) if row["system"] != "teacher"]
@@ -157,8 +177,7 @@ def what_distillation_does(compare: dict, complexity: list, lost: dict | None, c
         lines.append(f"- **Distilled students are less stable** (a common claim): the sd of {headline}'s BLEU over "
                      f"{seeds} seeds is {spread['raw']:.2f} on raw and {spread['distilled']:.2f} on distilled data. "
                      + ("Supported." if spread["distilled"] > spread["raw"] else "Not supported."))
-    if which:
-        claim = _which_distillation_claim(which)
+    for claim in (which and _which_distillation_claim(which), sizes and _teacher_size_claim(sizes)):
         lines += [claim] if claim else []
     if lost:
         corpus = lost["training_corpus"]["distilled targets"]
@@ -205,6 +224,7 @@ def run_report(args) -> None:
     modes = _optional_json(out / "modes" / "mode_mixing.json")  # written for a multi-target corpus only
     lost = _optional_json(out / "lost-words" / "lost_words.json")
     confidence = _optional_json(out / "confidence" / "confidence.json")
+    sizes = _optional_json(out / "teacher-sizes" / "complexity_vs_bleu.json")  # scripts/complexity_plots.sh
     teacher = read_run_manifest(args.teacher)
     distilled = Corpus.open(args.distilled)
     raw = Corpus.open(args.raw)
@@ -282,8 +302,14 @@ def run_report(args) -> None:
     if confidence:
         lines += ["## Confidence and calibration", "", (out / "confidence" / "confidence.md").read_text().rstrip(), "",
                   f"![confidence](confidence/{Path(confidence['figures'][0]).name})", ""]
+    if sizes:
+        lines += ["## Teacher size (Zhou et al. 2020, Fig. 4)", "",
+                  "One student per corpus, distilled by AR teachers of several sizes (`scripts/complexity_plots.sh`):", "",
+                  (out / "teacher-sizes" / "complexity_vs_bleu.md").read_text().rstrip(), "",
+                  f"![teacher size](teacher-sizes/{Path(sizes['figures'][0]).name})", ""]
     lines += what_distillation_does(compare, complexity["corpora"], lost, confidence,
-                                    _optional_json(out / "which-distillation" / "compare.json"))  # which_distillation.sh
+                                    _optional_json(out / "which-distillation" / "compare.json"),  # which_distillation.sh
+                                    sizes)
     lines += [
               "## Time", "", "Recorded in the runs (training: the times of each run's log lines, over all the "
               "sittings it took), so a job spread over several invocations still adds up what its training cost:", "",

@@ -136,13 +136,35 @@ def test_complexity_plots_script_reuses_the_main_runs_and_writes_figures(tiny_st
     assert done.returncode == 0, done.stderr[-3000:]
     assert "teacher-tiny: already trained" in done.stdout and "ctc-raw-seed1: already trained" in done.stdout
 
-    out = results / f"{tiny_synthetic.path.name}-tiny-complexity"
+    out = results / f"{tiny_synthetic.path.name}-tiny" / "teacher-sizes"
     corpora = json.loads((out / "complexity" / "complexity.json").read_text())["corpora"]
     assert [c["name"] for c in corpora] == ["raw", "tiny teacher", "small teacher"]
     assert corpora[2]["corpus"].endswith(".seqkd-small") and corpora[2]["faithfulness_bits_vs_first"] >= 0
     points = json.loads((out / "complexity_vs_bleu.json").read_text())["points"]
     assert [p["corpus"] for p in points] == ["raw", "tiny teacher", "small teacher"]
+    small_corpus = json.loads((Path(corpora[2]["corpus"]) / "manifest.json").read_text())
+    valid = small_corpus["distillation"]["distilled_targets_vs_references"]["valid"][points[2]["reference"]]["bleu"]
+    assert points[0]["teacher_valid_bleu"] is None and points[2]["teacher_valid_bleu"] == valid
     assert (runs / "students-tiny" / "ctc-distilled-small-seed1" / "manifest.json").is_file()
     assert (out / "complexity_vs_bleu.png").stat().st_size > 1000
     assert json.loads((out / "bleu" / "small-teacher.json").read_text())["split"] == "test"  # evaluate --out
-    assert json.loads((out / "mode-mixing" / "mode_mixing.json").read_text())["systems"]
+    assert json.loads((out.parent / "synthetic-mode-mixing" / "mode_mixing.json").read_text())["systems"]
+
+
+def test_the_teacher_size_verdict_reads_the_points_in_teacher_order(report_script):
+    """Zhou et al.'s Fig. 4 claim on hand-made points: C(d) rising with the teacher's BLEU and a middle teacher
+    giving the best student is "supported"; the strongest teacher giving the best student is only "partly"."""
+    def point(name, teacher, complexity, student):
+        return {"corpus": name, "teacher_valid_bleu": teacher, "complexity_bits": complexity, "bleu": student,
+                "reference": "web"}
+
+    raw = point("raw", None, 1.5, 20.0)
+    sizes = {"points": [raw, point("medium teacher", 33.0, 1.0, 23.5), point("tiny teacher", 20.0, 0.8, 23.0),
+                        point("small teacher", 30.0, 0.9, 24.0)]}
+    claim = report_script._teacher_size_claim(sizes)
+    assert claim.index("tiny teacher: valid BLEU 20.00") < claim.index("small teacher") < claim.index("medium teacher")
+    assert "C(d) rises with the teacher's BLEU; the best student learnt from the small teacher's corpus, not the " \
+           "strongest. Supported." in claim
+    sizes["points"][1]["bleu"] = 25.0
+    assert report_script._teacher_size_claim(sizes).endswith("medium teacher's corpus, the strongest. Partly supported.")
+    assert report_script._teacher_size_claim({"points": [raw, sizes["points"][1]]}) is None  # one teacher: no claim

@@ -340,14 +340,9 @@ def test_distilled_corpora_are_named_on_the_command_line():
             _distilled_corpora(wrong)
 
 
-def test_the_report_tests_seq_inter_against_seqkd_with_a_paired_bootstrap(tiny_synthetic, tmp_path):
+def test_the_report_tests_seq_inter_against_seqkd_with_a_paired_bootstrap(tiny_synthetic, report_script, tmp_path):
     """Kim & Rush's claim, judged from the outputs: a student that reproduces the references beats one that
     keeps only their first word, significantly; the same outputs under both names are no gain."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("report", ROOT / "scripts" / "report.py")
-    report = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(report)
     references = (tiny_synthetic.path / "raw" / "test.tgt").read_text().splitlines()
     (tmp_path / "perfect.hyp").write_text("\n".join(references) + "\n")
     (tmp_path / "first-word.hyp").write_text("\n".join(line.split()[0] for line in references) + "\n")
@@ -360,6 +355,6 @@ def test_the_report_tests_seq_inter_against_seqkd_with_a_paired_bootstrap(tiny_s
              "results": [{"system": "teacher", "data": "raw", "seed": None}, record("raw", "first-word.hyp", 1.0),
                          record("distilled", "first-word.hyp", 1.0), record("seq-inter", "perfect.hyp", 100.0),
                          record("ensemble", "first-word.hyp", 1.0)]}
-    claim = report._which_distillation_claim(which)
+    claim = report_script._which_distillation_claim(which)
     assert "seq-inter - SeqKD +99.00 BLEU (p 0.001): supported" in claim
     assert "ensemble - SeqKD +0.00 BLEU (p " in claim and claim.endswith(": not supported.")  # no gain, whatever p says
