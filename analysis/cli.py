@@ -211,12 +211,17 @@ def _modes_markdown(report: dict) -> str:
 
 def _without_data(name: str) -> str:
     """A system's name without its training data ("ar, raw, greedy" -> "ar, greedy")."""
-    return ", ".join(part for part in name.split(", ") if part not in ("raw", "distilled"))
+    from nat.compare import split_system_name
+
+    student, _, decoding = split_system_name(name)
+    return ", ".join([student, *([decoding] if decoding else [])])
 
 
 def _trained_on_raw(name: str) -> bool:
     """Whether a system's name ("ctc, raw", "ar, raw, greedy") says it was trained on raw data."""
-    return "raw" in name.split(", ")
+    from nat.compare import split_system_name
+
+    return split_system_name(name)[1] == "raw"
 
 
 def run_lost_words(args) -> dict:

@@ -151,12 +151,14 @@ def lost_words(raw, distilled, systems: dict[str, list[str]]) -> dict:
 
 def compare_systems(comparison: dict) -> dict[str, list[str]]:
     """name -> hypothesis files (one per seed) of every row of a ``seqkd-nat compare`` result."""
+    from nat.compare import system_name
+
     systems: dict[str, list[str]] = {}
     decodings = Counter((r["system"], r["data"], r["seed"]) for r in comparison["results"])
     for record in comparison["results"]:
-        name = "AR teacher" if record["system"] == "teacher" else f"{record['system']}, {record['data']}"
-        if decodings[record["system"], record["data"], record["seed"]] > 1:
-            name += f", {record['decoding']}"
+        several = decodings[record["system"], record["data"], record["seed"]] > 1
+        name = ("AR teacher" if record["system"] == "teacher" else
+                system_name(record["system"], record["data"], record["decoding"] if several else None))
         systems.setdefault(name, []).append(record["hypotheses"])
     return systems
 

@@ -48,6 +48,17 @@ def student_run_dir(out, student: str, data: str, seed: int) -> Path:
     return Path(out) / f"{student}-{data}-seed{seed}"
 
 
+def system_name(student: str, data: str, decoding: str | None = None) -> str:
+    """How the analyses and the report name a trained system: "ctc, raw", "ar, distilled, greedy"."""
+    return ", ".join([student, data, *([decoding] if decoding else [])])
+
+
+def split_system_name(name: str) -> tuple[str, str | None, str | None]:
+    """(student, training data, decoding) of a :func:`system_name`; ("AR teacher", None, None) for the teacher."""
+    student, data, decoding = [*name.split(", ", 2), None, None][:3]  # a decoding may hold a comma itself
+    return student, data, decoding
+
+
 def decodings(student: str, iterations: int) -> list[tuple[str, int | None]]:
     """How each run of ``student`` is decoded for the table: (label, beam size for AR runs)."""
     if student in AUTOREGRESSIVE:  # the SeqKD question: does greedy come close to beam search?

@@ -20,8 +20,8 @@ sys.path.insert(0, str(ROOT))
 from distill.corpus.directory import Corpus, library_versions  # noqa: E402
 from distill.engine import read_run_manifest  # noqa: E402
 from distill.io import InputError, atomic_open, dispatch, read_json, write_json  # noqa: E402
-from nat.compare import (gain_table, markdown_table, score_columns, student_run_dir, table_rows,  # noqa: E402
-                         training_loss_table)
+from nat.compare import (gain_table, markdown_table, score_columns, split_system_name, student_run_dir,  # noqa: E402
+                         table_rows, training_loss_table)
 from nat.curves import plot_curves  # noqa: E402
 
 
@@ -94,8 +94,7 @@ def _optional_json(path: Path) -> dict | None:
 
 def _system(results: dict, student: str, data: str) -> dict | None:
     """A student's entry of a lost-words or confidence result ("ctc, raw", or "ar, raw, greedy": its first decoding)."""
-    return next((r for name, r in results.items() if name == f"{student}, {data}" or name.startswith(f"{student}, {data},")),
-                None)
+    return next((r for name, r in results.items() if split_system_name(name)[:2] == (student, data)), None)
 
 
 def _which_distillation_claim(which: dict) -> str | None:

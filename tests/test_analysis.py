@@ -159,3 +159,12 @@ def test_lost_words_names_a_short_output_file_before_aligning(tiny_synthetic, tm
     short.write_text("only one line\n")
     with pytest.raises(InputError, match=r"short\.hyp: 1 lines for 40 test sentences"):
         lost_words(tiny_synthetic, tiny_synthetic, {"broken system": [str(short)]})
+
+
+def test_system_names_round_trip_with_a_comma_in_the_decoding():
+    from nat.compare import split_system_name, system_name
+
+    assert split_system_name(system_name("ctc", "seq-inter", "one pass, blank penalty tuned on valid")) == (
+        "ctc", "seq-inter", "one pass, blank penalty tuned on valid")
+    assert split_system_name(system_name("ar", "raw")) == ("ar", "raw", None)
+    assert split_system_name("AR teacher") == ("AR teacher", None, None)
