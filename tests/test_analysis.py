@@ -88,9 +88,14 @@ def test_validate_command_writes_table_json_and_figures(tmp_path):
 
 
 def test_tradeoff_figure_pairs_complexity_with_bleu(tmp_path):
+    raw, distilled = tmp_path / "raw", tmp_path / "raw.seqkd"
+    for corpus, manifest in ((raw, {"kind": "raw"}), (distilled, {"kind": "distilled", "distillation": {
+            "distilled_targets_vs_references": {"valid": {"web+kjv": {"bleu": 33.3}, "web": {"bleu": 30.1}}}}})):
+        corpus.mkdir()
+        (corpus / "manifest.json").write_text(json.dumps(manifest))
     (tmp_path / "complexity.json").write_text(json.dumps({"corpora": [
-        {"corpus": "/x/raw", "complexity_bits": 2.5},
-        {"name": "small teacher", "corpus": "/x/raw.seqkd", "complexity_bits": 1.5, "faithfulness_bits_vs_first": 0.7}]}))
+        {"corpus": str(raw), "complexity_bits": 2.5},
+        {"name": "small teacher", "corpus": str(distilled), "complexity_bits": 1.5, "faithfulness_bits_vs_first": 0.7}]}))
     for name, bleu in (("raw", 10.0), ("seqkd", 14.0)):
         (tmp_path / f"{name}.json").write_text(json.dumps({"scores": {
             "kjv": {"bleu": bleu - 3, "bleu_signature": "nrefs:1"}, "web": {"bleu": bleu + 3, "bleu_signature": "nrefs:1"},
@@ -99,9 +104,9 @@ def test_tradeoff_figure_pairs_complexity_with_bleu(tmp_path):
                           "--bleu", f"raw={tmp_path / 'raw.json'}", "--bleu", f"small teacher={tmp_path / 'seqkd.json'}",
                           "--out", str(tmp_path / "fig")]) == 0
     points = json.loads((tmp_path / "fig" / "complexity_vs_bleu.json").read_text())["points"]
-    assert [(p["complexity_bits"], p["faithfulness_bits"], p["bleu"]) for p in points] == [
-        (2.5, None, 10.0), (1.5, 0.7, 14.0)]
-    assert "| small teacher | 1.500 | 0.700 | 14.00 |" in (tmp_path / "fig" / "complexity_vs_bleu.md").read_text()
+    assert [(p["complexity_bits"], p["faithfulness_bits"], p["teacher_valid_bleu"], p["bleu"]) for p in points] == [
+        (2.5, None, None, 10.0), (1.5, 0.7, 33.3, 14.0)]  # the teacher's BLEU against the same references
+    assert "| small teacher | 33.30 | 1.500 | 0.700 | 14.00 |" in (tmp_path / "fig" / "complexity_vs_bleu.md").read_text()
     assert analysis_main(["tradeoff", "--complexity-json", str(tmp_path / "complexity.json"), "--reference", "web",
                           "--bleu", f"raw={tmp_path / 'raw.json'}", "--out", str(tmp_path / "web")]) == 0
     assert json.loads((tmp_path / "web" / "complexity_vs_bleu.json").read_text())["points"][0]["bleu"] == 13.0
