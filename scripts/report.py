@@ -120,7 +120,8 @@ def _which_distillation_claim(which: dict) -> str | None:
                      f"{verdict}")
     if not parts:
         return None
-    return (f"- **Seq-Inter beats SeqKD** (Kim & Rush 2016; `which-distillation/`, {student}, seed "
+    return (f"- **Seq-Inter and an ensemble teacher beat SeqKD** (Kim & Rush 2016; Freitag et al. 2017; "
+            f"`which-distillation/`, {student}, seed "
             f"{', '.join(str(s) for s in sorted({s for _, _, s in records}))}): " + "; ".join(parts) + ".")
 
 
