@@ -304,7 +304,9 @@ def run_report(args) -> None:
                   f"![confidence](confidence/{Path(confidence['figures'][0]).name})", ""]
     if sizes:
         lines += ["## Teacher size (Zhou et al. 2020, Fig. 4)", "",
-                  "One student per corpus, distilled by AR teachers of several sizes (`scripts/complexity_plots.sh`):", "",
+                  "The headline student, trained once on each corpus, distilled by AR teachers of several sizes "
+                  "(`scripts/complexity_plots.sh`). Every teacher has the teacher preset's schedule, time cap included, "
+                  "so a larger teacher sees fewer epochs: the table answers which teacher suits this budget.", "",
                   (out / "teacher-sizes" / "complexity_vs_bleu.md").read_text().rstrip(), "",
                   f"![teacher size](teacher-sizes/{Path(sizes['figures'][0]).name})", ""]
     lines += what_distillation_does(compare, complexity["corpora"], lost, confidence,
