@@ -30,7 +30,7 @@ from pathlib import Path
 
 from analysis.teacher_sizes import add_parser as add_teacher_sizes_parser
 from analysis.teacher_sizes import run_teacher_sizes
-from distill.io import InputError, atomic_open, dispatch, write_json
+from distill.io import InputError, atomic_open, dispatch, name_and_value, write_json
 
 
 def _pyplot():
@@ -144,9 +144,7 @@ def run_modes(args) -> dict:
         raise InputError(f"{corpus.raw('train', 'mode')}: missing; mode mixing needs a multi-target corpus")
     names = {}
     for item in args.mode_name or []:
-        mode, sep, name = item.partition("=")
-        if not sep or not name:
-            raise InputError(f"--mode-name {item!r}: expected MODE=NAME, e.g. 0=WEB")
+        mode, name = name_and_value(item, "--mode-name", "MODE=NAME, e.g. 0=WEB")
         names[mode] = name
     lexicon = ModeLexicon(corpus.lines("train", "tgt"), corpus.lines("train", "mode"),
                           min_posterior=args.marker_posterior, min_count=args.min_count, names=names)
@@ -155,9 +153,7 @@ def run_modes(args) -> dict:
                          f"(modes {', '.join(lexicon.modes)})")
     systems = {}
     for item in [*(args.hyp or []), *(_compare_outputs(args.compare) if args.compare else [])]:
-        name, sep, path = item.partition("=")
-        if not sep:
-            raise InputError(f"--hyp {item!r}: expected NAME=FILE")
+        name, path = name_and_value(item, "--hyp", "NAME=FILE")
         outputs = read_lines(path)
         if not outputs:
             raise InputError(f"{path}: file is empty; expected one system output per line")
@@ -190,8 +186,9 @@ def run_modes(args) -> dict:
             axis.set_ylabel("sentences")
         axis.set_title(f"{name}\nmode mixing {result['mode_mixing_rate']:.1%}", pad=14)
     out = Path(args.out)
-    report = {"corpus": str(corpus.path), "modes": lexicon.modes, "mode_labels": lexicon.labels, "marker_posterior": args.marker_posterior,
-              "min_count": args.min_count, "attributable_words": len(lexicon.best_mode), "systems": systems}
+    report = {"corpus": str(corpus.path), "modes": lexicon.modes, "mode_labels": lexicon.labels,
+              "marker_posterior": args.marker_posterior, "min_count": args.min_count,
+              "attributable_words": len(lexicon.best_mode), "systems": systems}
     return _write_study(out, "mode_mixing", figure, report, _modes_markdown(report))
 
 
@@ -319,28 +316,48 @@ def _teacher_valid_bleu(corpus_dir: str, reference: str) -> float | None:
     return distillation["distilled_targets_vs_references"].get("valid", {}).get(reference, {}).get("bleu")
 
 
+def _evaluated_outputs(eval_json: str, evaluation: dict, reference: str) -> tuple[list[str], dict[str, list[str]]]:
+    """The outputs beside an eval JSON (``seqkd-nat evaluate`` writes them as .hyp) and the references
+    named by ``reference`` ("web", "web+kjv") of the split it scored: what a paired bootstrap needs."""
+    from distill.corpus.directory import Corpus
+    from distill.io import read_lines
+
+    outputs = Path(eval_json).with_suffix(".hyp")
+    if not outputs.is_file():
+        raise InputError(f"{outputs}: missing; tradeoff tests students against each other on their outputs, "
+                         "which `seqkd-nat evaluate --out X.json` writes beside the JSON")
+    references = Corpus.open(evaluation["corpus"]).references(evaluation["split"])
+    return read_lines(outputs), {name: references[name] for name in reference.split("+")}
+
+
 def run_tradeoff(args) -> dict:
     """Student BLEU against C(d) and F(d) of the corpus it was trained on (Zhou et al. 2020, Fig. 4)."""
     plt = _pyplot()
 
     from distill.io import read_json
+    from nat.compare import paired_bootstrap
 
     corpora = {c.get("name", Path(c["corpus"]).name): c for c in read_json(args.complexity_json)["corpora"]}
-    points = []
+    points, first_outputs = [], None
     for item in args.bleu:
-        name, sep, path = item.partition("=")
-        if not sep or name not in corpora:
-            raise InputError(f"--bleu {item!r}: expected CORPUS_NAME=EVAL_JSON with CORPUS_NAME one of {sorted(corpora)}")
-        scores = read_json(path)["scores"]
+        expected = f"CORPUS_NAME=EVAL_JSON with CORPUS_NAME one of {sorted(corpora)}"
+        name, path = name_and_value(item, "--bleu", expected)
+        if name not in corpora:
+            raise InputError(f"--bleu {item!r}: expected {expected}")
+        evaluation = read_json(path)
+        scores = evaluation["scores"]
         # default: all references together ("web+kjv"); JSON key order says nothing about the primary one
         reference = args.reference or max(scores, key=lambda name: name.count("+"))
         if reference not in scores:
             raise InputError(f"{path}: no BLEU against {reference!r}; it has {', '.join(sorted(scores))}")
+        outputs, references = _evaluated_outputs(path, evaluation, reference)
+        p_vs_first = None if first_outputs is None else paired_bootstrap(first_outputs, outputs, references)
         points.append({"corpus": name, "complexity_bits": corpora[name]["complexity_bits"],
                        "faithfulness_bits": corpora[name].get("faithfulness_bits_vs_first"),
                        "teacher_valid_bleu": _teacher_valid_bleu(corpora[name]["corpus"], reference),
-                       "bleu": scores[reference]["bleu"], "reference": reference,
+                       "bleu": scores[reference]["bleu"], "reference": reference, "p_vs_first": p_vs_first,
                        "bleu_signature": scores[reference]["bleu_signature"], "eval": path})
+        first_outputs = first_outputs or outputs
     figure, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
     for axis, measure, label in ((axes[0], "complexity_bits", "complexity C(d) of the training corpus [bits]"),
                                  (axes[1], "faithfulness_bits", "faithfulness F(d) to the first corpus [bits]")):
@@ -352,14 +369,17 @@ def run_tradeoff(args) -> dict:
                           fontsize=8)
         axis.set_xlabel(label)
         axis.margins(x=0.25, y=0.25)  # room for the labels
-    axes[0].set_ylabel(f"student test BLEU ({points[0]['reference'] if points else ''})")
+    axes[0].set_ylabel(f"student test BLEU ({points[0]['reference']})")
     axes[0].set_title("Student BLEU vs corpus complexity")
     axes[1].set_title("Student BLEU vs faithfulness")
-    table = ["| training corpus | its teacher's valid BLEU | C(d) [bits] | F(d) [bits] | student test BLEU |",
-             "|---|---|---|---|---|"]
+    first = points[0]["corpus"]
+    table = ["| training corpus | its teacher's valid BLEU | C(d) [bits] | F(d) [bits] | student test BLEU | "
+             f"p vs {first} |", "|---|---|---|---|---|---|"]
     table += [f"| {p['corpus']} | {_or_dash(p['teacher_valid_bleu'], '.2f')} | {p['complexity_bits']:.3f} | "
-              f"{_or_dash(p['faithfulness_bits'], '.3f')} | {p['bleu']:.2f} |" for p in points]
-    table += ["", f"BLEU against {points[0]['reference']}: `{points[0]['bleu_signature']}`" if points else ""]
+              f"{_or_dash(p['faithfulness_bits'], '.3f')} | {p['bleu']:.2f} | {_or_dash(p['p_vs_first'], '.3f')} |"
+              for p in points]
+    table += ["", f"BLEU against {points[0]['reference']}: `{points[0]['bleu_signature']}`; p: sacrebleu paired "
+              f"bootstrap (1,000 resamples) of each student against the one trained on {first}, two-sided."]
     print("\n".join(table))
     return _write_study(Path(args.out), "complexity_vs_bleu", figure, {"points": points}, "\n".join(table) + "\n")
 

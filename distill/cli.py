@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from distill.corpus.filtering import DEFAULT_MAX_WORDS
-from distill.io import InputError, dispatch
+from distill.io import InputError, dispatch, name_and_value
 
 
 def _add_prepare(subparsers) -> None:
@@ -86,9 +86,7 @@ def _run_prepare(args) -> None:
         def refs(split):
             found = {}
             for item in getattr(args, f"{split}_ref"):
-                name, sep, path = item.partition("=")
-                if not sep or not name or not path:
-                    raise InputError(f"--{split}-ref {item!r}: expected NAME=FILE")
+                name, path = name_and_value(item, f"--{split}-ref", "NAME=FILE")
                 found[name] = path
             return found
 

@@ -33,6 +33,14 @@ def dispatch(parser, commands: dict, argv: list[str] | None = None) -> int:
     return 0
 
 
+def name_and_value(item: str, option: str, expected: str) -> tuple[str, str]:
+    """Split a ``NAME=VALUE`` option; a missing ``=``, name or value is one error naming the option."""
+    name, sep, value = item.partition("=")
+    if not sep or not name or not value:
+        raise InputError(f"{option} {item!r}: expected {expected}")
+    return name, value
+
+
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike, mode: str = "w", encoding: str | None = "utf-8") -> Iterator:
     """Open a temporary sibling of ``path``; rename it onto ``path`` only on success."""

@@ -132,8 +132,10 @@ def _teacher_size_claim(sizes: dict) -> str | None:
     if len(points) < 2:
         return None
     rises = all(a["complexity_bits"] < b["complexity_bits"] for a, b in zip(points, points[1:]))
+    first = sizes["points"][0]  # the students' baseline in the tradeoff table: the one trained on raw data
     steps = "; ".join(f"{p['corpus']}: valid BLEU {p['teacher_valid_bleu']:.2f}, C(d) {p['complexity_bits']:.3f} bits, "
-                      f"student {p['bleu']:.2f}" for p in points)
+                      f"student {p['bleu']:.2f} (p {p['p_vs_first']:.3f} vs {first['corpus']}, {first['bleu']:.2f})"
+                      for p in points)
     best = max(points, key=lambda p: p["bleu"])
     return (f"- **Stronger teachers give more complex data, and the strongest is not always the best teacher for a small "
             f"student** (Zhou et al. 2020, Fig. 4; `teacher-sizes/`, student BLEU against {points[0]['reference']}), "

@@ -88,25 +88,44 @@ def test_validate_command_writes_table_json_and_figures(tmp_path):
 
 
 def test_tradeoff_figure_pairs_complexity_with_bleu(tmp_path):
+    from distill.corpus.directory import FORMAT
+
     raw, distilled = tmp_path / "raw", tmp_path / "raw.seqkd"
     for corpus, manifest in ((raw, {"kind": "raw"}), (distilled, {"kind": "distilled", "distillation": {
             "distilled_targets_vs_references": {"valid": {"web+kjv": {"bleu": 33.3}, "web": {"bleu": 30.1}}}}})):
-        corpus.mkdir()
-        (corpus / "manifest.json").write_text(json.dumps(manifest))
+        (corpus / "raw").mkdir(parents=True)
+        (corpus / "manifest.json").write_text(json.dumps({**manifest, "format": FORMAT,
+                                                          "references": {"primary": "web", "extra": ["kjv"]}}))
+    references = [f"the king spoke to the prophet {n} times" for n in range(40)]
+    (raw / "raw" / "test.tgt").write_text("\n".join(references) + "\n")
+    (raw / "raw" / "test.ref.kjv").write_text("\n".join(r.replace("spoke", "spake") for r in references) + "\n")
     (tmp_path / "complexity.json").write_text(json.dumps({"corpora": [
         {"corpus": str(raw), "complexity_bits": 2.5},
-        {"name": "small teacher", "corpus": str(distilled), "complexity_bits": 1.5, "faithfulness_bits_vs_first": 0.7}]}))
-    for name, bleu in (("raw", 10.0), ("seqkd", 14.0)):
-        (tmp_path / f"{name}.json").write_text(json.dumps({"scores": {
+        {"name": "small teacher", "corpus": str(distilled), "complexity_bits": 1.5, "faithfulness_bits_vs_first": 0.7},
+        {"name": "raw again", "corpus": str(raw), "complexity_bits": 2.5}]}))
+    # the raw student gets every third sentence right, the distilled one all, "raw again" one more than raw
+    outputs = {"raw": [r if n % 3 == 0 else "the the" for n, r in enumerate(references)], "seqkd": references}
+    outputs["again"] = [references[1], *outputs["raw"][1:]]
+    for name, bleu in (("raw", 10.0), ("seqkd", 14.0), ("again", 10.5)):
+        (tmp_path / f"{name}.json").write_text(json.dumps({"corpus": str(raw), "split": "test", "scores": {
             "kjv": {"bleu": bleu - 3, "bleu_signature": "nrefs:1"}, "web": {"bleu": bleu + 3, "bleu_signature": "nrefs:1"},
             "web+kjv": {"bleu": bleu, "bleu_signature": "nrefs:2"}}}))
+        (tmp_path / f"{name}.hyp").write_text("\n".join(outputs[name]) + "\n")
     assert analysis_main(["tradeoff", "--complexity-json", str(tmp_path / "complexity.json"),
                           "--bleu", f"raw={tmp_path / 'raw.json'}", "--bleu", f"small teacher={tmp_path / 'seqkd.json'}",
-                          "--out", str(tmp_path / "fig")]) == 0
+                          "--bleu", f"raw again={tmp_path / 'again.json'}", "--out", str(tmp_path / "fig")]) == 0
     points = json.loads((tmp_path / "fig" / "complexity_vs_bleu.json").read_text())["points"]
     assert [(p["complexity_bits"], p["faithfulness_bits"], p["teacher_valid_bleu"], p["bleu"]) for p in points] == [
-        (2.5, None, None, 10.0), (1.5, 0.7, 33.3, 14.0)]  # the teacher's BLEU against the same references
-    assert "| small teacher | 33.30 | 1.500 | 0.700 | 14.00 |" in (tmp_path / "fig" / "complexity_vs_bleu.md").read_text()
+        (2.5, None, None, 10.0), (1.5, 0.7, 33.3, 14.0), (2.5, None, None, 10.5)]  # the teacher's BLEU: same references
+    # paired bootstrap against the first student: the smallest p of 1,000 resamples (1/1001) where every
+    # sentence differs, and no significance for outputs that differ in one sentence
+    assert points[0]["p_vs_first"] is None
+    assert points[1]["p_vs_first"] == pytest.approx(1 / 1001) and points[2]["p_vs_first"] > 0.1
+    assert "| small teacher | 33.30 | 1.500 | 0.700 | 14.00 | 0.001 |" in (tmp_path / "fig" / "complexity_vs_bleu.md").read_text()
+    (tmp_path / "seqkd.hyp").unlink()
+    assert analysis_main(["tradeoff", "--complexity-json", str(tmp_path / "complexity.json"),
+                          "--bleu", f"raw={tmp_path / 'raw.json'}", "--bleu", f"small teacher={tmp_path / 'seqkd.json'}",
+                          "--out", str(tmp_path / "fig")]) == 1  # no outputs to test
     assert analysis_main(["tradeoff", "--complexity-json", str(tmp_path / "complexity.json"), "--reference", "web",
                           "--bleu", f"raw={tmp_path / 'raw.json'}", "--out", str(tmp_path / "web")]) == 0
     assert json.loads((tmp_path / "web" / "complexity_vs_bleu.json").read_text())["points"][0]["bleu"] == 13.0

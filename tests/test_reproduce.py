@@ -148,6 +148,7 @@ def test_complexity_plots_script_reuses_the_main_runs_and_writes_figures(tiny_st
     assert (runs / "students-tiny" / "ctc-distilled-small-seed1" / "manifest.json").is_file()
     assert (out / "complexity_vs_bleu.png").stat().st_size > 1000
     assert json.loads((out / "bleu" / "small-teacher.json").read_text())["split"] == "test"  # evaluate --out
+    assert points[0]["p_vs_first"] is None and 0 < points[2]["p_vs_first"] <= 1  # paired bootstrap against raw
     assert json.loads((out.parent / "synthetic-mode-mixing" / "mode_mixing.json").read_text())["systems"]
 
 
@@ -156,13 +157,14 @@ def test_the_teacher_size_verdict_reads_the_points_in_teacher_order(report_scrip
     giving the best student is "supported"; the strongest teacher giving the best student is only "partly"."""
     def point(name, teacher, complexity, student):
         return {"corpus": name, "teacher_valid_bleu": teacher, "complexity_bits": complexity, "bleu": student,
-                "reference": "web"}
+                "reference": "web", "p_vs_first": None if teacher is None else 0.004}
 
     raw = point("raw", None, 1.5, 20.0)
     sizes = {"points": [raw, point("medium teacher", 33.0, 1.0, 23.5), point("tiny teacher", 20.0, 0.8, 23.0),
                         point("small teacher", 30.0, 0.9, 24.0)]}
     claim = report_script._teacher_size_claim(sizes)
     assert claim.index("tiny teacher: valid BLEU 20.00") < claim.index("small teacher") < claim.index("medium teacher")
+    assert "tiny teacher: valid BLEU 20.00, C(d) 0.800 bits, student 23.00 (p 0.004 vs raw, 20.00)" in claim
     assert "C(d) rises with the teacher's BLEU; the best student learnt from the small teacher's corpus, not the " \
            "strongest. Supported." in claim
     sizes["points"][1]["bleu"] = 25.0
