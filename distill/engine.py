@@ -28,9 +28,10 @@ def fairseq_command(tool: str, args: list[str], user_dir: str | None = None) -> 
 
 
 def run_fairseq(tool: str, args: list[str], log_path: str | os.PathLike, echo: bool = True,
-                processes: int = 1, user_dir: str | None = None) -> None:
-    """Run a fairseq tool, appending its output to ``log_path`` (and echoing progress lines);
-    ``user_dir``: the fairseq plugin it needs.
+                processes: int = 1, user_dir: str | None = None, threads: int | None = None) -> None:
+    """Run a fairseq tool, appending its output to ``log_path`` (and echoing progress lines, named
+    by the log's directory); ``user_dir``: the fairseq plugin it needs; ``threads``: torch's CPU
+    threads (default: torch's own choice), e.g. 1 for each of two runs trained side by side.
 
     ``processes`` > 1 (training on CPU): one process per rank on this machine, joined through
     fairseq's distributed path (gloo, ``legacy_ddp``, TCP on 127.0.0.1), the same code path as
@@ -39,7 +40,7 @@ def run_fairseq(tool: str, args: list[str], log_path: str | os.PathLike, echo: b
     log_path = Path(log_path)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     ranks = [list(args)]
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env = dict(os.environ, PYTHONUNBUFFERED="1", **({"OMP_NUM_THREADS": str(threads)} if threads else {}))
     if processes > 1:
         init_method = f"tcp://127.0.0.1:{_free_port()}"
         ranks = [[*args, "--distributed-backend", "gloo", "--ddp-backend", "legacy_ddp", "--distributed-no-spawn",
@@ -64,7 +65,7 @@ def run_fairseq(tool: str, args: list[str], log_path: str | os.PathLike, echo: b
                 for line in process.stdout:
                     log.write(line)
                     if echo and ("| INFO | train |" in line or "| valid |" in line or "done training" in line):
-                        print(line.rstrip()[-160:], flush=True)
+                        print(f"{log_path.parent.name}: {line.rstrip()[-140:]}", flush=True)
                 first = process.wait()
                 if first != 0:  # the other ranks would wait for it until gloo's timeout
                     for other in others:
@@ -89,7 +90,7 @@ def _free_port() -> int:
 
 def train_run(run_dir, config: dict, build_arguments: Callable[[Path], list],
               final_checkpoint: str = "checkpoint_best.pt", processes: int = 1,
-              user_dir: str = DISTILL_USER_DIR, locations: dict | None = None) -> dict:
+              user_dir: str = DISTILL_USER_DIR, locations: dict | None = None, threads: int | None = None) -> dict:
     """Train a fairseq model in ``run_dir``, resume an unfinished run, or skip a finished one.
 
     ``config`` says what the run is (its hash is the run's identity: inputs enter it by their own
@@ -98,7 +99,7 @@ def train_run(run_dir, config: dict, build_arguments: Callable[[Path], list],
     ``config.json`` is written first, ``manifest.json`` last; fairseq itself resumes from
     ``checkpoints/checkpoint_last.pt``. ``build_arguments(save_dir)`` returns the fairseq-train
     arguments; ``final_checkpoint`` is the one the manifest names (fairseq's best by validation
-    loss, or the last); ``processes``, ``user_dir``: see :func:`run_fairseq`. Returns the manifest.
+    loss, or the last); ``processes``, ``user_dir``, ``threads``: see :func:`run_fairseq`. Returns the manifest.
     """
     from distill.io import InputError, config_hash, read_json, write_json
 
@@ -123,7 +124,7 @@ def train_run(run_dir, config: dict, build_arguments: Callable[[Path], list],
     save_dir = run_dir / "checkpoints"
     started = time.time()
     run_fairseq("train", build_arguments(save_dir), run_dir / "train.log", processes=processes,
-                user_dir=user_dir)
+                user_dir=user_dir, threads=threads)
     best = save_dir / final_checkpoint
     if not best.is_file():
         raise RuntimeError(f"{save_dir}: fairseq finished without writing {final_checkpoint} (see {run_dir / 'train.log'})")
@@ -139,26 +140,47 @@ LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) \| ")
 LOGGED_UPDATES = re.compile(r"num_updates[= ](\d+)")
 
 
+def _invocations(train_log) -> list[list[tuple[int | None, datetime]]]:
+    """(update count or None, time) of every timed line of a fairseq training log, one list per
+    invocation: each starts at the ``$ fairseq-train`` line that :func:`run_fairseq` writes."""
+    invocations = [[]]
+    for line in Path(train_log).read_text(encoding="utf-8").splitlines():
+        if line.startswith("$ "):
+            invocations.append([])
+        elif stamp := LOG_TIME.match(line):
+            updates = LOGGED_UPDATES.search(line)
+            invocations[-1].append((int(updates.group(1)) if updates else None,
+                                    datetime.strptime(stamp.group(1), "%Y-%m-%d %H:%M:%S")))
+    return [lines for lines in invocations if lines]
+
+
 def training_clock(train_log) -> list[tuple[int | None, float]]:
     """(update count or None, seconds of training so far) for every timed line of a fairseq training
-    log, the time of earlier invocations included: each invocation starts at the ``$ fairseq-train``
-    line that :func:`run_fairseq` writes, and counts from its own first line.
+    log, the time of earlier invocations included; each invocation counts from its own first line.
 
     fairseq's own ``wall`` meter cannot be used: after a resume it reads 0 for the rest of the run
     (the meter restored from the checkpoint is never started again).
     """
-    clock, earlier, first = [], 0.0, None
-    for line in Path(train_log).read_text(encoding="utf-8").splitlines():
-        if line.startswith("$ "):
-            earlier, first = (clock[-1][1] if clock else 0.0), None
-            continue
-        stamp = LOG_TIME.match(line)
-        if stamp:
-            moment = datetime.strptime(stamp.group(1), "%Y-%m-%d %H:%M:%S")
-            first = first or moment
-            updates = LOGGED_UPDATES.search(line)
-            clock.append((int(updates.group(1)) if updates else None, earlier + (moment - first).total_seconds()))
+    clock, earlier = [], 0.0
+    for lines in _invocations(train_log):
+        first = lines[0][1]
+        clock += [(updates, earlier + (moment - first).total_seconds()) for updates, moment in lines]
+        earlier = clock[-1][1]
     return clock
+
+
+def busy_seconds(train_logs) -> float:
+    """How long several runs kept the machine training: the length of the union of their
+    invocations' time spans, so runs trained side by side count once (their sum would not)."""
+    spans = sorted((lines[0][1], lines[-1][1]) for log in train_logs for lines in _invocations(log))
+    total, covered_until = 0.0, None
+    for start, end in spans:
+        if covered_until is not None and start < covered_until:
+            start = covered_until
+        if end > start:
+            total += (end - start).total_seconds()
+        covered_until = max(covered_until or end, end)
+    return total
 
 
 def training_seconds(train_log) -> float | None:

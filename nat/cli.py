@@ -104,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     _schedule_options(compare)
     compare.add_argument("--seeds", default="1", help="the headline student's training seeds, e.g. 1,2,3 (mean ± sd)")
     compare.add_argument("--other-seeds", help="the other students' seeds (default: --seeds)")
+    compare.add_argument("--parallel-runs", type=int, default=1, metavar="N",
+                         help="train N runs at a time (a student's raw and distilled runs side by side), each with "
+                              "1/N of the CPU threads; on a CPU, 2 trains more updates per hour than 1 (docs/design.md)")
     _decoding_options(compare)
     return parser
 
@@ -215,15 +218,16 @@ def run_compare(args) -> None:
         except ValueError:
             raise InputError(f"{option} {text!r}: expected comma-separated integers, e.g. 1,2,3") from None
 
+    if args.parallel_runs < 1:
+        raise InputError(f"--parallel-runs {args.parallel_runs}: expected 1 or more")
     students = [s.strip() for s in args.students.split(",") if s.strip()]
     headline_seeds = seed_list("--seeds", args.seeds)
     other_seeds = seed_list("--other-seeds", args.other_seeds) if args.other_seeds else headline_seeds
     seeds = {student: headline_seeds if i == 0 else other_seeds for i, student in enumerate(students)}
     result = compare(teacher=args.teacher, raw=args.raw, distilled=_distilled_corpora(args.distilled), out=args.out,
-                     seeds=seeds,
-                     preset=args.preset, iterations=args.iterations,
+                     seeds=seeds, preset=args.preset, iterations=args.iterations,
                      translator_for=lambda run, **options: _translator(args, str(run), **options),
-                     overrides=_schedule_overrides(args), device=args.device)
+                     overrides=_schedule_overrides(args), device=args.device, parallel_runs=args.parallel_runs)
     print(write_comparison(result, args.out))
 
 

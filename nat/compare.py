@@ -14,7 +14,9 @@ teacher spent on it per sentence (Shleifer & Rush 2020's "cost").
 """
 from __future__ import annotations
 
+import os
 import statistics
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from distill.corpus.directory import Corpus
@@ -83,12 +85,13 @@ def evaluation_stem(student: str, beam: int | None, iterations: int, blank_penal
 
 def compare(*, teacher: str, raw: str, distilled: str | dict[str, str], out, seeds: dict[str, list[int]],
             preset: str, translator_for, iterations: int = 10, overrides: dict | None = None,
-            device: str | None = None) -> dict:
+            device: str | None = None, parallel_runs: int = 1) -> dict:
     """Train what is missing, evaluate everything on raw's test set, draw learning curves on its valid set.
 
     ``distilled``: a corpus directory, or {name: directory} for several (each compared with raw);
     ``seeds`` maps each student, in table order, to its training seeds;
-    ``translator_for(run, beam=None, checkpoint=None)`` decodes with a run (beam: AR runs only).
+    ``translator_for(run, beam=None, checkpoint=None)`` decodes with a run (beam: AR runs only);
+    ``parallel_runs``: how many runs train at a time, each with that share of the CPU threads.
     The result's ``results`` hold one record per (system, training data, seed, decoding), with its
     scores, hypotheses file and, for distilled data, the paired bootstrap p-value against the raw
     record of the same key; :func:`table_rows` summarizes them over seeds.
@@ -123,11 +126,27 @@ def compare(*, teacher: str, raw: str, distilled: str | dict[str, str], out, see
         costs[name] = {key: cost.get(key) for key in ("cpu_seconds_per_sentence", "device")}
 
     # seed by seed, so that an interrupted job leaves whole seeds done (`--seeds 1` tables them)
-    for seed in sorted(set().union(*seeds.values())):
-        for student in (s for s, its_seeds in seeds.items() if seed in its_seeds):
-            for data, corpus_dir in corpora.items():
-                train_student(student, corpus_dir, student_run_dir(out, student, data, seed), preset=preset,
-                              teacher=checkpoint_of(teacher), seed=seed, device=device, overrides=overrides)
+    jobs = [(student, data, corpus_dir, seed) for seed in sorted(set().union(*seeds.values()))
+            for student in seeds if seed in seeds[student] for data, corpus_dir in corpora.items()]
+
+    def train(job, threads=None):
+        student, data, corpus_dir, seed = job
+        return train_student(student, corpus_dir, student_run_dir(out, student, data, seed), preset=preset,
+                             teacher=checkpoint_of(teacher), seed=seed, device=device, overrides=overrides,
+                             threads=threads)
+
+    waiting = [job for job in jobs if not (student_run_dir(out, job[0], job[1], job[3]) / "manifest.json").is_file()]
+    for job in (job for job in jobs if job not in waiting):
+        train(job)  # finished: checked against its config and skipped
+    # the rest in turns of `parallel_runs` (a student's raw and distilled runs side by side), the CPU threads
+    # shared; a failed run ends the job when its turn is over, before another run starts
+    for start in range(0, len(waiting), parallel_runs):
+        turn = waiting[start:start + parallel_runs]
+        threads = max(1, (os.cpu_count() or 1) // len(turn)) if len(turn) > 1 else None
+        with ThreadPoolExecutor(max_workers=len(turn)) as pool:
+            futures = [pool.submit(train, job, threads) for job in turn]
+        for future in futures:
+            future.result()
     teacher_result = _teacher_evaluation(teacher, test_corpus, translator_for)
     results = [{"system": "teacher", "data": "raw", "seed": None, "decoding": "beam 5", **teacher_result}]
     curves = []

@@ -1,7 +1,7 @@
 # Sourced by scripts/reproduce_nat_distillation.sh and scripts/complexity_plots.sh: the presets
 # and the corpus/run paths of the main job, in one place, so the complexity study finds (and
 # reuses) exactly the teacher, SeqKD corpus and students that `make reproduce` made.
-# Reads QUICK, PRESET, STUDENTS, SEEDS, OTHER_SEEDS, DEVICE, CORPUS, DATA, RUNS, RESULTS, SEQKD_BIN
+# Reads QUICK, PRESET, STUDENTS, SEEDS, OTHER_SEEDS, PARALLEL_RUNS, DEVICE, CORPUS, DATA, RUNS, RESULTS, SEQKD_BIN
 # from the environment.
 BIN=${SEQKD_BIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/.venv/bin}
 DATA=${DATA:-data}
@@ -25,6 +25,8 @@ else
   REGENERATE_BACKEND=()
   REPORT_ARGS=()
 fi
+# a student's raw and distilled runs side by side, one CPU thread each (docs/design.md); one at a time on a GPU
+[[ "$PRESET" == base ]] && PARALLEL_RUNS=${PARALLEL_RUNS:-1} || PARALLEL_RUNS=${PARALLEL_RUNS:-2}
 STUDENTS=${STUDENTS:-ctc,ctc-glat,ar}  # the first is the headline student (SEEDS); the others get OTHER_SEEDS
 DEVICE_ARGS=()
 [[ -n "${DEVICE:-}" ]] && DEVICE_ARGS=(--device "$DEVICE")

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from distill.corpus.directory import Corpus, library_versions  # noqa: E402
-from distill.engine import read_run_manifest  # noqa: E402
+from distill.engine import busy_seconds, read_run_manifest  # noqa: E402
 from distill.io import InputError, atomic_open, dispatch, read_json, write_json  # noqa: E402
 from nat.compare import (gain_table, markdown_table, score_columns, split_system_name, student_run_dir,  # noqa: E402
                          table_rows, training_loss_table)
@@ -235,11 +235,12 @@ def run_report(args) -> None:
     runs = list(dict.fromkeys(student_run_dir(args.students, record["system"], record["data"], record["seed"])
                               for record in compare["results"] if record["system"] != "teacher"))
     training = {run.name: _training_seconds(run) for run in runs}
+    busy = busy_seconds([Path(run) / "train.log" for run in runs])
     teacher_training = _training_seconds(args.teacher)
     teacher_scores = next(record for record in compare["results"] if record["system"] == "teacher")["scores"]
     cost = distilled.manifest["distillation"]["teacher_cost"]
     compute = {"teacher training": teacher_training, "SeqKD regeneration": cost["wall_seconds"],
-               f"student training ({len(training)} runs)": sum(training.values())}
+               f"student training ({len(training)} runs; runs side by side count once)": busy}
     quality = distilled.manifest["distillation"]["distilled_targets_vs_references"]["train"]
     figure = _bleu_figure(compare, out)
     curves = plot_curves(compare["curves"], out / "curves.png", compare["teacher_valid_bleu"]).name
@@ -272,8 +273,9 @@ def run_report(args) -> None:
              "## Distillation gain", "", gain_table(compare), "",
              "## Learning curves (validation set)", "",
              f"Validation BLEU ({compare['references'][0]}) at every interval checkpoint of every run, one line per "
-             "seed, against updates (top) and training minutes (middle); dashed: the teacher (beam 5). Bottom: the "
-             "training loss on each run's own targets.", "",
+             "seed, against updates (top) and training minutes (middle: a run trained beside another shares the CPU "
+             "with it, so its minutes are longer than alone); dashed: the teacher (beam 5). Bottom: the training loss "
+             "on each run's own targets.", "",
              f"![learning curves]({curves})", "", training_loss_table(compare), "",
              "## Teacher and distilled corpus", "",
              "| | " + " | ".join(f"BLEU {k}" for k in columns) + " |", "|---|" + "---|" * len(columns),

@@ -26,6 +26,7 @@ Environment:
               cmlm, duration)
   SEEDS       the headline student's seeds, comma-separated (default 1,2,3; QUICK: 1)
   OTHER_SEEDS the other students' seeds (default 1)
+  PARALLEL_RUNS  student runs trained at a time, sharing the CPU threads (default 2; base: 1)
   DEVICE      cpu | cuda (default: cuda if available)
   DATA RUNS RESULTS   output roots (default data, runs, results)
   CORPUS      use this prepared corpus instead of bible-es-en (e.g. WMT14, see README)
@@ -62,7 +63,7 @@ step distill "$BIN/seqkd-distill" regenerate --teacher "$TEACHER" --corpus "$COR
   --method seqkd "${REGENERATE_BACKEND[@]}" "${DEVICE_ARGS[@]}"
 step students "$BIN/seqkd-nat" compare --teacher "$TEACHER" --raw "$CORPUS_DIR" --distilled "$DISTILLED" \
   --out "$STUDENT_RUNS" --preset "$PRESET" --students "$STUDENTS" --seeds "$SEEDS" --other-seeds "$OTHER_SEEDS" \
-  "${DEVICE_ARGS[@]}"
+  --parallel-runs "$PARALLEL_RUNS" "${DEVICE_ARGS[@]}"
 step analysis "$BIN/seqkd-analysis" complexity --corpus "$CORPUS_DIR" --corpus "$DISTILLED" --out "$OUT/complexity"
 step lost-words "$BIN/seqkd-analysis" lost-words --compare "$STUDENT_RUNS/compare.json" --out "$OUT/lost-words"
 step confidence "$BIN/seqkd-analysis" confidence --compare "$STUDENT_RUNS/compare.json" --out "$OUT/confidence"

@@ -1,6 +1,7 @@
 """NAT students: durations, training, decoding (order, empty and over-long lines), wrong inputs."""
 import json
 import logging
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -269,6 +270,54 @@ def test_training_time_adds_up_the_sittings_of_a_resumed_run(tmp_path):
     assert wall_seconds_at(log, [100, 200, 250, 400]) == {100: 100, 200: 200, 250: 330, 400: None}
     (tmp_path / "empty.log").write_text("$ python -m fairseq_cli.train data\nTraceback\n")
     assert training_seconds(tmp_path / "empty.log") is None
+
+
+def test_runs_trained_side_by_side_count_once_in_the_busy_time(tmp_path):
+    """Two runs 10:00-10:30 and 10:20-10:50, a third 11:00-11:05 (two sittings of a resumed run, a gap
+    between them): 50 + 5 minutes of training, where their sum would say 65."""
+    from distill.engine import busy_seconds, training_seconds
+
+    def log(name, *sittings):
+        lines = []
+        for start, end in sittings:
+            lines += ["$ python -m fairseq_cli.train data", f"2026-01-01 {start}:00 | INFO | fairseq_cli.train | start",
+                      f"2026-01-01 {end}:00 | INFO | train_inner | epoch 001: loss=7.1, num_updates=100"]
+        (tmp_path / name).write_text("\n".join(lines) + "\n")
+        return tmp_path / name
+
+    logs = [log("a.log", ("10:00", "10:30")), log("b.log", ("10:20", "10:50")),
+            log("c.log", ("11:00", "11:02"), ("12:00", "12:03"))]
+    assert sum(training_seconds(path) for path in logs) == 65 * 60
+    assert busy_seconds(logs) == 55 * 60
+    assert busy_seconds(logs[:1]) == training_seconds(logs[0])  # one run: its own training time
+
+
+@pytest.mark.parametrize("failing", ["ar-distilled-seed1", "ctc-distilled-seed1"])
+def test_compare_trains_runs_side_by_side_in_turns_and_a_failure_ends_the_job(failing, tiny_synthetic, tmp_path,
+                                                                              monkeypatch):
+    """--parallel-runs 2: a finished run is only checked; the others go two at a time, each with half the
+    CPU threads (one alone keeps torch's default); a failed run ends the job when its turn is over."""
+    import nat.compare as comparison
+
+    calls = []
+
+    def fake_train_student(student, corpus_dir, run_dir, *, threads=None, **options):
+        calls.append((Path(run_dir).name, threads))
+        if Path(run_dir).name == failing:
+            raise InputError("training failed")
+
+    monkeypatch.setattr(comparison, "train_student", fake_train_student)
+    (tmp_path / "ar-raw-seed1").mkdir()
+    (tmp_path / "ar-raw-seed1" / "manifest.json").write_text("{}")
+    (tmp_path / "teacher.pt").write_text("")
+    with pytest.raises(InputError, match="training failed"):
+        comparison.compare(teacher=str(tmp_path / "teacher.pt"), raw=str(tiny_synthetic.path),
+                           distilled=str(tiny_synthetic.path), out=tmp_path, seeds={"ctc": [1], "ar": [1]},
+                           preset="tiny", translator_for=None, parallel_runs=2)
+    half = max(1, (os.cpu_count() or 1) // 2)
+    assert calls[0] == ("ar-raw-seed1", None)
+    assert sorted(calls[1:3]) == [("ctc-distilled-seed1", half), ("ctc-raw-seed1", half)]  # one turn, in either order
+    assert calls[3:] == ([("ar-distilled-seed1", None)] if failing == "ar-distilled-seed1" else [])
 
 
 def test_training_loss_is_read_from_fairseq_log_lines(tmp_path):
