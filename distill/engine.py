@@ -175,11 +175,9 @@ def busy_seconds(train_logs) -> float:
     spans = sorted((lines[0][1], lines[-1][1]) for log in train_logs for lines in _invocations(log))
     total, covered_until = 0.0, None
     for start, end in spans:
-        if covered_until is not None and start < covered_until:
-            start = covered_until
-        if end > start:
-            total += (end - start).total_seconds()
-        covered_until = max(covered_until or end, end)
+        if covered_until is None or end > covered_until:
+            total += (end - max(start, covered_until or start)).total_seconds()
+            covered_until = end
     return total
 
 
