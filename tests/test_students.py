@@ -318,6 +318,8 @@ def test_compare_trains_runs_side_by_side_in_turns_and_a_failure_ends_the_job(fa
     assert calls[0] == ("ar-raw-seed1", None)
     assert sorted(calls[1:3]) == [("ctc-distilled-seed1", half), ("ctc-raw-seed1", half)]  # one turn, in either order
     assert calls[3:] == ([("ar-distilled-seed1", None)] if failing == "ar-distilled-seed1" else [])
+    assert nat_main(["compare", "--teacher", "t", "--raw", "r", "--distilled", "d", "--out", "o",
+                     "--parallel-runs", "0"]) == 1  # a one-line error, before anything is opened
 
 
 def test_training_loss_is_read_from_fairseq_log_lines(tmp_path):
