@@ -27,6 +27,12 @@ def fairseq_command(tool: str, args: list[str], user_dir: str | None = None) -> 
             *map(str, args)]
 
 
+def threads_each(sharing: int) -> int:
+    """CPU threads for each of ``sharing`` processes training at once on this machine (at least 1), so
+    that together they do not oversubscribe its cores."""
+    return max(1, (os.cpu_count() or 1) // sharing)
+
+
 def run_fairseq(tool: str, args: list[str], log_path: str | os.PathLike, echo: bool = True,
                 processes: int = 1, user_dir: str | None = None, threads: int | None = None) -> None:
     """Run a fairseq tool, appending its output to ``log_path`` (and echoing progress lines, named
@@ -46,7 +52,7 @@ def run_fairseq(tool: str, args: list[str], log_path: str | os.PathLike, echo: b
         ranks = [[*args, "--distributed-backend", "gloo", "--ddp-backend", "legacy_ddp", "--distributed-no-spawn",
                   "--distributed-init-method", init_method, "--distributed-world-size", processes,
                   "--distributed-rank", rank] for rank in range(processes)]
-        env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // processes))  # no oversubscribed cores
+        env["OMP_NUM_THREADS"] = str(threads_each(processes))
     commands = [fairseq_command(tool, rank_args, user_dir) for rank_args in ranks]
     logs = [log_path, *(log_path.with_name(f"{log_path.stem}.rank{rank}.log") for rank in range(1, len(commands)))]
     others = []

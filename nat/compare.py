@@ -14,13 +14,12 @@ teacher spent on it per sentence (Shleifer & Rush 2020's "cost").
 """
 from __future__ import annotations
 
-import os
 import statistics
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from distill.corpus.directory import Corpus
-from distill.engine import checkpoint_of
+from distill.engine import checkpoint_of, threads_each
 from distill.io import InputError, atomic_open, write_json
 from distill.scoring import evaluate_on_split, evaluation_files
 from nat.students import AUTOREGRESSIVE, CTC_STUDENTS, STUDENTS, train_student
@@ -126,23 +125,24 @@ def compare(*, teacher: str, raw: str, distilled: str | dict[str, str], out, see
         costs[name] = {key: cost.get(key) for key in ("cpu_seconds_per_sentence", "device")}
 
     # seed by seed, so that an interrupted job leaves whole seeds done (`--seeds 1` tables them)
-    jobs = [(student, data, corpus_dir, seed) for seed in sorted(set().union(*seeds.values()))
-            for student in seeds if seed in seeds[student] for data, corpus_dir in corpora.items()]
+    jobs = [(student, corpus_dir, seed, student_run_dir(out, student, data, seed))
+            for seed in sorted(set().union(*seeds.values())) for student in seeds if seed in seeds[student]
+            for data, corpus_dir in corpora.items()]
 
     def train(job, threads=None):
-        student, data, corpus_dir, seed = job
-        return train_student(student, corpus_dir, student_run_dir(out, student, data, seed), preset=preset,
-                             teacher=checkpoint_of(teacher), seed=seed, device=device, overrides=overrides,
-                             threads=threads)
+        student, corpus_dir, seed, run_dir = job
+        return train_student(student, corpus_dir, run_dir, preset=preset, teacher=checkpoint_of(teacher), seed=seed,
+                             device=device, overrides=overrides, threads=threads)
 
-    waiting = [job for job in jobs if not (student_run_dir(out, job[0], job[1], job[3]) / "manifest.json").is_file()]
-    for job in (job for job in jobs if job not in waiting):
-        train(job)  # finished: checked against its config and skipped
+    finished = [job for job in jobs if (job[3] / "manifest.json").is_file()]
+    for job in finished:
+        train(job)  # checked against its config and skipped
+    waiting = [job for job in jobs if job not in finished]
     # the rest in turns of `parallel_runs` (a student's raw and distilled runs side by side), the CPU threads
     # shared; a failed run ends the job when its turn is over, before another run starts
     for start in range(0, len(waiting), parallel_runs):
         turn = waiting[start:start + parallel_runs]
-        threads = max(1, (os.cpu_count() or 1) // len(turn)) if len(turn) > 1 else None
+        threads = threads_each(len(turn)) if len(turn) > 1 else None
         with ThreadPoolExecutor(max_workers=len(turn)) as pool:
             futures = [pool.submit(train, job, threads) for job in turn]
         for future in futures:
