@@ -9,7 +9,8 @@ set -euo pipefail
 usage() {
   cat <<USAGE
 usage: scripts/which_distillation.sh [-h]
-Environment: as scripts/reproduce_nat_distillation.sh (PRESET, DATA, RUNS, RESULTS, CORPUS, DEVICE);
+Environment: as scripts/reproduce_nat_distillation.sh (PRESET, DATA, RUNS, RESULTS, CORPUS, DEVICE,
+             PARALLEL_RUNS);
              STUDENT (default ctc), SEEDS (default 1), NBEST (Seq-Inter candidates, default 5),
              CORPORA (default seq-inter,ensemble), TEACHER2 (the second teacher's run for the ensemble;
              default \$RUNS/teacher-\$PRESET-seed2, trained here if missing).
@@ -53,6 +54,7 @@ for seed in ${WHICH_SEEDS//,/ }; do
   done
 done
 "$BIN/seqkd-nat" compare --teacher "$TEACHER" --raw "$CORPUS_DIR" "${distilled[@]}" \
-  --out "$WHICH_RUNS" --preset "$PRESET" --students "$STUDENT" --seeds "$WHICH_SEEDS" "${DEVICE_ARGS[@]}"
+  --out "$WHICH_RUNS" --preset "$PRESET" --students "$STUDENT" --seeds "$WHICH_SEEDS" --parallel-runs "$PARALLEL_RUNS" \
+  "${DEVICE_ARGS[@]}"
 cp "$WHICH_RUNS/compare.md" "$WHICH_RUNS/compare.json" "$WHICH_RUNS/curves.png" "$OUT/"
 echo "which distillation: $OUT/compare.md"
