@@ -42,15 +42,15 @@ PRESETS = {
              "dropout": 0.3, "save_interval_updates": 2000, "stop_time_hours": 0, "fp16": True, "epoch_saves": False},
 }
 
+# CTC: its curve under the preset was flat from 1,000 updates (docs/results/experiments/ctc-3000-updates); a
+# linear decay to 0 and no dropout lifted raw and distilled runs alike (ctc-linear-nodropout), and 1,250 updates
+# of it fit the time two runs side by side take in the main job's budget (ctc-linear-1250)
 CTC_CPU_SCHEDULE = {"warmup_updates": 400, "lr_scheduler": "linear", "dropout": 0.0, "max_update": 1250}
 # per-student departures from a preset
 STUDENT_SCHEDULES = {
     # vanilla NAT: at the preset's lr 2e-3 (inverse square root decay) its valid BLEU peaked by 800 updates and
     # fell, and stayed flat to 3,000 updates; half the rate, decayed to 0 at the last update, ends higher on raw
-    # and on distilled data (docs/results/experiments/nat-*).
-    # CTC: its curve under the preset was flat from 1,000 updates (ctc-3000-updates); a linear decay to 0 and no
-    # dropout lifted raw and distilled runs alike (ctc-linear-nodropout), and 1,250 updates of it reached 80 % of
-    # the teacher in the time two runs side by side take (ctc-linear-1250)
+    # and on distilled data (docs/results/experiments/nat-*)
     "cpu": {"ctc": CTC_CPU_SCHEDULE, "ctc-glat": CTC_CPU_SCHEDULE,
             "nat": {"lr": 1e-3, "lr_scheduler": "linear"}},
 }
