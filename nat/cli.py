@@ -111,22 +111,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _settings(args, blank_penalty: float | None = None, lean: bool = False):
+def _settings(args, blank_penalty: float | None = None, lean: bool = False, length_beam: int | None = None):
     from distill.teacher import default_device
     from nat.decoding import StudentSettings
 
-    return StudentSettings(iterations=args.iterations, length_beam=args.length_beam, max_tokens=args.max_tokens,
+    return StudentSettings(iterations=args.iterations, length_beam=length_beam or args.length_beam,
+                           max_tokens=args.max_tokens,
                            device=args.device or default_device(),
                            blank_penalty=blank_penalty if blank_penalty is not None else args.blank_penalty, lean=lean,
                            runtime=getattr(args, "runtime", "eager"))  # decode's option
 
 
 def _translator(args, run, beam: int | None = None, checkpoint: str | None = None,
-                blank_penalty: float | None = None, lean: bool = False):
+                blank_penalty: float | None = None, lean: bool = False, length_beam: int | None = None):
     from nat.decoding import load_translator
 
     teacher = checkpoint_of(args.rescore_teacher) if args.rescore_teacher else None
-    return load_translator(run, corpus_dir=args.corpus, settings=_settings(args, blank_penalty, lean),
+    return load_translator(run, corpus_dir=args.corpus, settings=_settings(args, blank_penalty, lean, length_beam),
                            teacher=teacher, beam=beam or args.beam, checkpoint=checkpoint)
 
 
@@ -225,7 +226,8 @@ def run_compare(args) -> None:
     other_seeds = seed_list("--other-seeds", args.other_seeds) if args.other_seeds else headline_seeds
     seeds = {student: headline_seeds if i == 0 else other_seeds for i, student in enumerate(students)}
     result = compare(teacher=args.teacher, raw=args.raw, distilled=_distilled_corpora(args.distilled), out=args.out,
-                     seeds=seeds, preset=args.preset, iterations=args.iterations,
+                     seeds=seeds, preset=args.preset, iterations=args.iterations, length_beam=args.length_beam,
+                     rescored=bool(args.rescore_teacher) and args.length_beam > 1,
                      translator_for=lambda run, **options: _translator(args, str(run), **options),
                      overrides=_schedule_overrides(args), device=args.device, parallel_runs=args.parallel_runs)
     print(write_comparison(result, args.out))

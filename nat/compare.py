@@ -60,36 +60,44 @@ def split_system_name(name: str) -> tuple[str, str | None, str | None]:
     return student, data, decoding
 
 
-def decodings(student: str, iterations: int) -> list[tuple[str, int | None]]:
-    """How each run of ``student`` is decoded for the table: (label, beam size for AR runs)."""
+def decodings(student: str, iterations: int, length_beam: int = 1,
+              rescored: bool = False) -> list[tuple[str, int | None]]:
+    """How each run of ``student`` is decoded for the table: (label, beam size for AR runs).
+    ``length_beam``/``rescored``: the target lengths decoded per sentence by a student that
+    predicts its length, and whether the teacher picks among them (Gu et al.'s NPD)."""
     if student in AUTOREGRESSIVE:  # the SeqKD question: does greedy come close to beam search?
         return [("greedy", 1), ("beam 5", 5)]
-    if student == "cmlm":
-        return [(f"{iterations} iterations", None)]
     if student in CTC_STUDENTS:
         return [("one pass, blank penalty tuned on valid", None)]
-    return [("one pass", None)]
+    label = f"{iterations} iterations" if student == "cmlm" else "one pass"
+    if length_beam > 1:
+        label += f", length beam {length_beam}" + (", rescored by the teacher" if rescored else "")
+    return [(label, None)]
 
 
-def evaluation_stem(student: str, beam: int | None, iterations: int, blank_penalty: float | None) -> str:
+def evaluation_stem(student: str, beam: int | None, iterations: int, blank_penalty: float | None,
+                    length_beam: int = 1, rescored: bool = False) -> str:
     """The file stem of a test-set evaluation, naming its decoding settings (so no setting overwrites another)."""
     if student in AUTOREGRESSIVE:
         return "test.greedy" if beam == 1 else f"test.beam{beam}"
-    if student == "cmlm":
-        return f"test.iterations{iterations}"
     if student in CTC_STUDENTS:
         return f"test.blank-penalty{blank_penalty:g}"
-    return "test.one-pass"
+    stem = f"test.iterations{iterations}" if student == "cmlm" else "test.one-pass"
+    if length_beam > 1:
+        stem += f".length-beam{length_beam}" + ("+teacher" if rescored else "")
+    return stem
 
 
 def compare(*, teacher: str, raw: str, distilled: str | dict[str, str], out, seeds: dict[str, list[int]],
-            preset: str, translator_for, iterations: int = 10, overrides: dict | None = None,
-            device: str | None = None, parallel_runs: int = 1) -> dict:
+            preset: str, translator_for, iterations: int = 10, length_beam: int = 1, rescored: bool = False,
+            overrides: dict | None = None, device: str | None = None, parallel_runs: int = 1) -> dict:
     """Train what is missing, evaluate everything on raw's test set, draw learning curves on its valid set.
 
     ``distilled``: a corpus directory, or {name: directory} for several (each compared with raw);
     ``seeds`` maps each student, in table order, to its training seeds;
-    ``translator_for(run, beam=None, checkpoint=None)`` decodes with a run (beam: AR runs only);
+    ``translator_for(run, beam=None, checkpoint=None, blank_penalty=None, length_beam=None)`` decodes with a run
+    (beam: AR runs only), by default with
+    the ``length_beam`` (and teacher rescoring when ``rescored``) that the table's labels name;
     ``parallel_runs``: how many runs train at a time, each with that share of the CPU threads.
     The result's ``results`` hold one record per (system, training data, seed, decoding), with its
     scores, hypotheses file and, for distilled data, the paired bootstrap p-value against the raw
@@ -151,13 +159,13 @@ def compare(*, teacher: str, raw: str, distilled: str | dict[str, str], out, see
     results = [{"system": "teacher", "data": "raw", "seed": None, "decoding": "beam 5", **teacher_result}]
     curves = []
     for student, student_seeds in seeds.items():
-        for decoding, beam in decodings(student, iterations):
+        for decoding, beam in decodings(student, iterations, length_beam, rescored):
             hypotheses = {}
             for data in corpora:
                 for seed in student_seeds:
                     run = student_run_dir(out, student, data, seed)
                     penalty = tune(student, run)
-                    stem = evaluation_stem(student, beam, iterations, penalty)
+                    stem = evaluation_stem(student, beam, iterations, penalty, length_beam, rescored)
                     evaluation = evaluate_on_split(translator_for(run, beam=beam), test_corpus, "test", run / "eval", stem)
                     hypotheses[data, seed] = evaluation.pop("hypotheses")
                     results.append({"system": student, "data": data, "seed": seed, "decoding": decoding,
@@ -169,8 +177,9 @@ def compare(*, teacher: str, raw: str, distilled: str | dict[str, str], out, see
         for data in corpora:
             for seed in student_seeds:
                 run = student_run_dir(out, student, data, seed)
+                # one plain pass (argmax for CTC, no length beam), so a cached curve holds for every decoding
                 points = learning_curve(run, test_corpus, lambda checkpoint: translator_for(
-                    run, beam=1, checkpoint=checkpoint, blank_penalty=0.0))  # plain argmax for CTC
+                    run, beam=1, checkpoint=checkpoint, blank_penalty=0.0, length_beam=1))
                 curves.append({"student": student, "data": data, "seed": seed, "points": points})
     teacher_valid = _teacher_evaluation(teacher, test_corpus, translator_for, "valid")["scores"]
     signatures = {name: score["bleu_signature"] for name, score in teacher_result["scores"].items()}

@@ -125,6 +125,20 @@ def test_length_beam_with_teacher_rescoring(tiny_students, tiny_teacher, tiny_sy
         assert len(translator.translate(sources)) == 10
 
 
+def test_each_decoding_of_a_student_has_its_own_label_and_files():
+    """A length beam (and the teacher's rescoring) is named in the table and in the evaluation's
+    files, so decoding the same runs with and without it neither mislabels nor overwrites."""
+    from nat.compare import decodings, evaluation_stem
+
+    for student in ("nat", "cmlm"):
+        plain, beamed, rescored = (decodings(student, 10, *options)[0][0] for options in ((), (5,), (5, True)))
+        assert len({plain, beamed, rescored}) == 3 and "length beam 5" in beamed and "teacher" in rescored
+        stems = {evaluation_stem(student, None, 10, None, *options) for options in ((), (5,), (5, True))}
+        assert len(stems) == 3
+    assert decodings("nat", 10, 5, True) == [("one pass, length beam 5, rescored by the teacher", None)]
+    assert evaluation_stem("nat", None, 10, None) == "test.one-pass"  # earlier evaluations stay valid
+
+
 def test_decode_round_trips_1000_lines_in_order(tiny_students, tiny_synthetic, tmp_path, capsys):
     run, _ = tiny_students["duration"]
     pool = tiny_synthetic.lines("train", "src")
