@@ -227,7 +227,7 @@ def run_compare(args) -> None:
     seeds = {student: headline_seeds if i == 0 else other_seeds for i, student in enumerate(students)}
     result = compare(teacher=args.teacher, raw=args.raw, distilled=_distilled_corpora(args.distilled), out=args.out,
                      seeds=seeds, preset=args.preset, iterations=args.iterations, length_beam=args.length_beam,
-                     rescored=bool(args.rescore_teacher) and args.length_beam > 1,
+                     rescored=bool(args.rescore_teacher),
                      translator_for=lambda run, **options: _translator(args, str(run), **options),
                      overrides=_schedule_overrides(args), device=args.device, parallel_runs=args.parallel_runs)
     print(write_comparison(result, args.out))

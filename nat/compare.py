@@ -96,8 +96,8 @@ def compare(*, teacher: str, raw: str, distilled: str | dict[str, str], out, see
     ``distilled``: a corpus directory, or {name: directory} for several (each compared with raw);
     ``seeds`` maps each student, in table order, to its training seeds;
     ``translator_for(run, beam=None, checkpoint=None, blank_penalty=None, length_beam=None)`` decodes with a run
-    (beam: AR runs only), by default with
-    the ``length_beam`` (and teacher rescoring when ``rescored``) that the table's labels name;
+    (beam: AR runs only), by default with the ``length_beam`` and teacher rescoring (``rescored``, which
+    counts only with a length beam, as in decoding) that the table's labels name;
     ``parallel_runs``: how many runs train at a time, each with that share of the CPU threads.
     The result's ``results`` hold one record per (system, training data, seed, decoding), with its
     scores, hypotheses file and, for distilled data, the paired bootstrap p-value against the raw
