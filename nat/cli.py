@@ -31,11 +31,15 @@ def _decoding_options(parser) -> None:
     parser.add_argument("--corpus", help="corpus directory for vocabulary and sentencepiece (default: the run's)")
 
 
-SCHEDULE_OPTIONS = ("max_update", "lr", "lr_scheduler", "warmup_updates", "dropout", "stop_time_hours",
+SCHEDULE_OPTIONS = ("size", "max_update", "lr", "lr_scheduler", "warmup_updates", "dropout", "stop_time_hours",
                     "save_interval_updates")
 
 
 def _schedule_options(parser) -> None:
+    from distill.teacher import MODEL_SIZES
+
+    parser.add_argument("--size", choices=sorted(MODEL_SIZES),
+                        help="the students' model size (default: the preset's)")
     parser.add_argument("--max-update", type=int, help="override the preset's number of updates")
     parser.add_argument("--lr", type=float, help="override the preset's peak learning rate")
     parser.add_argument("--lr-scheduler", choices=["inverse_sqrt", "linear"],
@@ -48,9 +52,9 @@ def _schedule_options(parser) -> None:
                         help="override the preset's checkpoint interval (the points of the learning curves)")
 
 
-def _schedule_overrides(args, *extra: str) -> dict | None:
+def _schedule_overrides(args) -> dict | None:
     """The preset settings a command line overrides (part of each run's config, so of its identity)."""
-    return {key: getattr(args, key) for key in (*SCHEDULE_OPTIONS, *extra) if getattr(args, key) is not None} or None
+    return {key: getattr(args, key) for key in SCHEDULE_OPTIONS if getattr(args, key) is not None} or None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,7 +70,6 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", required=True, help="run directory (re-running resumes it)")
     train.add_argument("--teacher", help="AR teacher run or checkpoint (durations for the duration student)")
     train.add_argument("--preset", default="cpu", choices=sorted(PRESETS))
-    train.add_argument("--size", choices=["tiny", "small", "medium", "base", "big"], help="model size (default: the preset's)")
     _schedule_options(train)
     train.add_argument("--seed", type=int, default=1)
     train.add_argument("--device", choices=["cpu", "cuda"])
@@ -236,7 +239,7 @@ def run_compare(args) -> None:
 def run_train(args) -> None:
     from nat.students import train_student
 
-    overrides = _schedule_overrides(args, "size")
+    overrides = _schedule_overrides(args)
     train_student(args.student, args.corpus, args.out, preset=args.preset,
                   teacher=checkpoint_of(args.teacher) if args.teacher else None, seed=args.seed,
                   device=args.device, overrides=overrides)

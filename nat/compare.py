@@ -185,7 +185,7 @@ def compare(*, teacher: str, raw: str, distilled: str | dict[str, str], out, see
     signatures = {name: score["bleu_signature"] for name, score in teacher_result["scores"].items()}
     return {"results": results, "teacher": teacher, "raw": str(raw), "distilled": str(next(iter(distilled_corpora.values()))),
             "distilled_corpora": {name: str(path) for name, path in distilled_corpora.items()},
-            "teacher_cost": costs, "preset": preset,
+            "teacher_cost": costs, "preset": preset, "overrides": overrides or {},
             "seeds": seeds, "test_sentences": len(next(iter(references.values()))), "bleu_signatures": signatures,
             "references": list(references), "curves": curves,
             # against the primary reference, as the curves' points (the JSON's keys are sorted, so not its first)
@@ -316,6 +316,13 @@ def training_loss_table(result: dict) -> str:
                               "last log interval, mean over seeds.\n"
 
 
+def settings_line(result: dict) -> str:
+    """What the students were trained with: the preset and what the command line changed in it."""
+    changed = ", ".join(f"{key.replace('_', '-')} {value}" for key, value in sorted(result.get("overrides", {}).items()))
+    return (f"Students: preset `{result['preset']}` with each student's own schedule (nat/students.py)"
+            + (f"; changed on the command line: {changed}." if changed else "."))
+
+
 def write_comparison(result: dict, out) -> str:
     """compare.json, compare.md and the learning curves (curves.png) in ``out``."""
     from nat.curves import plot_curves
@@ -323,7 +330,8 @@ def write_comparison(result: dict, out) -> str:
     out = Path(out)
     write_json(out / "compare.json", result)
     plot_curves(result["curves"], out / "curves.png", result["teacher_valid_bleu"])
-    table = markdown_table(result) + "\n" + gain_table(result) + "\n" + training_loss_table(result)
+    table = (settings_line(result) + "\n\n" + markdown_table(result) + "\n" + gain_table(result) + "\n"
+             + training_loss_table(result))
     with atomic_open(out / "compare.md") as handle:
         handle.write(table)
     return table

@@ -336,6 +336,28 @@ def test_compare_trains_runs_side_by_side_in_turns_and_a_failure_ends_the_job(fa
                      "--parallel-runs", "0"]) == 1  # a one-line error, before anything is opened
 
 
+def test_compare_trains_students_of_another_size_and_says_so(monkeypatch, tmp_path):
+    """compare --size (like train --size) reaches every student run, and compare.md names what the command
+    line changed in the preset."""
+    import nat.compare as comparison
+    from nat.compare import settings_line
+
+    seen = {}
+
+    def fake_compare(**options):
+        seen.update(options)
+        raise InputError("stop here")
+
+    monkeypatch.setattr(comparison, "compare", fake_compare)
+    assert nat_main(["compare", "--teacher", "t", "--raw", "r", "--distilled", "d", "--out", str(tmp_path),
+                     "--students", "ctc", "--size", "tiny", "--max-update", "50"]) == 1
+    assert seen["overrides"] == {"size": "tiny", "max_update": 50}
+    assert settings_line({"preset": "cpu", "overrides": seen["overrides"]}) == (
+        "Students: preset `cpu` with each student's own schedule (nat/students.py); "
+        "changed on the command line: max-update 50, size tiny.")
+    assert settings_line({"preset": "cpu"}).endswith("own schedule (nat/students.py).")  # results of earlier versions
+
+
 def test_training_loss_is_read_from_fairseq_log_lines(tmp_path):
     from nat.curves import training_loss_at
 
@@ -358,7 +380,7 @@ def test_command_line_schedule_reaches_fairseq_and_the_base_preset_saves_only_at
 
     args = build_parser().parse_args(["train", "--student", "ctc", "--corpus", "c", "--out", "o", "--preset", "base",
                                       "--stop-time-hours", "0.08", "--save-interval-updates", "500"])
-    overrides = _schedule_overrides(args, "size")
+    overrides = _schedule_overrides(args)
     assert overrides == {"stop_time_hours": 0.08, "save_interval_updates": 500}
 
     def fairseq_arguments(preset, device, **changes):
