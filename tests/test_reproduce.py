@@ -25,7 +25,8 @@ def test_reproduce_script_writes_table_report_and_figures(tiny_students, tiny_te
     assert done.returncode == 0, done.stderr[-3000:]
 
     out = results / f"{tiny_synthetic.path.name}-tiny"
-    table = (runs / "students-tiny" / "compare.md").read_text()
+    settings, table = (runs / "students-tiny" / "compare.md").read_text().split("\n\n", 1)
+    assert settings.startswith("Students: preset `tiny` with each student's own schedule")
     rows = table.split("\n\nStudents:")[0]
     assert rows.count("\n| ") == 9 and "BLEU tgt" in table and "nrefs:1" in table  # teacher + 4 systems x 2
     assert "| ctc-glat | one pass, blank penalty tuned on valid |" in table  # the gain table follows
