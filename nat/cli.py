@@ -31,11 +31,11 @@ def _decoding_options(parser) -> None:
     parser.add_argument("--corpus", help="corpus directory for vocabulary and sentencepiece (default: the run's)")
 
 
-SCHEDULE_OPTIONS = ("size", "max_update", "lr", "lr_scheduler", "warmup_updates", "dropout", "stop_time_hours",
-                    "save_interval_updates")
+PRESET_OPTIONS = ("size", "max_update", "lr", "lr_scheduler", "warmup_updates", "dropout", "stop_time_hours",
+                  "save_interval_updates")
 
 
-def _schedule_options(parser) -> None:
+def _preset_options(parser) -> None:
     from distill.teacher import MODEL_SIZES
 
     parser.add_argument("--size", choices=sorted(MODEL_SIZES),
@@ -52,9 +52,9 @@ def _schedule_options(parser) -> None:
                         help="override the preset's checkpoint interval (the points of the learning curves)")
 
 
-def _schedule_overrides(args) -> dict | None:
+def _preset_overrides(args) -> dict | None:
     """The preset settings a command line overrides (part of each run's config, so of its identity)."""
-    return {key: getattr(args, key) for key in SCHEDULE_OPTIONS if getattr(args, key) is not None} or None
+    return {key: getattr(args, key) for key in PRESET_OPTIONS if getattr(args, key) is not None} or None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", required=True, help="run directory (re-running resumes it)")
     train.add_argument("--teacher", help="AR teacher run or checkpoint (durations for the duration student)")
     train.add_argument("--preset", default="cpu", choices=sorted(PRESETS))
-    _schedule_options(train)
+    _preset_options(train)
     train.add_argument("--seed", type=int, default=1)
     train.add_argument("--device", choices=["cpu", "cuda"])
 
@@ -104,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help=f"comma-separated, in table order, from {','.join(STUDENTS)} (default: %(default)s); "
                               "the first is the headline student")
     compare.add_argument("--preset", default="cpu", choices=sorted(PRESETS))
-    _schedule_options(compare)
+    _preset_options(compare)
     compare.add_argument("--seeds", default="1", help="the headline student's training seeds, e.g. 1,2,3 (mean ± sd)")
     compare.add_argument("--other-seeds", help="the other students' seeds (default: --seeds)")
     compare.add_argument("--parallel-runs", type=int, default=1, metavar="N",
@@ -232,14 +232,14 @@ def run_compare(args) -> None:
                      seeds=seeds, preset=args.preset, iterations=args.iterations, length_beam=args.length_beam,
                      rescored=bool(args.rescore_teacher),
                      translator_for=lambda run, **options: _translator(args, str(run), **options),
-                     overrides=_schedule_overrides(args), device=args.device, parallel_runs=args.parallel_runs)
+                     overrides=_preset_overrides(args), device=args.device, parallel_runs=args.parallel_runs)
     print(write_comparison(result, args.out))
 
 
 def run_train(args) -> None:
     from nat.students import train_student
 
-    overrides = _schedule_overrides(args)
+    overrides = _preset_overrides(args)
     train_student(args.student, args.corpus, args.out, preset=args.preset,
                   teacher=checkpoint_of(args.teacher) if args.teacher else None, seed=args.seed,
                   device=args.device, overrides=overrides)

@@ -375,12 +375,12 @@ def test_command_line_schedule_reaches_fairseq_and_the_base_preset_saves_only_at
     save and validate at each one, and a time cap and checkpoint interval given on the command line
     must reach fairseq."""
     from distill.teacher import shared_training_arguments
-    from nat.cli import _schedule_overrides, build_parser
+    from nat.cli import _preset_overrides, build_parser
     from nat.students import PRESETS
 
     args = build_parser().parse_args(["train", "--student", "ctc", "--corpus", "c", "--out", "o", "--preset", "base",
                                       "--stop-time-hours", "0.08", "--save-interval-updates", "500"])
-    overrides = _schedule_overrides(args)
+    overrides = _preset_overrides(args)
     assert overrides == {"stop_time_hours": 0.08, "save_interval_updates": 500}
 
     def fairseq_arguments(preset, device, **changes):
