@@ -9,8 +9,11 @@ DATA   ?= data
 RUNS   ?= runs
 RESULTS ?= results
 QUICK  ?= 0
+# where `make test` re-makes the committed QUICK report from scratch, to check it (removed first)
+QUICK_CHECK ?= .quick-check
+QUICK_REPORT := docs/results/synthetic-k3-quick
 
-.PHONY: install test reproduce bench clean-venv
+.PHONY: install test check-quick reproduce bench clean-venv
 
 install: $(STAMP)
 
@@ -24,6 +27,16 @@ $(STAMP): setup.cfg pyproject.toml
 test: $(STAMP)
 	$(BIN)/python -m distill.corpus.bible --ensure-modules
 	$(BIN)/python -m pytest -q
+	$(MAKE) check-quick
+
+# `make reproduce QUICK=1` from scratch, every number checked against the committed report: a change that
+# moves one fails here until the report is re-made (scripts/report.py check says which and by how much)
+check-quick: $(STAMP)
+	rm -rf $(QUICK_CHECK)
+	QUICK=1 DATA=$(QUICK_CHECK)/data RUNS=$(QUICK_CHECK)/runs RESULTS=$(QUICK_CHECK)/results \
+	  scripts/reproduce_nat_distillation.sh > $(QUICK_CHECK).log 2>&1 || { tail -30 $(QUICK_CHECK).log; exit 1; }
+	$(BIN)/python scripts/report.py check --expected $(QUICK_REPORT)/results.json \
+	  --actual $(QUICK_CHECK)/results/synthetic-k3-quick/results.json
 
 reproduce: $(STAMP)
 	QUICK=$(QUICK) DATA=$(DATA) RUNS=$(RUNS) RESULTS=$(RESULTS) scripts/reproduce_nat_distillation.sh

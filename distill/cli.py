@@ -100,6 +100,7 @@ def _run_prepare(args) -> None:
 
 
 def _add_teacher(subparsers) -> None:
+    from distill.precision import add_precision_option
     from distill.teacher import MODEL_SIZES, PRESETS
 
     teacher = subparsers.add_parser("train-teacher", help="train (or resume) an autoregressive Transformer teacher")
@@ -111,6 +112,7 @@ def _add_teacher(subparsers) -> None:
     teacher.add_argument("--max-update", type=int, help="override the preset's number of updates")
     teacher.add_argument("--seed", type=int, default=1)
     teacher.add_argument("--device", choices=["cpu", "cuda"], help="default: cuda if available")
+    add_precision_option(teacher)
     teacher.add_argument("--processes", type=int, default=1,
                          help="CPU: train with this many processes on this machine through fairseq's distributed "
                               "path (gloo; each update sums their batches); GPUs are used by fairseq itself")
@@ -160,7 +162,8 @@ def _run_train_teacher(args) -> None:
     if args.word_kd_teacher:
         overrides["word_kd"] = {"teacher": str(Path(checkpoint_of(args.word_kd_teacher)).resolve()), "alpha": args.kd_alpha}
     manifest = train_teacher(args.corpus, args.out, preset=args.preset, size=args.size, seed=args.seed,
-                             device=args.device, overrides=overrides, processes=args.processes)
+                             device=args.device, overrides=overrides, processes=args.processes,
+                             precision=args.precision)
     print(f"teacher checkpoint: {manifest['checkpoint']}", flush=True)
     if not args.no_eval:
         evaluate_teacher(args.out, device=args.device)

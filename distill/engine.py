@@ -17,14 +17,20 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
+from distill.precision import Precision, legacy_precision
+
 # the teacher side's fairseq plugin (checkpoint loading under torch >= 2.6, word-level KD)
 DISTILL_USER_DIR = str(Path(__file__).resolve().parent / "seqkd_distill_plugin")
 
 
-def fairseq_command(tool: str, args: list[str], user_dir: str | None = None) -> list[str]:
-    """``python -m fairseq_cli.<tool> [--user-dir DIR] ARGS`` for the current interpreter."""
-    return [sys.executable, "-m", f"fairseq_cli.{tool}", *(["--user-dir", user_dir] if user_dir else []),
-            *map(str, args)]
+def fairseq_command(tool: str, args: list[str], user_dir: str | None = None, autocast: str | None = None) -> list[str]:
+    """``python -m fairseq_cli.<tool> [--user-dir DIR] ARGS`` for the current interpreter; ``autocast``
+    (a training's precision, e.g. "bf16"): through :mod:`distill.fairseq_train`, which runs fairseq-train
+    with forward and loss under that autocast."""
+    if autocast and tool != "train":
+        raise ValueError(f"autocast is for training, not fairseq-{tool}")
+    module = ["distill.fairseq_train", "--precision", autocast] if autocast else [f"fairseq_cli.{tool}"]
+    return [sys.executable, "-m", *module, *(["--user-dir", user_dir] if user_dir else []), *map(str, args)]
 
 
 def threads_each(sharing: int) -> int:
@@ -34,10 +40,12 @@ def threads_each(sharing: int) -> int:
 
 
 def run_fairseq(tool: str, args: list[str], log_path: str | os.PathLike, echo: bool = True,
-                processes: int = 1, user_dir: str | None = None, threads: int | None = None) -> None:
+                processes: int = 1, user_dir: str | None = None, threads: int | None = None,
+                autocast: str | None = None) -> None:
     """Run a fairseq tool, appending its output to ``log_path`` (and echoing progress lines, named
     by the log's directory); ``user_dir``: the fairseq plugin it needs; ``threads``: torch's CPU
-    threads (default: torch's own choice), e.g. 1 for each of two runs trained side by side.
+    threads (default: torch's own choice), e.g. 1 for each of two runs trained side by side;
+    ``autocast``: see :func:`fairseq_command`.
 
     ``processes`` > 1 (training on CPU): one process per rank on this machine, joined through
     fairseq's distributed path (gloo, ``legacy_ddp``, TCP on 127.0.0.1), the same code path as
@@ -53,7 +61,7 @@ def run_fairseq(tool: str, args: list[str], log_path: str | os.PathLike, echo: b
                   "--distributed-init-method", init_method, "--distributed-world-size", processes,
                   "--distributed-rank", rank] for rank in range(processes)]
         env["OMP_NUM_THREADS"] = str(threads_each(processes))
-    commands = [fairseq_command(tool, rank_args, user_dir) for rank_args in ranks]
+    commands = [fairseq_command(tool, rank_args, user_dir, autocast) for rank_args in ranks]
     logs = [log_path, *(log_path.with_name(f"{log_path.stem}.rank{rank}.log") for rank in range(1, len(commands)))]
     others = []
     with contextlib.ExitStack() as stack:
@@ -88,6 +96,18 @@ def run_fairseq(tool: str, args: list[str], log_path: str | os.PathLike, echo: b
         raise RuntimeError(f"fairseq-{tool} failed with exit status {code} (log: {logs[rank]}): {' | '.join(tail)}")
 
 
+def _differences(recorded: dict, config: dict) -> str:
+    """`` (precision: fp32 there, bf16 here; seed: ...)``: the top-level settings in which a run on
+    disk differs from the one asked for, for the error that refuses to reuse it."""
+    def recorded_value(key):
+        return recorded.get(key, legacy_precision(recorded) if key == "precision" else None)
+
+    keys = [key for key in config if recorded_value(key) != config[key]]
+    shown = [f"{key}: {recorded_value(key)} there, {config[key]} here"
+             if key in ("precision", "seed", "preset", "student", "device") else key for key in keys]
+    return f" ({'; '.join(shown)})" if shown else ""
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -96,7 +116,8 @@ def _free_port() -> int:
 
 def train_run(run_dir, config: dict, build_arguments: Callable[[Path], list],
               final_checkpoint: str = "checkpoint_best.pt", processes: int = 1,
-              user_dir: str = DISTILL_USER_DIR, locations: dict | None = None, threads: int | None = None) -> dict:
+              user_dir: str = DISTILL_USER_DIR, locations: dict | None = None, threads: int | None = None,
+              precision: Precision | None = None) -> dict:
     """Train a fairseq model in ``run_dir``, resume an unfinished run, or skip a finished one.
 
     ``config`` says what the run is (its hash is the run's identity: inputs enter it by their own
@@ -105,32 +126,44 @@ def train_run(run_dir, config: dict, build_arguments: Callable[[Path], list],
     ``config.json`` is written first, ``manifest.json`` last; fairseq itself resumes from
     ``checkpoints/checkpoint_last.pt``. ``build_arguments(save_dir)`` returns the fairseq-train
     arguments; ``final_checkpoint`` is the one the manifest names (fairseq's best by validation
-    loss, or the last); ``processes``, ``user_dir``, ``threads``: see :func:`run_fairseq`. Returns the manifest.
+    loss, or the last); ``processes``, ``user_dir``, ``threads``: see :func:`run_fairseq`;
+    ``precision`` (:mod:`distill.precision`): its name enters ``config`` (the run's identity), its
+    reason is printed and written to ``train.log``. Returns the manifest.
     """
     from distill.io import InputError, config_hash, read_json, write_json
 
     run_dir = Path(run_dir)
     locations = locations or {}
+    legacy = dict(config)  # runs made before the precision was a choice: their configs do not name it
+    precision = precision or Precision(legacy_precision(legacy), "the default")
+    config = {**config, "precision": precision.name}
     key = config_hash(config)
     accepted = {key, config_hash({**config, **locations})}  # the second: runs hashed with their paths, unmoved
+    if precision.name == legacy_precision(legacy):
+        accepted |= {config_hash(legacy), config_hash({**legacy, **locations})}
     manifest_path = run_dir / "manifest.json"
     if manifest_path.is_file():
         manifest = read_json(manifest_path)
         if manifest.get("config_hash") not in accepted:
-            raise InputError(f"{run_dir}: holds a different run; choose another --out or delete it")
+            raise InputError(f"{run_dir}: holds a different run{_differences(manifest, config)}; "
+                             f"choose another --out or delete it")
         if any(manifest.get(name) != value for name, value in locations.items()):
             write_json(manifest_path, {**manifest, **locations})  # its inputs moved: point to where they are now
         print(f"{run_dir}: already trained ({manifest['config_hash']}); skipping", flush=True)
         return read_run_manifest(run_dir)
     config_path = run_dir / "config.json"
-    if config_path.is_file() and read_json(config_path).get("config_hash") not in accepted:
-        raise InputError(f"{config_path}: an unfinished run with another config; choose another --out or delete it")
+    if config_path.is_file() and (unfinished := read_json(config_path)).get("config_hash") not in accepted:
+        raise InputError(f"{config_path}: an unfinished run with another config{_differences(unfinished, config)}; "
+                         f"choose another --out or delete it")
     write_json(config_path, {**config, **locations, "config_hash": key})
 
     save_dir = run_dir / "checkpoints"
     started = time.time()
+    print(precision.log_line(run_dir.name), flush=True)
+    with open(run_dir / "train.log", "a", encoding="utf-8") as log:
+        log.write(f"# {precision.log_line(run_dir.name)}\n")
     run_fairseq("train", build_arguments(save_dir), run_dir / "train.log", processes=processes,
-                user_dir=user_dir, threads=threads)
+                user_dir=user_dir, threads=threads, autocast=precision.name if precision.autocast else None)
     best = save_dir / final_checkpoint
     if not best.is_file():
         raise RuntimeError(f"{save_dir}: fairseq finished without writing {final_checkpoint} (see {run_dir / 'train.log'})")
@@ -202,7 +235,8 @@ def read_run_manifest(run_dir) -> dict:
     if not path.is_file():
         raise InputError(f"{path}: missing; is {run_dir} a finished training run?")
     manifest = read_json(path)
-    return {**manifest, "checkpoint": str((Path(run_dir) / manifest["checkpoint"]).resolve())}
+    return {"precision": legacy_precision(manifest), **manifest,  # a run older than the choice names none
+            "checkpoint": str((Path(run_dir) / manifest["checkpoint"]).resolve())}
 
 
 def checkpoint_of(run_or_checkpoint: str) -> str:

@@ -13,6 +13,7 @@ from pathlib import Path
 from distill.corpus.directory import Corpus
 from distill.engine import read_run_manifest, train_run
 from distill.io import InputError
+from distill.precision import choose_precision
 
 MODEL_SIZES = {
     "tiny": {"layers": 1, "embed_dim": 64, "ffn_dim": 128, "heads": 2},
@@ -28,11 +29,12 @@ MODEL_SIZES = {
 # on this data many epochs of a small model beat few epochs of a larger one.
 # `base`/`big` are the WMT14 En-De recipes (Ott et al. 2018) for GPUs.
 PRESETS = {
+    # the two presets of tiny models train in fp32: bf16 is no faster at that size (docs/results/bench, training)
     "tiny": {"size": "tiny", "lr": 3e-3, "warmup_updates": 30, "max_tokens": 2048, "max_update": 150,
-             "dropout": 0.0, "save_interval_updates": 50, "stop_time_hours": 0},
-    # QUICK=1 reproduction (bible-es-en, 5,000 training verses): a pipeline check in minutes
+             "dropout": 0.0, "save_interval_updates": 50, "stop_time_hours": 0, "precision": "fp32"},
+    # QUICK=1 reproduction (synthetic, 10,000 pairs): a pipeline check in minutes
     "quick": {"size": "tiny", "lr": 3e-3, "warmup_updates": 100, "max_tokens": 4096, "max_update": 400,
-              "dropout": 0.0, "save_interval_updates": 200, "stop_time_hours": 0},
+              "dropout": 0.0, "save_interval_updates": 200, "stop_time_hours": 0, "precision": "fp32"},
     # 4,000 updates (~15 epochs) take ~42 min there; the time cap only guards slower machines
     "cpu": {"size": "small", "lr": 2e-3, "warmup_updates": 800, "max_tokens": 4096, "max_update": 4000,
             "dropout": 0.1, "save_interval_updates": 500, "stop_time_hours": 0.75},
@@ -62,9 +64,10 @@ def _lr_schedule(settings: dict) -> list:
 
 
 def shared_training_arguments(corpus: Corpus, save_dir: Path, settings: dict, seed: int, device: str,
-                              keep_epoch_checkpoints: bool = False) -> list:
+                              keep_epoch_checkpoints: bool = False, precision: str = "fp32") -> list:
     """fairseq-train arguments common to teachers and students: model size, optimizer, schedule, I/O
-    (the loss, label smoothing included, is each model's own). ``keep_epoch_checkpoints``: fairseq
+    (the loss, label smoothing included, is each model's own); ``precision`` "fp16" adds fairseq's
+    ``--fp16`` (bf16 is the launcher's, :mod:`distill.fairseq_train`). ``keep_epoch_checkpoints``: fairseq
     saves a step that ends an epoch only as checkpoint<epoch>.pt, never as checkpoint_<epoch>_<updates>.pt,
     so learning curves need those too."""
     size = MODEL_SIZES[settings["size"]]
@@ -92,23 +95,31 @@ def shared_training_arguments(corpus: Corpus, save_dir: Path, settings: dict, se
         args += ["--stop-time-hours", settings["stop_time_hours"]]
     if device == "cpu":
         args += ["--cpu"]
-    elif settings.get("fp16"):
+    if precision == "fp16":
         args += ["--fp16"]
     return args
 
 
-def training_arguments(corpus: Corpus, save_dir: Path, settings: dict, seed: int, device: str) -> list:
+def training_arguments(corpus: Corpus, save_dir: Path, settings: dict, seed: int, device: str,
+                       precision: str = "fp32") -> list:
     """The AR teacher's fairseq-train arguments; ``settings["word_kd"]`` = {"teacher", "alpha"} selects word-level KD."""
     word_kd = settings.get("word_kd")
     criterion = (["--criterion", "word_kd", "--teacher-checkpoint", word_kd["teacher"], "--kd-alpha", word_kd["alpha"]]
                  if word_kd else ["--criterion", "label_smoothed_cross_entropy"])
-    return [*shared_training_arguments(corpus, save_dir, settings, seed, device),
+    return [*shared_training_arguments(corpus, save_dir, settings, seed, device, precision=precision),
             "--task", "translation", "--arch", "transformer", *criterion, "--label-smoothing", "0.1"]
 
 
+def preset_precision(settings: dict) -> str | None:
+    """The precision a preset asks for (the GPU presets: fp16), if any."""
+    return settings.get("precision") or ("fp16" if settings.get("fp16") else None)
+
+
 def train_teacher(corpus_dir, run_dir, *, preset: str = "cpu", size: str | None = None, seed: int = 1,
-                  device: str | None = None, overrides: dict | None = None, processes: int = 1) -> dict:
+                  device: str | None = None, overrides: dict | None = None, processes: int = 1,
+                  precision: str | None = None) -> dict:
     """Train (or resume, or skip if finished) an AR model; returns the run manifest.
+    ``precision``: fp32, bf16 or fp16 (default: :func:`distill.precision.choose_precision`).
 
     The same function trains AR students: pass ``overrides={"word_kd": {"teacher": CKPT, "alpha": 0.5}}``
     for word-level KD from a teacher checkpoint. ``processes`` > 1 trains on CPU with one process
@@ -129,11 +140,13 @@ def train_teacher(corpus_dir, run_dir, *, preset: str = "cpu", size: str | None 
         if device != "cpu":
             raise InputError("--processes is for CPU training; on GPUs fairseq uses every visible GPU by itself")
         settings["processes"] = processes
+    chosen = choose_precision(precision, device, preset_precision(settings))
     config = {"kind": "teacher", "corpus_hash": corpus.manifest["config_hash"],
               "preset": preset, "settings": settings, "model": MODEL_SIZES[settings["size"]], "seed": seed,
               "device": device}
-    return train_run(run_dir, config, lambda save_dir: training_arguments(corpus, save_dir, settings, seed, device),
-                     processes=processes, locations={"corpus": str(corpus.path.resolve())})
+    return train_run(run_dir, config,
+                     lambda save_dir: training_arguments(corpus, save_dir, settings, seed, device, chosen.name),
+                     processes=processes, locations={"corpus": str(corpus.path.resolve())}, precision=chosen)
 
 
 def teacher_evaluation_stem(corpus: Corpus, split: str, beam: int) -> str:

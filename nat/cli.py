@@ -61,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="seqkd-nat", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
+    from distill.precision import add_precision_option
     from nat.decoding import RUNTIMES
     from nat.students import DEFAULT_STUDENTS, PRESETS, STUDENTS
 
@@ -73,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     _preset_options(train)
     train.add_argument("--seed", type=int, default=1)
     train.add_argument("--device", choices=["cpu", "cuda"])
+    add_precision_option(train)
 
     decode = commands.add_parser("decode", help="translate raw text (one sentence per line) with a trained run")
     decode.add_argument("--run", required=True, help="run directory of a student or of the teacher")
@@ -110,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--parallel-runs", type=int, default=1, metavar="N",
                          help="train N runs at a time (a student's raw and distilled runs side by side), each with "
                               "1/N of the CPU threads; on a CPU, 2 trains more updates per hour than 1 (docs/design.md)")
+    add_precision_option(compare)
     _decoding_options(compare)
     return parser
 
@@ -232,7 +235,8 @@ def run_compare(args) -> None:
                      seeds=seeds, preset=args.preset, iterations=args.iterations, length_beam=args.length_beam,
                      rescored=bool(args.rescore_teacher),
                      translator_for=lambda run, **options: _translator(args, str(run), **options),
-                     overrides=_preset_overrides(args), device=args.device, parallel_runs=args.parallel_runs)
+                     overrides=_preset_overrides(args), device=args.device, parallel_runs=args.parallel_runs,
+                     precision=args.precision)
     print(write_comparison(result, args.out))
 
 
@@ -242,7 +246,7 @@ def run_train(args) -> None:
     overrides = _preset_overrides(args)
     train_student(args.student, args.corpus, args.out, preset=args.preset,
                   teacher=checkpoint_of(args.teacher) if args.teacher else None, seed=args.seed,
-                  device=args.device, overrides=overrides)
+                  device=args.device, overrides=overrides, precision=args.precision)
 
 
 COMMANDS = {"train": run_train, "decode": run_decode, "evaluate": run_evaluate, "compare": run_compare}

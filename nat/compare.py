@@ -90,7 +90,8 @@ def evaluation_stem(student: str, beam: int | None, iterations: int, blank_penal
 
 def compare(*, teacher: str, raw: str, distilled: str | dict[str, str], out, seeds: dict[str, list[int]],
             preset: str, translator_for, iterations: int = 10, length_beam: int = 1, rescored: bool = False,
-            overrides: dict | None = None, device: str | None = None, parallel_runs: int = 1) -> dict:
+            overrides: dict | None = None, device: str | None = None, parallel_runs: int = 1,
+            precision: str | None = None) -> dict:
     """Train what is missing, evaluate everything on raw's test set, draw learning curves on its valid set.
 
     ``distilled``: a corpus directory, or {name: directory} for several (each compared with raw);
@@ -98,7 +99,8 @@ def compare(*, teacher: str, raw: str, distilled: str | dict[str, str], out, see
     ``translator_for(run, beam=None, checkpoint=None, blank_penalty=None, length_beam=None)`` decodes with a run
     (beam: AR runs only), by default with the ``length_beam`` and teacher rescoring (``rescored``, which
     counts only with a length beam, as in decoding) that the table's labels name;
-    ``parallel_runs``: how many runs train at a time, each with that share of the CPU threads.
+    ``parallel_runs``: how many runs train at a time, each with that share of the CPU threads;
+    ``precision``: the students' training arithmetic (default: :func:`distill.precision.choose_precision`).
     The result's ``results`` hold one record per (system, training data, seed, decoding), with its
     scores, hypotheses file and, for distilled data, the paired bootstrap p-value against the raw
     record of the same key; :func:`table_rows` summarizes them over seeds.
@@ -140,11 +142,12 @@ def compare(*, teacher: str, raw: str, distilled: str | dict[str, str], out, see
     def train(job, threads=None):
         student, corpus_dir, seed, run_dir = job
         return train_student(student, corpus_dir, run_dir, preset=preset, teacher=checkpoint_of(teacher), seed=seed,
-                             device=device, overrides=overrides, threads=threads)
+                             device=device, overrides=overrides, threads=threads, precision=precision)
 
     finished = [job for job in jobs if (job[3] / "manifest.json").is_file()]
+    precisions = {}  # what each run was trained in, from its manifest
     for job in finished:
-        train(job)  # checked against its config and skipped
+        precisions[job[3].name] = train(job)["precision"]  # checked against its config and skipped
     waiting = [job for job in jobs if job not in finished]
     # the rest in turns of `parallel_runs` (a student's raw and distilled runs side by side), the CPU threads
     # shared; a failed run ends the job when its turn is over, before another run starts
@@ -153,8 +156,8 @@ def compare(*, teacher: str, raw: str, distilled: str | dict[str, str], out, see
         threads = threads_each(len(turn)) if len(turn) > 1 else None
         with ThreadPoolExecutor(max_workers=len(turn)) as pool:
             futures = [pool.submit(train, job, threads) for job in turn]
-        for future in futures:
-            future.result()
+        for job, future in zip(turn, futures):
+            precisions[job[3].name] = future.result()["precision"]
     teacher_result = _teacher_evaluation(teacher, test_corpus, translator_for)
     results = [{"system": "teacher", "data": "raw", "seed": None, "decoding": "beam 5", **teacher_result}]
     curves = []
@@ -186,6 +189,7 @@ def compare(*, teacher: str, raw: str, distilled: str | dict[str, str], out, see
     return {"results": results, "teacher": teacher, "raw": str(raw), "distilled": str(next(iter(distilled_corpora.values()))),
             "distilled_corpora": {name: str(path) for name, path in distilled_corpora.items()},
             "teacher_cost": costs, "preset": preset, "overrides": overrides or {},
+            "precisions": dict(sorted(precisions.items())),
             "seeds": seeds, "test_sentences": len(next(iter(references.values()))), "bleu_signatures": signatures,
             "references": list(references), "curves": curves,
             # against the primary reference, as the curves' points (the JSON's keys are sorted, so not its first)
@@ -319,7 +323,9 @@ def training_loss_table(result: dict) -> str:
 def settings_line(result: dict) -> str:
     """What the students were trained with: the preset and what the command line changed in it."""
     changed = ", ".join(f"{key.replace('_', '-')} {value}" for key, value in sorted(result.get("overrides", {}).items()))
-    return (f"Students: preset `{result['preset']}` with each student's own schedule (nat/students.py)"
+    precisions = sorted(set(result.get("precisions", {}).values()))  # compare.json files older than the choice: none
+    trained = f"; trained in {' and '.join(precisions)}" if precisions else ""
+    return (f"Students: preset `{result['preset']}` with each student's own schedule (nat/students.py){trained}"
             + (f"; changed on the command line: {changed}." if changed else "."))
 
 

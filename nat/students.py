@@ -21,7 +21,8 @@ from pathlib import Path
 from distill.corpus.directory import Corpus
 from distill.engine import train_run
 from distill.io import InputError
-from distill.teacher import MODEL_SIZES, default_device, shared_training_arguments
+from distill.precision import choose_precision
+from distill.teacher import MODEL_SIZES, default_device, preset_precision, shared_training_arguments
 from nat import USER_DIR
 
 STUDENTS = ("ctc", "ctc-glat", "nat", "nat-glat", "cmlm", "duration", "ar")
@@ -30,10 +31,11 @@ CTC_STUDENTS = ("ctc", "ctc-glat")  # no length prediction; decoded with a tuned
 DEFAULT_STUDENTS = ("ctc", "ctc-glat", "ar")  # the main job's table; the first is the headline student
 
 PRESETS = {
+    # fp32: bf16 is no faster for tiny models (distill.teacher.PRESETS)
     "tiny": {"size": "tiny", "lr": 3e-3, "warmup_updates": 50, "max_tokens": 2048, "max_update": 300,
-             "dropout": 0.0, "save_interval_updates": 100, "stop_time_hours": 0},
+             "dropout": 0.0, "save_interval_updates": 100, "stop_time_hours": 0, "precision": "fp32"},
     "quick": {"size": "tiny", "lr": 3e-3, "warmup_updates": 100, "max_tokens": 4096, "max_update": 600,
-              "dropout": 0.0, "save_interval_updates": 100, "stop_time_hours": 0},
+              "dropout": 0.0, "save_interval_updates": 100, "stop_time_hours": 0, "precision": "fp32"},
     # a fixed number of updates, so runs are reproducible; checkpoints every 200 updates are
     # the points of the learning curves
     "cpu": {"size": "small", "lr": 2e-3, "warmup_updates": 300, "max_tokens": 4096, "max_update": 1000,
@@ -96,16 +98,16 @@ def student_arguments(student: str, durations_dir: str | None, max_update: int) 
 
 def train_student(student: str, corpus_dir, run_dir, *, preset: str = "cpu", teacher: str | None = None,
                   seed: int = 1, device: str | None = None, overrides: dict | None = None,
-                  threads: int | None = None) -> dict:
+                  threads: int | None = None, precision: str | None = None) -> dict:
     """Train (resume, or skip) one student; ``teacher`` (a checkpoint) is needed for ``duration``;
-    ``threads``: torch's CPU threads for the run (not part of its identity)."""
+    ``threads``: torch's CPU threads for the run (not part of its identity); ``precision``: fp32, bf16
+    or fp16 (default: :func:`distill.precision.choose_precision`; part of its identity)."""
     if student not in STUDENTS:
         raise InputError(f"unknown student {student!r}; choose one of {', '.join(STUDENTS)}")
     if preset not in PRESETS:
         raise InputError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
     corpus = Corpus.open(corpus_dir)
-    settings = {**PRESETS[preset], **STUDENT_SCHEDULES.get(preset, {}).get(student, {}), **(overrides or {}),
-                "keep_interval_updates": -1}  # every interval checkpoint is a point of the learning curve
+    settings = student_settings(student, preset, overrides)
     durations_dir = None
     if student == "duration":
         if not teacher:
@@ -114,6 +116,7 @@ def train_student(student: str, corpus_dir, run_dir, *, preset: str = "cpu", tea
 
         durations_dir = str(extract_durations(teacher, corpus.path))
     device = device or default_device()
+    chosen = choose_precision(precision, device, preset_precision(settings))
     # the run's identity names the durations by their key (teacher and corpus hashes), not their path
     durations_key = Path(durations_dir).name if durations_dir else None
     config = {"kind": "student", "student": student, "corpus_hash": corpus.manifest["config_hash"], "preset": preset,
@@ -121,9 +124,23 @@ def train_student(student: str, corpus_dir, run_dir, *, preset: str = "cpu", tea
               "durations": durations_key,
               "student_arguments": student_arguments(student, durations_key, settings["max_update"])}
     locations = {"corpus": str(corpus.path.resolve()), **({"durations_dir": durations_dir} if durations_dir else {})}
-    arguments = student_arguments(student, durations_dir, settings["max_update"])
     # the last checkpoint, not fairseq's best by validation loss: on multi-target data the loss against
     # the one sampled reference rises while the student learns to commit to one target language
-    return train_run(run_dir, config, lambda save_dir: [
-        *shared_training_arguments(corpus, save_dir, settings, seed, device, keep_epoch_checkpoints=True),
-        *arguments], final_checkpoint="checkpoint_last.pt", user_dir=USER_DIR, locations=locations, threads=threads)
+    return train_run(run_dir, config, lambda save_dir: student_training_arguments(
+        student, corpus, save_dir, settings, seed, device, chosen.name, durations_dir),
+        final_checkpoint="checkpoint_last.pt", user_dir=USER_DIR, locations=locations, threads=threads,
+        precision=chosen)
+
+
+def student_settings(student: str, preset: str, overrides: dict | None = None) -> dict:
+    """A student's schedule: the preset, the student's own departures from it, the command line's overrides."""
+    return {**PRESETS[preset], **STUDENT_SCHEDULES.get(preset, {}).get(student, {}), **(overrides or {}),
+            "keep_interval_updates": -1}  # every interval checkpoint is a point of the learning curve
+
+
+def student_training_arguments(student: str, corpus: Corpus, save_dir, settings: dict, seed: int, device: str,
+                               precision: str = "fp32", durations_dir: str | None = None) -> list:
+    """A student's whole fairseq-train argument list (run with ``--user-dir`` :data:`nat.USER_DIR`)."""
+    return [*shared_training_arguments(corpus, save_dir, settings, seed, device, keep_epoch_checkpoints=True,
+                                       precision=precision),
+            *student_arguments(student, durations_dir, settings["max_update"])]

@@ -16,6 +16,10 @@ loading and process start-up are excluded: the clock runs around translate() onl
                 distill backends: fairseq, CTranslate2 float32 and int8 (beam 5)
   analysis      complexity + statistics of --analysis-pairs synthetic pairs (eflomal
                 alignment included) in a child process: pairs/s and peak memory
+  training      target tokens/s of fairseq-train in fp32 and in bf16 (distill.precision), the two
+                alternating in one run, for the AR teacher and the ctc student at each of
+                --train-sizes with the cpu preset's batches on --corpus: the median over --repeats
+                runs of --train-updates updates each, the first log interval (start-up) left out
 
 ``profile`` shows where one system's time goes at batch size 1 (torch's profiler); ``openmp``
 measures CTranslate2 at batch size 1 with 1..N intra-op threads under each OpenMP wait policy.
@@ -43,7 +47,11 @@ sys.path.insert(0, str(ROOT))
 
 from distill.io import InputError, atomic_open, dispatch, write_json  # noqa: E402
 
-TARGETS = {"nat_speedup_bs1": 15.0, "nat_vs_ct2_greedy_bs1": 2.0, "ct2_int8_speedup": 3.0, "ct2_int8_bleu_delta": 0.3, "analysis_1m_seconds": 600.0}
+TARGETS = {"nat_speedup_bs1": 15.0, "nat_vs_ct2_greedy_bs1": 2.0, "ct2_int8_speedup": 3.0, "ct2_int8_bleu_delta": 0.3,
+           "analysis_1m_seconds": 600.0, "bf16_training_speedup": 1.4}
+SECTIONS = ("decoding", "regeneration", "analysis", "training")
+TRAINING_MODELS = ("teacher", "ctc")  # the AR teacher and the headline student
+TRAIN_LOG_INTERVAL = 10
 
 
 def _median_timing(function, repeats: int) -> tuple[float, object]:
@@ -331,10 +339,76 @@ def bench_analysis(args) -> dict:
     return result
 
 
+def _training_arguments(model: str, corpus, save_dir: Path, size: str, updates: int, precision: str) -> tuple[list, str]:
+    """fairseq-train arguments and plugin of a short throughput run: the main job's own (the cpu preset's
+    batches and each model's schedule) at another size, nothing saved or validated."""
+    from distill.engine import DISTILL_USER_DIR
+    from distill.teacher import PRESETS, training_arguments
+    from nat import USER_DIR
+    from nat.students import student_settings, student_training_arguments
+
+    if model == "teacher":
+        settings = {**PRESETS["cpu"], "size": size, "stop_time_hours": 0}
+        arguments, user_dir = training_arguments(corpus, save_dir, settings, 1, "cpu", precision), DISTILL_USER_DIR
+    else:
+        settings = student_settings(model, "cpu", {"size": size})
+        arguments, user_dir = student_training_arguments(model, corpus, save_dir, settings, 1, "cpu", precision), USER_DIR
+    # fairseq's argparse keeps the last value of an option given twice
+    return [*arguments, "--max-update", updates, "--log-interval", TRAIN_LOG_INTERVAL, "--no-save",
+            "--disable-validation"], user_dir
+
+
+def _interval_throughputs(train_log: Path) -> list[float]:
+    """fairseq's target tokens/s (``wps``) of each log interval after the first (start-up, first batches)."""
+    import re
+
+    return [float(value) for value in re.findall(r"\| train_inner \|.* wps=([0-9.]+)", train_log.read_text())][1:]
+
+
+def bench_training(args) -> dict:
+    """fp32 and bf16 training throughput, alternating within each repeat so that the ratio is side by side."""
+    import shutil
+    import tempfile
+
+    from distill.corpus.directory import Corpus
+    from distill.engine import run_fairseq
+    from distill.precision import cpu_bf16_feature
+
+    corpus = Corpus.open(args.corpus)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-training-") as scratch:
+        for model in TRAINING_MODELS:
+            for size in args.train_sizes:
+                measured = {"fp32": [], "bf16": []}
+                for repeat in range(args.repeats):
+                    for precision in measured:
+                        run = Path(scratch) / f"{model}-{size}-{precision}-{repeat}"
+                        arguments, user_dir = _training_arguments(model, corpus, run / "checkpoints", size,
+                                                                  args.train_updates, precision)
+                        run_fairseq("train", arguments, run / "train.log", echo=False, user_dir=user_dir,
+                                    threads=args.train_threads, autocast=precision if precision == "bf16" else None)
+                        measured[precision] += _interval_throughputs(run / "train.log")
+                        shutil.rmtree(run / "checkpoints", ignore_errors=True)
+                row = {"model": model, "size": size, "threads": args.train_threads,
+                       **{f"{precision}_tokens_per_second": statistics.median(values)
+                          for precision, values in measured.items()},
+                       "intervals": {precision: len(values) for precision, values in measured.items()}}
+                row["bf16_speedup"] = row["bf16_tokens_per_second"] / row["fp32_tokens_per_second"]
+                rows.append(row)
+                print(f"  {model:>8} {size:>6}: fp32 {row['fp32_tokens_per_second']:7.0f}, bf16 "
+                      f"{row['bf16_tokens_per_second']:7.0f} target tokens/s ({row['bf16_speedup']:.2f}x)", flush=True)
+    return {"corpus": str(corpus.path), "updates_per_run": args.train_updates, "log_interval": TRAIN_LOG_INTERVAL,
+            "threads": args.train_threads, "repeats": args.repeats, "cpu_bf16_feature": cpu_bf16_feature(),
+            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "machine": _machine("cpu"),
+            "rows": rows}
+
+
 def _machine(device: str) -> dict:
     import torch
 
-    info = {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+    from distill.precision import cpu_model
+
+    info = {"platform": platform.platform(), "processor": cpu_model() or platform.processor() or platform.machine(),
             "cpu_threads": torch.get_num_threads(), "python": platform.python_version(), "torch": torch.__version__,
             "device": device}
     if device == "cuda":
@@ -345,7 +419,9 @@ def _machine(device: str) -> dict:
 def _markdown(report: dict) -> str:
     lines = [f"Measured {report['date']} on {report['machine']['platform']} ({report['machine']['cpu_threads']} threads, "
              f"device {report['machine']['device']}{', ' + report['machine']['gpu'] if 'gpu' in report['machine'] else ''}); "
-             f"medians of {report['repeats']} runs.", ""]
+             f"medians of {report['repeats']} runs"
+             + ("; the sections added later say when and where they were measured." if "sections_added" in report
+                else "."), ""]
     if "decoding" in report:
         decoding = report["decoding"]
         primary = decoding["reference"]
@@ -386,6 +462,22 @@ def _markdown(report: dict) -> str:
         lines += ["### Analysis", "", f"Complexity + statistics (eflomal included) of {analysis['pairs']:,} synthetic "
                   f"pairs: {analysis['analysis_seconds']:.0f} s ({analysis['pairs_per_second']:,.0f} pairs/s), "
                   f"peak memory {analysis['peak_memory_mib']:,.0f} MiB.", ""]
+    if "training" in report:
+        training = report["training"]
+        machine = training["machine"]
+        lines += [f"### Training throughput, fp32 and bf16 ({Path(training['corpus']).name}, the cpu preset's "
+                  f"4,096-token batches, {training['threads']} thread{'s' if training['threads'] > 1 else ''} per run; "
+                  f"measured {training['date']} on "
+                  f"{machine['processor']}, bf16 through {training['cpu_bf16_feature'] or 'no hardware support'})", "",
+                  f"fairseq's target tokens per second, median over the log intervals of {training['repeats']} runs of "
+                  f"{training['updates_per_run']} updates per precision (the first interval of each run left out); "
+                  f"fp32 and bf16 runs alternate, so the ratio is side by side. Sizes: `distill/teacher.py` MODEL_SIZES.",
+                  "", "| model | size | fp32 tokens/s | bf16 tokens/s | bf16 / fp32 |", "|---|---|---|---|---|"]
+        for row in training["rows"]:
+            lines.append(f"| {'AR teacher' if row['model'] == 'teacher' else row['model']} | {row['size']} | "
+                         f"{row['fp32_tokens_per_second']:,.0f} | {row['bf16_tokens_per_second']:,.0f} | "
+                         f"{row['bf16_speedup']:.2f}x |")
+        lines.append("")
     lines += ["### Targets", "", "| target | wanted | measured | met |", "|---|---|---|---|"]
     for target in report["targets"]:
         lines.append(f"| {target['name']} | {target['wanted']} | {target['measured']} | "
@@ -484,6 +576,15 @@ def _targets(report: dict) -> list[dict]:
                         "wanted": "<= 600 s", "measured": f"{projected:.0f} s",
                         "met": projected <= TARGETS["analysis_1m_seconds"],
                         "gap": f"{projected - TARGETS['analysis_1m_seconds']:.0f} s over"})
+    if "training" in report:
+        for row in report["training"]["rows"]:
+            if row["size"] == "small":
+                wanted = TARGETS["bf16_training_speedup"]
+                targets.append({"name": f"bf16 / fp32 training throughput, {row['model']} small "
+                                        f"({report['training']['machine']['processor']})",
+                                "wanted": f">= {wanted:g}x", "measured": f"{row['bf16_speedup']:.2f}x",
+                                "met": row["bf16_speedup"] >= wanted,
+                                "gap": f"{wanted / row['bf16_speedup']:.2f}x short"})
     return targets
 
 
@@ -502,22 +603,30 @@ def run_render(args) -> None:
 
 def run_bench(args) -> None:
     sections = [s.strip() for s in args.sections.split(",") if s.strip()]
-    unknown = sorted(set(sections) - {"decoding", "regeneration", "analysis"})
+    unknown = sorted(set(sections) - set(SECTIONS))
     if unknown:
-        raise InputError(f"--sections: unknown {', '.join(unknown)}; choose from decoding, regeneration, analysis")
+        raise InputError(f"--sections: unknown {', '.join(unknown)}; choose from {', '.join(SECTIONS)}")
     import torch
 
     if args.device == "cuda" and not torch.cuda.is_available():
         raise InputError("--device cuda: no GPU visible to torch")
+    out = Path(args.out)
     report = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "machine": _machine(args.device),
               "repeats": args.repeats, "command": " ".join(sys.argv), "teacher": args.teacher}
+    if args.add_to_existing:
+        from distill.io import read_json
+
+        if not (out / "bench.json").is_file():
+            raise InputError(f"--add-to-existing: {out / 'bench.json'} not found")
+        kept = read_json(out / "bench.json")
+        report = {**kept, "sections_added": {**kept.get("sections_added", {}), **{
+            section: {"date": report["date"], "command": report["command"]} for section in sections}}}
     for section, function in (("decoding", bench_decoding), ("regeneration", bench_regeneration),
-                              ("analysis", bench_analysis)):
+                              ("analysis", bench_analysis), ("training", bench_training)):
         if section in sections:
             print(f"{section}:", flush=True)
             report[section] = function(args)
     report["targets"] = _targets(report)
-    out = Path(args.out)
     write_json(out / "bench.json", report)
     with atomic_open(out / "bench.md") as handle:
         handle.write(_markdown(report))
@@ -534,7 +643,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--student-data", default="distilled", choices=["distilled", "raw"])
     run.add_argument("--corpus", required=True, help="corpus directory (test set for decoding, train for regeneration)")
     run.add_argument("--out", default="results/bench")
-    run.add_argument("--sections", default="decoding,regeneration,analysis")
+    run.add_argument("--sections", default=",".join(SECTIONS), help="comma-separated, from %(default)s")
+    run.add_argument("--add-to-existing", action="store_true",
+                     help="keep the other sections of <out>/bench.json and replace only these (each section "
+                          "records when it was measured)")
     run.add_argument("--repeats", type=int, default=3, help="runs per measurement (the median is reported)")
     run.add_argument("--latency-sentences", type=int, default=100, help="sentences decoded one at a time")
     run.add_argument("--regen-sentences", type=int, default=2000)
@@ -545,6 +657,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--max-tokens", type=int, default=6000, help="tokens per batch for the batched measurements")
     run.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     run.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="thread counts of the decoding section")
+    run.add_argument("--train-sizes", nargs="+", default=["tiny", "small", "medium"],
+                     help="model sizes of the training section (default: %(default)s)")
+    run.add_argument("--train-updates", type=int, default=40,
+                     help=f"updates per training run; fairseq logs every {TRAIN_LOG_INTERVAL} (default: %(default)s)")
+    run.add_argument("--train-threads", type=int, default=2, help="CPU threads of each training run (default: %(default)s)")
     render = commands.add_parser("render", help="rewrite bench.md (and the targets) from <out>/bench.json")
     render.add_argument("--out", default="results/bench")
     profiler = commands.add_parser("profile", help="where one system's time goes at batch size 1 (torch profiler)")

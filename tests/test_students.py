@@ -89,6 +89,23 @@ def test_each_student_learns_the_fixture(student, tiny_students, tiny_synthetic)
     assert bleu >= BLEU_FLOORS[student], f"{student}: test BLEU {bleu} below its floor {BLEU_FLOORS[student]}"
 
 
+def test_a_bf16_ctc_student_learns_the_fixture_to_its_floor(tiny_synthetic, tmp_path):
+    """bfloat16 autocast (distill.precision) keeps the fixture's floor; the launcher's log lines say it ran."""
+    from distill.scoring import score_translations
+    from nat.students import train_student
+
+    run = tmp_path / "ctc-bf16"
+    manifest = train_student("ctc", tiny_synthetic.path, run, preset="tiny", device="cpu", precision="bf16")
+    assert manifest["precision"] == "bf16"
+    log = (run / "train.log").read_text()
+    assert "# ctc-bf16: precision bf16 (--precision bf16" in log and "-m distill.fairseq_train --precision bf16" in log
+    assert "distill.fairseq_train | bf16: torch.autocast('cpu', bfloat16)" in log
+    translator = load_translator(run, settings=StudentSettings(device="cpu"))
+    hypotheses = [n[0].text for n in translator.translate(tiny_synthetic.lines("test", "src"))]
+    bleu = score_translations(hypotheses, tiny_synthetic.references("test"))["tgt"]["bleu"]
+    assert bleu >= BLEU_FLOORS["ctc"], f"bf16 ctc: test BLEU {bleu} below its floor {BLEU_FLOORS['ctc']}"
+
+
 def test_glancing_reveals_tokens_early_and_fewer_later(tiny_students):
     import re
 
@@ -319,6 +336,7 @@ def test_compare_trains_runs_side_by_side_in_turns_and_a_failure_ends_the_job(fa
         calls.append((Path(run_dir).name, threads))
         if Path(run_dir).name == failing:
             raise InputError("training failed")
+        return {"precision": "fp32"}  # what compare reads of a run's manifest
 
     monkeypatch.setattr(comparison, "train_student", fake_train_student)
     (tmp_path / "ar-raw-seed1").mkdir()
@@ -356,6 +374,11 @@ def test_compare_trains_students_of_another_size_and_says_so(monkeypatch, tmp_pa
         "Students: preset `cpu` with each student's own schedule (nat/students.py); "
         "changed on the command line: max-update 50, size tiny.")
     assert settings_line({"preset": "cpu"}).endswith("own schedule (nat/students.py).")  # results of earlier versions
+    assert seen["precision"] is None  # each run's default (distill.precision)
+    assert nat_main(["compare", "--teacher", "t", "--raw", "r", "--distilled", "d", "--out", str(tmp_path),
+                     "--precision", "bf16"]) == 1 and seen["precision"] == "bf16"
+    assert settings_line({"preset": "cpu", "precisions": {"ctc-raw-seed1": "bf16", "ar-raw-seed1": "fp32"}}) == (
+        "Students: preset `cpu` with each student's own schedule (nat/students.py); trained in bf16 and fp32.")
 
 
 def test_training_loss_is_read_from_fairseq_log_lines(tmp_path):
@@ -383,9 +406,14 @@ def test_command_line_schedule_reaches_fairseq_and_the_base_preset_saves_only_at
     overrides = _preset_overrides(args)
     assert overrides == {"stop_time_hours": 0.08, "save_interval_updates": 500}
 
+    from distill.precision import choose_precision
+    from distill.teacher import preset_precision
+
     def fairseq_arguments(preset, device, **changes):
-        return [str(a) for a in shared_training_arguments(tiny_synthetic, tmp_path, {**PRESETS[preset], **changes},
-                                                          1, device, keep_epoch_checkpoints=True)]
+        settings = {**PRESETS[preset], **changes}
+        precision = choose_precision(None, device, preset_precision(settings)).name  # base on CUDA: fairseq's fp16
+        return [str(a) for a in shared_training_arguments(tiny_synthetic, tmp_path, settings, 1, device,
+                                                          keep_epoch_checkpoints=True, precision=precision)]
 
     base = fairseq_arguments("base", "cuda", **overrides)
     value = {flag: base[base.index(flag) + 1] for flag in
