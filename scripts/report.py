@@ -361,10 +361,13 @@ def reported_numbers(results: dict) -> dict[str, float]:
 
 # eflomal (C(d), F(d)) takes no seed: its alignments, and so these measures, vary between runs
 TOLERANCE = {"C(d)": 0.1, "F(d)": 0.1}
-# A re-run on another CPU model (or other library versions) does other float arithmetic (its vector units
-# sum in another order), which training amplifies; on the same CPU and versions every BLEU and p is exact.
-# Measured with QUICK=1 (docs/design.md, "Checking the committed QUICK report"): see CROSS_CPU_MEASURED.
-CROSS_CPU_TOLERANCE = {"BLEU": 1.5, "p": 1.0}
+# On the CPU model and library versions a report names, a re-run gives every BLEU and p exactly (QUICK=1,
+# measured twice). Another CPU does other float arithmetic (its vector units sum in another order) and
+# training amplifies it: QUICK=1 with every library held to AVX2 code paths moved BLEU by up to 4.52 (the
+# distilled targets), p from 0.09 to 0.001 and C(d) by 0.13 (docs/design.md, "Checking the committed QUICK
+# report"), more than a stale report moved (2.54). So another CPU is held only to a wide tolerance, which
+# catches a broken pipeline (a student that stops learning loses 20 BLEU and more), not a stale report.
+CROSS_CPU_TOLERANCE = {"BLEU": 10.0, "p": 1.0, "C(d)": 0.3, "F(d)": 0.3}
 
 
 def _kind(name: str) -> str:
@@ -393,8 +396,9 @@ def run_check(args) -> None:
     machines = [results.get("machine", {}).get("processor") or "an unnamed CPU" for results in (expected_results,
                                                                                                actual_results)]
     print("Same CPU model and library versions: BLEU and p must be exact." if exact else
-          f"Made on {machines[0]}, re-run on {machines[1]} (or other library versions): BLEU within "
-          f"{CROSS_CPU_TOLERANCE['BLEU']:g}, p within {CROSS_CPU_TOLERANCE['p']:g}.")
+          f"Made on {machines[0]}, re-run on {machines[1]} (or with other library versions): float arithmetic "
+          f"differs, so BLEU need only be within {CROSS_CPU_TOLERANCE['BLEU']:g} and p is not compared; this "
+          f"catches a broken pipeline, not a stale report (that takes the report's CPU model).")
     print("\n| number | expected | actual | tolerance | |\n|---|---|---|---|---|")
     for name, value in expected.items():
         tolerance = tolerances[_kind(name)]

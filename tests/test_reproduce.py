@@ -175,3 +175,30 @@ def test_the_teacher_size_verdict_reads_the_points_in_teacher_order(report_scrip
     sizes["points"][1]["bleu"] = 25.0
     assert report_script._teacher_size_claim(sizes).endswith("medium teacher's corpus, the strongest. Partly supported.")
     assert report_script._teacher_size_claim({"points": [raw, sizes["points"][1]]}) is None  # one teacher: no claim
+
+
+def test_check_is_exact_on_the_reports_cpu_and_wide_on_another(tmp_path):
+    """scripts/report.py check: on the CPU model and versions the report names, 0.01 BLEU is a difference; on
+    another CPU (other float arithmetic) BLEU may move within CROSS_CPU_TOLERANCE, and a collapse still fails."""
+    def results(processor, bleu):
+        return {"machine": {"processor": processor}, "versions": {"torch": "2.13.0+cpu"},
+                "teacher": {"test_scores": {"tgt": {"bleu": 30.0}}},
+                "distillation": {"train_targets_vs_references": {"tgt": {"bleu": 36.0}}},
+                "comparison": {"results": [{"system": "ctc", "data": "distilled", "decoding": "one pass", "seed": 1,
+                                            "scores": {"tgt": {"bleu": bleu}}, "p_value_vs_raw": 0.04}]},
+                "complexity": [{"corpus": "data/raw", "complexity_bits": 1.5}]}
+
+    def check(expected, actual):
+        for name, content in (("expected.json", expected), ("actual.json", actual)):
+            (tmp_path / name).write_text(json.dumps(content))
+        return subprocess.run([sys.executable, str(ROOT / "scripts" / "report.py"), "check", "--expected",
+                               str(tmp_path / "expected.json"), "--actual", str(tmp_path / "actual.json")],
+                              capture_output=True, text=True)
+
+    assert check(results("AMD EPYC", 20.0), results("AMD EPYC", 20.0)).returncode == 0
+    same = check(results("AMD EPYC", 20.0), results("AMD EPYC", 20.01))
+    assert same.returncode == 1 and "must be exact" in same.stdout
+    other = check(results("AMD EPYC", 20.0), results("Intel Xeon", 24.5))
+    assert other.returncode == 0 and "not a stale report" in other.stdout
+    assert check(results("AMD EPYC", 20.0), results("Intel Xeon", 3.0)).returncode == 1  # a student that broke
+    assert check(results(None, 20.0), results(None, 20.01)).returncode == 0  # a report that names no CPU
