@@ -26,7 +26,7 @@ $(STAMP): setup.cfg pyproject.toml
 
 test: $(STAMP)
 	$(BIN)/python -m distill.corpus.bible --ensure-modules
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=15
 	$(MAKE) check-quick
 
 # `make reproduce QUICK=1` from scratch, every number checked against the committed report: a change that

@@ -112,5 +112,5 @@ def add_precision_option(parser) -> None:
     """``--precision`` for every command that trains."""
     parser.add_argument("--precision", choices=PRECISIONS,
                         help="training arithmetic: bf16 (autocast, fp32 weights; the default on a CPU with AMX or "
-                             "AVX512-BF16), fp32 (the default elsewhere), fp16 (CUDA, fairseq's; the GPU presets' "
-                             "default); part of the run's identity")
+                             "AVX512-BF16, except for the tiny and quick presets), fp32 (the default elsewhere), fp16 "
+                             "(CUDA, fairseq's; the GPU presets' default); part of the run's identity")

@@ -8,7 +8,8 @@ Measures, side by side and as medians of several runs, at 1 and 2 threads: decod
 in fairseq and CTranslate2 int8 at beam 5 and greedy, the AR student in CTranslate2 int8 greedy,
 every NAT student through the lean path and through fairseq; sentences/s batched, p50/p90 latency
 at batch size 1, peak memory, BLEU), teacher regeneration with fairseq vs CTranslate2
-float32/int8, and complexity of 1M synthetic pairs.
+float32/int8, complexity of 1M synthetic pairs, and training throughput in fp32 and bf16
+(the AR teacher and ctc at the tiny, small and medium sizes, on CORPUS).
 Writes \$OUT/bench.json, \$OUT/bench.md and \$OUT/speed_quality.png (BLEU against speed).
 Where a NAT student's time goes: scripts/bench.py profile --run RUN --corpus CORPUS
 Environment (defaults: the runs of \`make reproduce\`; with QUICK=1 those of \`make reproduce QUICK=1\`):
@@ -22,6 +23,7 @@ Environment (defaults: the runs of \`make reproduce\`; with QUICK=1 those of \`m
   OUT       output directory           (\$RESULTS/bench)
   DEVICE    cpu or cuda                (cpu)
 Example, quick look: scripts/bench.sh --repeats 1 --threads 2 --sections decoding
+Training only, kept beside the other sections: scripts/bench.sh --sections training --add-to-existing
 All options: scripts/bench.sh --help-all
 USAGE
 }

@@ -1,7 +1,7 @@
 # Sourced by scripts/reproduce_nat_distillation.sh and scripts/complexity_plots.sh: the presets
 # and the corpus/run paths of the main job, in one place, so the complexity study finds (and
 # reuses) exactly the teacher, SeqKD corpus and students that `make reproduce` made.
-# Reads QUICK, PRESET, STUDENTS, SEEDS, OTHER_SEEDS, PARALLEL_RUNS, DEVICE, CORPUS, DATA, RUNS, RESULTS, SEQKD_BIN
+# Reads QUICK, PRESET, STUDENTS, SEEDS, OTHER_SEEDS, PARALLEL_RUNS, DEVICE, PRECISION, CORPUS, DATA, RUNS, RESULTS, SEQKD_BIN
 # from the environment.
 BIN=${SEQKD_BIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/.venv/bin}
 DATA=${DATA:-data}
@@ -30,6 +30,8 @@ fi
 STUDENTS=${STUDENTS:-ctc,ctc-glat,ar}  # the first is the headline student (SEEDS); the others get OTHER_SEEDS
 DEVICE_ARGS=()
 [[ -n "${DEVICE:-}" ]] && DEVICE_ARGS=(--device "$DEVICE")
+PRECISION_ARGS=()  # the trainings' arithmetic; unset: each run's default (distill/precision.py)
+[[ -n "${PRECISION:-}" ]] && PRECISION_ARGS=(--precision "$PRECISION")
 CORPUS_DIR=${CORPUS:-$DEFAULT_CORPUS}
 TEACHER=$RUNS/teacher-$PRESET
 DISTILLED=$CORPUS_DIR.seqkd

@@ -28,6 +28,8 @@ Environment:
   OTHER_SEEDS the other students' seeds (default 1)
   PARALLEL_RUNS  student runs trained at a time, sharing the CPU threads (default 2; base: 1)
   DEVICE      cpu | cuda (default: cuda if available)
+  PRECISION   fp32 | bf16 | fp16 for every training (default: each run's own, docs/usage.md: bf16 on
+              a CPU with AMX or AVX512-BF16 except for tiny models, fp32 elsewhere, fp16 on CUDA's GPU presets)
   DATA RUNS RESULTS   output roots (default data, runs, results)
   CORPUS      use this prepared corpus instead of bible-es-en (e.g. WMT14, see README)
 USAGE
@@ -58,12 +60,13 @@ begun=$(date +%s)
 if [[ -z "${CORPUS:-}" ]]; then
   step prepare "$BIN/seqkd-distill" "${PREPARE[@]}" --out "$CORPUS_DIR"
 fi
-step teacher "$BIN/seqkd-distill" train-teacher --corpus "$CORPUS_DIR" --out "$TEACHER" --preset "$PRESET" "${DEVICE_ARGS[@]}"
+step teacher "$BIN/seqkd-distill" train-teacher --corpus "$CORPUS_DIR" --out "$TEACHER" --preset "$PRESET" "${DEVICE_ARGS[@]}" \
+  "${PRECISION_ARGS[@]}"
 step distill "$BIN/seqkd-distill" regenerate --teacher "$TEACHER" --corpus "$CORPUS_DIR" --out "$DISTILLED" \
   --method seqkd "${REGENERATE_BACKEND[@]}" "${DEVICE_ARGS[@]}"
 step students "$BIN/seqkd-nat" compare --teacher "$TEACHER" --raw "$CORPUS_DIR" --distilled "$DISTILLED" \
   --out "$STUDENT_RUNS" --preset "$PRESET" --students "$STUDENTS" --seeds "$SEEDS" --other-seeds "$OTHER_SEEDS" \
-  --parallel-runs "$PARALLEL_RUNS" "${DEVICE_ARGS[@]}"
+  --parallel-runs "$PARALLEL_RUNS" "${DEVICE_ARGS[@]}" "${PRECISION_ARGS[@]}"
 step analysis "$BIN/seqkd-analysis" complexity --corpus "$CORPUS_DIR" --corpus "$DISTILLED" --out "$OUT/complexity"
 step lost-words "$BIN/seqkd-analysis" lost-words --compare "$STUDENT_RUNS/compare.json" --out "$OUT/lost-words"
 step confidence "$BIN/seqkd-analysis" confidence --compare "$STUDENT_RUNS/compare.json" --out "$OUT/confidence"
