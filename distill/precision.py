@@ -95,11 +95,11 @@ def choose_precision(requested: str | None, device: str, preset_precision: str |
         return Precision(requested, f"--precision {requested}")
     if device == "cuda":
         if preset_precision in ("fp16", "bf16"):
-            return Precision(preset_precision, f"the preset's; --precision to change")
+            return Precision(preset_precision, "the preset's; --precision to change")
         return Precision("fp32", "the default on CUDA for a preset without fp16; --precision to change")
     if preset_precision in ("fp32", "bf16"):  # a preset's fp16 is for CUDA
-        return Precision(preset_precision, "the preset's (its models are too small to gain from bf16); "
-                                           "--precision to change")
+        why = " (its tiny models gain nothing from bf16)" if preset_precision == "fp32" else ""
+        return Precision(preset_precision, f"the preset's{why}; --precision to change")
     feature = cpu_bf16_feature()
     if feature is None:
         return Precision("fp32", "this CPU has neither AMX nor AVX512-BF16 (as torch reports it), and emulated "
