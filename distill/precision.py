@@ -13,9 +13,9 @@
 The default is decided once per process from what torch reports of the CPU: bf16 where it runs
 bfloat16 matrix products in hardware (AMX or AVX512-BF16), fp32 elsewhere (emulated bfloat16 is
 slower than float32); on CUDA, the preset's fp16 or fp32. A preset can fix its own (the `tiny`
-and `quick` presets: fp32, as their 1-layer, d=64 models train no faster in bf16), and
-``--precision`` on the command line overrides both. The precision is part of every run's identity (its config hash): a bf16 run never
-reuses or overwrites an fp32 one. Inference (evaluation, decoding, regeneration, the duration
+and `quick` presets: fp32, as their 1-layer, d=64 models gain little from bf16), and
+``--precision`` on the command line overrides both. The precision is part of every run's
+identity (its config hash): a bf16 run never reuses or overwrites an fp32 one. Inference (evaluation, decoding, regeneration, the duration
 extraction) stays float32: docs/design.md says why.
 """
 from __future__ import annotations
@@ -98,7 +98,7 @@ def choose_precision(requested: str | None, device: str, preset_precision: str |
             return Precision(preset_precision, "the preset's; --precision to change")
         return Precision("fp32", "the default on CUDA for a preset without fp16; --precision to change")
     if preset_precision in ("fp32", "bf16"):  # a preset's fp16 is for CUDA
-        why = " (its tiny models gain nothing from bf16)" if preset_precision == "fp32" else ""
+        why = " (its tiny models gain little from bf16)" if preset_precision == "fp32" else ""
         return Precision(preset_precision, f"the preset's{why}; --precision to change")
     feature = cpu_bf16_feature()
     if feature is None:

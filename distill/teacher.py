@@ -29,7 +29,7 @@ MODEL_SIZES = {
 # on this data many epochs of a small model beat few epochs of a larger one.
 # `base`/`big` are the WMT14 En-De recipes (Ott et al. 2018) for GPUs.
 PRESETS = {
-    # the two presets of tiny models train in fp32: bf16 is no faster at that size (docs/results/bench, training)
+    # the two presets of tiny models train in fp32: bf16 gains little at that size (docs/results/bench, training)
     "tiny": {"size": "tiny", "lr": 3e-3, "warmup_updates": 30, "max_tokens": 2048, "max_update": 150,
              "dropout": 0.0, "save_interval_updates": 50, "stop_time_hours": 0, "precision": "fp32"},
     # QUICK=1 reproduction (synthetic, 10,000 pairs): a pipeline check in minutes

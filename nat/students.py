@@ -31,7 +31,7 @@ CTC_STUDENTS = ("ctc", "ctc-glat")  # no length prediction; decoded with a tuned
 DEFAULT_STUDENTS = ("ctc", "ctc-glat", "ar")  # the main job's table; the first is the headline student
 
 PRESETS = {
-    # fp32: bf16 is no faster for tiny models (distill.teacher.PRESETS)
+    # fp32: bf16 gains little for tiny models (distill.teacher.PRESETS)
     "tiny": {"size": "tiny", "lr": 3e-3, "warmup_updates": 50, "max_tokens": 2048, "max_update": 300,
              "dropout": 0.0, "save_interval_updates": 100, "stop_time_hours": 0, "precision": "fp32"},
     "quick": {"size": "tiny", "lr": 3e-3, "warmup_updates": 100, "max_tokens": 4096, "max_update": 600,

@@ -107,7 +107,10 @@ def test_the_launcher_runs_every_criterion_call_under_bf16_autocast(monkeypatch)
         def forward(self, a, b):
             return a @ b
 
+    import torch.nn.functional as F
+
     monkeypatch.setattr(FairseqCriterion, "__call__", FairseqCriterion.__call__)  # restored after the test
+    monkeypatch.setattr(F, "scaled_dot_product_attention", F.scaled_dot_product_attention)
     criterion = Product(task=None)
     a, b = torch.randn(4, 8), torch.randn(8, 3)
     assert criterion(a, b).dtype == torch.float32
@@ -116,6 +119,13 @@ def test_the_launcher_runs_every_criterion_call_under_bf16_autocast(monkeypatch)
     product = criterion(a, b)
     assert product.dtype == torch.bfloat16 and torch.allclose(product.float(), a @ b, atol=0.1, rtol=0.05)
     assert a.dtype == torch.float32  # the inputs (and so the parameters) keep their dtype
+    q, k, v = (torch.randn(1, 2, 5, 4) for _ in range(3))
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # the attention core in float32, its output as the query
+        attended = F.scaled_dot_product_attention(q.bfloat16(), k.bfloat16(), v.bfloat16())
+    assert attended.dtype == torch.bfloat16
+    assert torch.allclose(attended.float(), F.scaled_dot_product_attention(q.bfloat16().float(), k.bfloat16().float(),
+                                                                           v.bfloat16().float()), atol=1e-2)
+    assert F.scaled_dot_product_attention(q, k, v).dtype == torch.float32  # outside autocast: as before
 
 
 def test_training_commands_name_the_launcher_only_for_bf16():
