@@ -17,19 +17,21 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
+from distill.fairseq_train import AUTOCAST_DTYPES
 from distill.precision import Precision, legacy_precision
 
 # the teacher side's fairseq plugin (checkpoint loading under torch >= 2.6, word-level KD)
 DISTILL_USER_DIR = str(Path(__file__).resolve().parent / "seqkd_distill_plugin")
 
 
-def fairseq_command(tool: str, args: list[str], user_dir: str | None = None, autocast: str | None = None) -> list[str]:
-    """``python -m fairseq_cli.<tool> [--user-dir DIR] ARGS`` for the current interpreter; ``autocast``
-    (a training's precision, e.g. "bf16"): through :mod:`distill.fairseq_train`, which runs fairseq-train
-    with forward and loss under that autocast."""
+def fairseq_command(tool: str, args: list[str], user_dir: str | None = None, precision: str = "fp32") -> list[str]:
+    """``python -m fairseq_cli.<tool> [--user-dir DIR] ARGS`` for the current interpreter; a training in a
+    ``precision`` of autocast (bf16) goes through :mod:`distill.fairseq_train`, which runs fairseq-train
+    with forward and loss under that autocast (fairseq's own fp16 is a flag among ARGS)."""
+    autocast = precision in AUTOCAST_DTYPES
     if autocast and tool != "train":
-        raise ValueError(f"autocast is for training, not fairseq-{tool}")
-    module = ["distill.fairseq_train", "--precision", autocast] if autocast else [f"fairseq_cli.{tool}"]
+        raise ValueError(f"precision {precision} is for training, not fairseq-{tool}")
+    module = ["distill.fairseq_train", "--precision", precision] if autocast else [f"fairseq_cli.{tool}"]
     return [sys.executable, "-m", *module, *(["--user-dir", user_dir] if user_dir else []), *map(str, args)]
 
 
@@ -41,11 +43,11 @@ def threads_each(sharing: int) -> int:
 
 def run_fairseq(tool: str, args: list[str], log_path: str | os.PathLike, echo: bool = True,
                 processes: int = 1, user_dir: str | None = None, threads: int | None = None,
-                autocast: str | None = None) -> None:
+                precision: str = "fp32") -> None:
     """Run a fairseq tool, appending its output to ``log_path`` (and echoing progress lines, named
     by the log's directory); ``user_dir``: the fairseq plugin it needs; ``threads``: torch's CPU
     threads (default: torch's own choice), e.g. 1 for each of two runs trained side by side;
-    ``autocast``: see :func:`fairseq_command`.
+    ``precision``: see :func:`fairseq_command`.
 
     ``processes`` > 1 (training on CPU): one process per rank on this machine, joined through
     fairseq's distributed path (gloo, ``legacy_ddp``, TCP on 127.0.0.1), the same code path as
@@ -61,7 +63,7 @@ def run_fairseq(tool: str, args: list[str], log_path: str | os.PathLike, echo: b
                   "--distributed-init-method", init_method, "--distributed-world-size", processes,
                   "--distributed-rank", rank] for rank in range(processes)]
         env["OMP_NUM_THREADS"] = str(threads_each(processes))
-    commands = [fairseq_command(tool, rank_args, user_dir, autocast) for rank_args in ranks]
+    commands = [fairseq_command(tool, rank_args, user_dir, precision) for rank_args in ranks]
     logs = [log_path, *(log_path.with_name(f"{log_path.stem}.rank{rank}.log") for rank in range(1, len(commands)))]
     others = []
     with contextlib.ExitStack() as stack:
@@ -159,11 +161,12 @@ def train_run(run_dir, config: dict, build_arguments: Callable[[Path], list],
 
     save_dir = run_dir / "checkpoints"
     started = time.time()
-    print(precision.log_line(run_dir.name), flush=True)
+    chosen = precision.log_line(run_dir.name)
+    print(chosen, flush=True)
     with open(run_dir / "train.log", "a", encoding="utf-8") as log:
-        log.write(f"# {precision.log_line(run_dir.name)}\n")
+        log.write(f"# {chosen}\n")
     run_fairseq("train", build_arguments(save_dir), run_dir / "train.log", processes=processes,
-                user_dir=user_dir, threads=threads, autocast=precision.name if precision.autocast else None)
+                user_dir=user_dir, threads=threads, precision=precision.name)
     best = save_dir / final_checkpoint
     if not best.is_file():
         raise RuntimeError(f"{save_dir}: fairseq finished without writing {final_checkpoint} (see {run_dir / 'train.log'})")

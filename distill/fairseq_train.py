@@ -68,11 +68,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--precision", required=True, choices=sorted(AUTOCAST_DTYPES))
     ours, fairseq_args = parser.parse_known_args(argv[:2])  # only the leading option is ours
     fairseq_args += argv[2:]
-    from fairseq_cli.train import cli_main  # first: it sets up logging before fairseq is imported, as fairseq-train does
+    # first: it sets up logging before fairseq is imported, as fairseq-train does; the --user-dir plugins,
+    # imported when it parses ARGS, run distill.fairseq_setup.prepare_fairseq (checkpoint loading on resume)
+    from fairseq_cli.train import cli_main
 
-    from distill.fairseq_setup import prepare_fairseq
-
-    prepare_fairseq()
     device_type = "cpu" if "--cpu" in fairseq_args else "cuda"
     install_autocast(device_type, AUTOCAST_DTYPES[ours.precision])
     logging.getLogger("distill.fairseq_train").info(

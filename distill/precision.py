@@ -15,14 +15,15 @@ bfloat16 matrix products in hardware (AMX or AVX512-BF16), fp32 elsewhere (emula
 slower than float32); on CUDA, the preset's fp16 or fp32. A preset can fix its own (the `tiny`
 and `quick` presets: fp32, as their 1-layer, d=64 models gain little from bf16), and
 ``--precision`` on the command line overrides both. The precision is part of every run's
-identity (its config hash): a bf16 run never reuses or overwrites an fp32 one. Inference (evaluation, decoding, regeneration, the duration
-extraction) stays float32: docs/design.md says why.
+identity (its config hash): a bf16 run never reuses or overwrites an fp32 one. Inference
+(evaluation, decoding, regeneration, the duration extraction) stays float32: docs/design.md says why.
 """
 from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
 
+from distill.fairseq_train import AUTOCAST_DTYPES
 from distill.io import InputError
 
 PRECISIONS = ("fp32", "bf16", "fp16")
@@ -44,8 +45,8 @@ class Precision:
 
     @property
     def autocast(self) -> bool:
-        """Whether the launcher wraps the criterion in bfloat16 autocast."""
-        return self.name == "bf16"
+        """Whether the launcher (:mod:`distill.fairseq_train`) wraps the criterion in autocast."""
+        return self.name in AUTOCAST_DTYPES
 
     def log_line(self, run: str) -> str:
         return f"{run}: precision {self.name} ({self.reason})"

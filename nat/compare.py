@@ -320,10 +320,15 @@ def training_loss_table(result: dict) -> str:
                               "last log interval, mean over seeds.\n"
 
 
+def student_precisions(result: dict) -> list[str]:
+    """The precisions the students' runs were trained in (none for a compare.json older than the choice)."""
+    return sorted(set(result.get("precisions", {}).values()))
+
+
 def settings_line(result: dict) -> str:
     """What the students were trained with: the preset and what the command line changed in it."""
     changed = ", ".join(f"{key.replace('_', '-')} {value}" for key, value in sorted(result.get("overrides", {}).items()))
-    precisions = sorted(set(result.get("precisions", {}).values()))  # compare.json files older than the choice: none
+    precisions = student_precisions(result)
     trained = f"; trained in {' and '.join(precisions)}" if precisions else ""
     return (f"Students: preset `{result['preset']}` with each student's own schedule (nat/students.py){trained}"
             + (f"; changed on the command line: {changed}." if changed else "."))

@@ -386,7 +386,7 @@ def bench_training(args) -> dict:
                         arguments, user_dir = _training_arguments(model, corpus, run / "checkpoints", size,
                                                                   args.train_updates, precision)
                         run_fairseq("train", arguments, run / "train.log", echo=False, user_dir=user_dir,
-                                    threads=args.train_threads, autocast=precision if precision == "bf16" else None)
+                                    threads=args.train_threads, precision=precision)
                         measured[precision] += _interval_throughputs(run / "train.log")
                         shutil.rmtree(run / "checkpoints", ignore_errors=True)
                 row = {"model": model, "size": size, "threads": args.train_threads,

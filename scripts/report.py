@@ -20,8 +20,8 @@ sys.path.insert(0, str(ROOT))
 from distill.corpus.directory import Corpus, library_versions  # noqa: E402
 from distill.engine import busy_seconds, read_run_manifest  # noqa: E402
 from distill.io import InputError, atomic_open, dispatch, read_json, write_json  # noqa: E402
-from nat.compare import (gain_table, markdown_table, score_columns, split_system_name, student_run_dir,  # noqa: E402
-                         table_rows, training_loss_table)
+from nat.compare import (gain_table, markdown_table, score_columns, split_system_name, student_precisions,  # noqa: E402
+                         student_run_dir, table_rows, training_loss_table)
 from nat.curves import plot_curves  # noqa: E402
 
 
@@ -271,7 +271,7 @@ def run_report(args) -> None:
              + f" pairs. Teacher preset `{teacher['preset']}` (layers {teacher['model']['layers']}+{teacher['model']['layers']}, "
                f"d={teacher['model']['embed_dim']}, {teacher['settings']['max_update']} updates); student preset "
                f"`{compare['preset']}`. Training precision (docs/design.md): teacher {teacher['precision']}, students "
-               f"{' and '.join(sorted(set(compare.get('precisions', {}).values()))) or 'fp32'}.", "",
+               f"{' and '.join(student_precisions(compare)) or 'fp32'}.", "",
              *(QUICK_NOTE if args.quick else []),
              "## Raw vs distilled (test set)", "", markdown_table(compare), f"![BLEU]({figure})", "",
              "## Distillation gain", "", gain_table(compare), "",

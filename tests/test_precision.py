@@ -135,4 +135,4 @@ def test_training_commands_name_the_launcher_only_for_bf16():
     assert fairseq_command("train", ["x"], "plugin", "bf16")[1:] == [
         "-m", "distill.fairseq_train", "--precision", "bf16", "--user-dir", "plugin", "x"]
     with pytest.raises(ValueError):
-        fairseq_command("generate", ["x"], autocast="bf16")
+        fairseq_command("generate", ["x"], precision="bf16")
