@@ -1,6 +1,6 @@
 """`seqkd-nat`: train non-autoregressive students, decode text with any trained run, compare.
 
-  seqkd-nat train    --student ctc|ctc-glat|nat|nat-glat|cmlm|duration|ar --corpus C --out RUN [--teacher T]
+  seqkd-nat train    --student KIND (ctc, ctc-glat, nat, nat-glat, cmlm, duration, ar) --corpus C --out RUN [--teacher T]
   seqkd-nat decode   --run RUN [--input FILE] [--output FILE] [--length-beam 3 --rescore-teacher T]
   seqkd-nat evaluate --run RUN [--split test]
   seqkd-nat compare  --teacher T --raw C --distilled [NAME=]D [...] --out DIR [--seeds 1,2,3]  (raw vs distilled table)
@@ -63,10 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     from distill.precision import add_precision_option
     from nat.decoding import RUNTIMES
-    from nat.students import DEFAULT_STUDENTS, PRESETS, STUDENTS
+    from nat.registry import student_names
+    from nat.students import DEFAULT_STUDENTS, PRESETS
 
     train = commands.add_parser("train", help="train (or resume) a student on a raw or distilled corpus")
-    train.add_argument("--student", required=True, choices=STUDENTS)
+    train.add_argument("--student", required=True, choices=student_names())
     train.add_argument("--corpus", required=True)
     train.add_argument("--out", required=True, help="run directory (re-running resumes it)")
     train.add_argument("--teacher", help="AR teacher run or checkpoint (durations for the duration student)")
@@ -103,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
                               "--distilled data/c.seqkd --distilled seq-inter=data/c.seq-inter (unnamed: distilled)")
     compare.add_argument("--out", required=True, help="directory for the student runs and the table")
     compare.add_argument("--students", default=",".join(DEFAULT_STUDENTS),
-                         help=f"comma-separated, in table order, from {','.join(STUDENTS)} (default: %(default)s); "
+                         help=f"comma-separated, in table order, from {','.join(student_names())} (default: %(default)s); "
                               "the first is the headline student")
     compare.add_argument("--preset", default="cpu", choices=sorted(PRESETS))
     _preset_options(compare)

@@ -22,7 +22,8 @@ from distill.corpus.directory import Corpus
 from distill.engine import checkpoint_of, threads_each
 from distill.io import InputError, atomic_open, write_json
 from distill.scoring import evaluate_on_split, evaluation_files
-from nat.students import AUTOREGRESSIVE, CTC_STUDENTS, STUDENTS, train_student
+from nat.registry import student_kind, student_names
+from nat.students import train_student
 
 DISTILLED = "distilled"  # the name of the only distilled corpus, or of the unnamed one among several
 
@@ -62,30 +63,15 @@ def split_system_name(name: str) -> tuple[str, str | None, str | None]:
 
 def decodings(student: str, iterations: int, length_beam: int = 1,
               rescored: bool = False) -> list[tuple[str, int | None]]:
-    """How each run of ``student`` is decoded for the table: (label, beam size for AR runs).
-    ``length_beam``/``rescored``: the target lengths decoded per sentence by a student that
-    predicts its length, and whether the teacher picks among them (Gu et al.'s NPD)."""
-    if student in AUTOREGRESSIVE:  # the SeqKD question: does greedy come close to beam search?
-        return [("greedy", 1), ("beam 5", 5)]
-    if student in CTC_STUDENTS:
-        return [("one pass, blank penalty tuned on valid", None)]
-    label = f"{iterations} iterations" if student == "cmlm" else "one pass"
-    if length_beam > 1:
-        label += f", length beam {length_beam}" + (", rescored by the teacher" if rescored else "")
-    return [(label, None)]
+    """How each run of ``student`` is decoded for the table: (label, beam size for AR runs)
+    (:meth:`nat.registry.StudentKind.decodings`)."""
+    return [(d.label, d.beam) for d in student_kind(student).decodings(iterations, length_beam, rescored)]
 
 
 def evaluation_stem(student: str, beam: int | None, iterations: int, blank_penalty: float | None,
                     length_beam: int = 1, rescored: bool = False) -> str:
     """The file stem of a test-set evaluation, naming its decoding settings (so no setting overwrites another)."""
-    if student in AUTOREGRESSIVE:
-        return "test.greedy" if beam == 1 else f"test.beam{beam}"
-    if student in CTC_STUDENTS:
-        return f"test.blank-penalty{blank_penalty:g}"
-    stem = f"test.iterations{iterations}" if student == "cmlm" else "test.one-pass"
-    if length_beam > 1:
-        stem += f".length-beam{length_beam}" + ("+teacher" if rescored else "")
-    return stem
+    return student_kind(student).evaluation_stem(beam, iterations, blank_penalty, length_beam, rescored)
 
 
 def compare(*, teacher: str, raw: str, distilled: str | dict[str, str], out, seeds: dict[str, list[int]],
@@ -107,9 +93,9 @@ def compare(*, teacher: str, raw: str, distilled: str | dict[str, str], out, see
     """
     from nat.curves import learning_curve
 
-    unknown = sorted(set(seeds) - set(STUDENTS))
+    unknown = sorted(set(seeds) - set(student_names()))
     if unknown:
-        raise InputError(f"--students: unknown {', '.join(unknown)}; choose from {', '.join(STUDENTS)}")
+        raise InputError(f"--students: unknown {', '.join(unknown)}; choose from {', '.join(student_names())}")
     if not seeds or not all(seeds.values()):
         raise InputError("--seeds: give at least one student and one seed for each")
     test_corpus = Corpus.open(raw)
@@ -118,7 +104,7 @@ def compare(*, teacher: str, raw: str, distilled: str | dict[str, str], out, see
 
     def tune(student, run) -> float | None:
         """A CTC run's blank penalty, tuned on raw's validation set (cached in the run)."""
-        if student not in CTC_STUDENTS:
+        if not student_kind(student).ctc:
             return None
         from nat.decoding import tune_blank_penalty
 
@@ -172,7 +158,7 @@ def compare(*, teacher: str, raw: str, distilled: str | dict[str, str], out, see
                     evaluation = evaluate_on_split(translator_for(run, beam=beam), test_corpus, "test", run / "eval", stem)
                     hypotheses[data, seed] = evaluation.pop("hypotheses")
                     results.append({"system": student, "data": data, "seed": seed, "decoding": decoding,
-                                    **({"blank_penalty": penalty} if student in CTC_STUDENTS else {}),
+                                    **({"blank_penalty": penalty} if student_kind(student).ctc else {}),
                                     **_record(evaluation, run / "eval", stem)})
                     if data != "raw":
                         results[-1]["p_value_vs_raw"] = paired_bootstrap(hypotheses["raw", seed],
@@ -330,7 +316,7 @@ def settings_line(result: dict) -> str:
     changed = ", ".join(f"{key.replace('_', '-')} {value}" for key, value in sorted(result.get("overrides", {}).items()))
     precisions = student_precisions(result)
     trained = f"; trained in {' and '.join(precisions)}" if precisions else ""
-    return (f"Students: preset `{result['preset']}` with each student's own schedule (nat/students.py){trained}"
+    return (f"Students: preset `{result['preset']}` with each student's own schedule (nat/registry.py){trained}"
             + (f"; changed on the command line: {changed}." if changed else "."))
 
 

@@ -21,7 +21,7 @@ from distill.corpus.directory import Corpus
 from distill.engine import load_ensemble, read_run_manifest
 from distill.generation import DecodeSettings, Translator
 from distill.io import InputError
-from nat.students import AUTOREGRESSIVE, CTC_STUDENTS
+from nat.registry import student_kind
 
 
 @dataclass
@@ -68,7 +68,8 @@ def tune_blank_penalty(run_dir, corpus, translator_for_penalty) -> dict:
     return result
 
 
-def _run_blank_penalty(run_dir) -> float:
+def run_blank_penalty(run_dir) -> float:
+    """The run's tuned blank penalty (``blank_penalty.json``), else 0."""
     path = Path(run_dir) / "blank_penalty.json"
     if not path.is_file():
         return 0.0
@@ -105,7 +106,7 @@ def _ending_with_eos(tokens: torch.Tensor, eos: int) -> torch.Tensor:
     return torch.cat([tokens, tokens.new_tensor([eos])])
 
 
-def _iterative_refinement_generator_class():
+def refinement_generator_class():
     from fairseq.iterative_refinement_generator import IterativeRefinementGenerator
 
     class RescoringRefinementGenerator(IterativeRefinementGenerator):
@@ -206,7 +207,7 @@ class DurationGenerator:
         return results
 
 
-def _clamp_predicted_lengths(model, length_beam: int) -> None:
+def clamp_predicted_lengths(model, length_beam: int) -> None:
     """Keep fairseq's predicted target lengths within the decoder's positions (this model only).
 
     With ``--pred-length-offset`` a length is the source length plus up to 127, so a source near
@@ -216,13 +217,6 @@ def _clamp_predicted_lengths(model, length_beam: int) -> None:
     limit = model.decoder.max_positions() - length_beam // 2
     predict = model.decoder.forward_length_prediction
     model.decoder.forward_length_prediction = lambda *args, **kwargs: predict(*args, **kwargs).clamp(max=limit)
-
-
-ONE_PASS = ("ctc", "ctc-glat", "nat", "nat-glat", "duration")  # decoded in one parallel pass: the lean path applies
-
-STUDENT_ARCHITECTURES = {"ctc": "CTCNATModel", "ctc-glat": "CTCNATModel", "nat": "NATransformerModel",
-                         "nat-glat": "GlancingNATModel", "cmlm": "CMLMNATransformerModel",
-                         "duration": "DurationNATModel"}
 
 
 def load_translator(run_dir, *, corpus_dir=None, settings: StudentSettings | None = None,
@@ -236,21 +230,18 @@ def load_translator(run_dir, *, corpus_dir=None, settings: StudentSettings | Non
     manifest = read_run_manifest(run_dir)
     checkpoint = checkpoint or manifest["checkpoint"]
     corpus = Corpus.open(corpus_dir or manifest["corpus"])
-    if manifest["kind"] == "teacher" or manifest["student"] in AUTOREGRESSIVE:
+    kind = None if manifest["kind"] == "teacher" else student_kind(manifest["student"])
+    if kind is None or kind.autoregressive:
         return Translator.autoregressive([checkpoint], corpus, DecodeSettings(
             beam=beam, max_tokens=settings.max_tokens, device=settings.device))
-    student = manifest["student"]
-    models, cfg, task = load_ensemble([checkpoint], str(corpus.bin_dir))
-    if type(models[0]).__name__ != STUDENT_ARCHITECTURES[student]:
-        raise InputError(f"{checkpoint}: holds a {type(models[0]).__name__}, expected a {student} student")
-    rescore = bool(teacher) and settings.length_beam > 1
-    lean = settings.lean and student in ONE_PASS and settings.length_beam == 1
-    if student in CTC_STUDENTS and settings.length_beam > 1:
-        raise InputError(f"{run_dir}: a ctc student has no length to beam over; use --length-beam 1")
     if settings.runtime not in RUNTIMES:
         raise InputError(f"unknown runtime {settings.runtime!r}; choose one of {', '.join(RUNTIMES)}")
-    if settings.runtime == "torchscript" and student not in CTC_STUDENTS:
-        raise InputError(f"{run_dir}: a {student} student; --runtime torchscript traces ctc students only")
+    kind.check_decoding(run_dir, settings)
+    models, cfg, task = load_ensemble([checkpoint], str(corpus.bin_dir))
+    if type(models[0]).__name__ != kind.model_class:
+        raise InputError(f"{checkpoint}: holds a {type(models[0]).__name__}, expected a {kind.name} student")
+    rescore = bool(teacher) and settings.length_beam > 1
+    lean = settings.lean and kind.one_pass and settings.length_beam == 1
     if rescore:
         from fairseq import checkpoint_utils
 
@@ -258,19 +249,6 @@ def load_translator(run_dir, *, corpus_dir=None, settings: StudentSettings | Non
         models[-1].eval()
     if settings.device == "cuda":
         models = [m.cuda() for m in models]
-    if student in CTC_STUDENTS:
-        from nat.models.ctc_nat import CTCGenerator, CTCLogits, trace_ctc
-
-        penalty = settings.blank_penalty if settings.blank_penalty is not None else _run_blank_penalty(run_dir)
-        logits = trace_ctc(models[0]) if settings.runtime == "torchscript" else CTCLogits(models[0])
-        generator = CTCGenerator(task.target_dictionary, logits, penalty)
-    elif student == "duration":
-        generator = DurationGenerator(task.target_dictionary, settings.length_beam, rescore)
-    else:
-        _clamp_predicted_lengths(models[0], settings.length_beam)
-        generator = OnePassNATGenerator(task.target_dictionary) if lean else _iterative_refinement_generator_class()(
-            task.target_dictionary, eos_penalty=0.0,
-            max_iter=settings.iterations if student == "cmlm" else 0,  # fairseq#1231
-            beam_size=settings.length_beam, reranking=rescore, adaptive=True)
+    generator = kind.generator(models, task, settings, run_dir, rescore, lean)
     return Translator(models, task, generator, corpus.spm_model, max_tokens=settings.max_tokens,
                       device=settings.device, lean=lean)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -36,13 +37,37 @@ def tiny_teacher(tiny_synthetic, tmp_path_factory):
     return run, manifest
 
 
+class TrainedOnDemand(Mapping):
+    """student kind -> (run directory, manifest), each run trained the first time a test asks for it, so a
+    test (or a selection of tests) trains only the students it reads."""
+
+    def __init__(self, names, train):
+        self._names, self._train, self._runs = tuple(names), train, {}
+
+    def __getitem__(self, name):
+        if name not in self._names:
+            raise KeyError(name)
+        if name not in self._runs:
+            self._runs[name] = self._train(name)
+        return self._runs[name]
+
+    def __iter__(self):
+        return iter(self._names)
+
+    def __len__(self):
+        return len(self._names)
+
+
 @pytest.fixture(scope="session")
 def tiny_students(tiny_synthetic, tiny_teacher, tmp_path_factory):
-    """The three students, `tiny` preset, trained on ``tiny_synthetic`` (about 30 s each)."""
-    from nat.students import STUDENTS, train_student
+    """Every built-in student, `tiny` preset, trained on ``tiny_synthetic`` when first read (20-30 s each)."""
+    from nat.registry import student_names
+    from nat.students import train_student
 
     root = tmp_path_factory.mktemp("students")
-    teacher = tiny_teacher[1]["checkpoint"]
-    return {student: (root / student, train_student(student, tiny_synthetic.path, root / student, preset="tiny",
-                                                    teacher=teacher, device="cpu"))
-            for student in STUDENTS}
+
+    def train(student):
+        return root / student, train_student(student, tiny_synthetic.path, root / student, preset="tiny",
+                                             teacher=tiny_teacher[1]["checkpoint"], device="cpu")
+
+    return TrainedOnDemand(student_names(), train)

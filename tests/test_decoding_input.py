@@ -6,9 +6,9 @@ from hypothesis import strategies as st
 
 from nat.cli import main as nat_main
 from nat.decoding import load_translator
-from nat.students import STUDENTS
+from nat.registry import student_names
 
-KINDS = (*STUDENTS, "teacher")
+KINDS = (*student_names(), "teacher")
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,7 @@ from distill.io import InputError
 from nat.cli import main as nat_main
 from nat.decoding import StudentSettings, allocate_durations, load_translator
 from nat.durations import durations_from_attention, load_meta, read_durations
+from nat.registry import student_kind, student_kinds
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -250,18 +251,15 @@ def test_table_over_several_seeds_and_distilled_corpora_gives_mean_sd_one_p_per_
     assert losses[2] == "| nat | 200 | 5.500 | 3.250 | 2.250 |"  # last points, mean of seeds
 
 
-@pytest.mark.parametrize("student", ["ctc", "ctc-glat", "nat", "nat-glat", "duration"])
+@pytest.mark.parametrize("student", [kind.name for kind in student_kinds() if kind.one_pass])
 def test_lean_path_gives_the_fairseq_paths_outputs(student, tiny_students, tiny_synthetic):
-    from nat.decoding import ONE_PASS
-
-    assert student in ONE_PASS
     run, _ = tiny_students[student]
     sources = tiny_synthetic.lines("test", "src") + ["", " ".join(tiny_synthetic.lines("test", "src"))]
     lean = load_translator(run, settings=StudentSettings(lean=True))
     fairseq = load_translator(run, settings=StudentSettings())
     assert lean.lean and not fairseq.lean
     assert lean.translate_lines(sources) == fairseq.translate_lines(sources)
-    if student.startswith("ctc"):  # traced by TorchScript: the same outputs, batched and one at a time
+    if student_kind(student).ctc:  # traced by TorchScript: the same outputs, batched and one at a time
         traced = load_translator(run, settings=StudentSettings(lean=True, runtime="torchscript"))
         assert traced.translate_lines(sources) == fairseq.translate_lines(sources)
         assert [traced.translate_lines([line])[0][0] for line in sources[:5]] == fairseq.translate_lines(sources[:5])[0]
@@ -371,14 +369,14 @@ def test_compare_trains_students_of_another_size_and_says_so(monkeypatch, tmp_pa
                      "--students", "ctc", "--size", "tiny", "--max-update", "50"]) == 1
     assert seen["overrides"] == {"size": "tiny", "max_update": 50}
     assert settings_line({"preset": "cpu", "overrides": seen["overrides"]}) == (
-        "Students: preset `cpu` with each student's own schedule (nat/students.py); "
+        "Students: preset `cpu` with each student's own schedule (nat/registry.py); "
         "changed on the command line: max-update 50, size tiny.")
-    assert settings_line({"preset": "cpu"}).endswith("own schedule (nat/students.py).")  # results of earlier versions
+    assert settings_line({"preset": "cpu"}).endswith("own schedule (nat/registry.py).")  # results of earlier versions
     assert seen["precision"] is None  # each run's default (distill.precision)
     assert nat_main(["compare", "--teacher", "t", "--raw", "r", "--distilled", "d", "--out", str(tmp_path),
                      "--precision", "bf16"]) == 1 and seen["precision"] == "bf16"
     assert settings_line({"preset": "cpu", "precisions": {"ctc-raw-seed1": "bf16", "ar-raw-seed1": "fp32"}}) == (
-        "Students: preset `cpu` with each student's own schedule (nat/students.py); trained in bf16 and fp32.")
+        "Students: preset `cpu` with each student's own schedule (nat/registry.py); trained in bf16 and fp32.")
 
 
 def test_training_loss_is_read_from_fairseq_log_lines(tmp_path):
