@@ -75,13 +75,14 @@ def teacher_forced(run_dir, corpus, split: str = "test", max_tokens: int = 4000)
     """Entropy, confidence, accuracy and ECE of one run on ``corpus``'s ``split``: over all positions,
     and (CTC) over the positions whose reference label is a token."""
     from distill.engine import checkpoint_of, load_ensemble, read_run_manifest
-    from nat.students import AUTOREGRESSIVE, CTC_STUDENTS
+    from nat.registry import student_kind
 
     manifest = read_run_manifest(run_dir)
     kind = "teacher" if manifest["kind"] == "teacher" else manifest["student"]
-    if kind not in ("teacher", *AUTOREGRESSIVE, *CTC_STUDENTS):
+    student = None if kind == "teacher" else student_kind(kind)
+    if student is not None and not student.teacher_forced:
         raise InputError(f"{run_dir}: confidence needs an AR or a CTC model; {kind} predicts its length first")
-    ctc = kind in CTC_STUDENTS
+    ctc = student is not None and student.ctc
     models, _, task = load_ensemble([checkpoint_of(run_dir)], str(corpus.bin_dir))
     model, pad = models[0], task.target_dictionary.pad()
     task.load_dataset(split)
@@ -110,11 +111,11 @@ def compare_runs(comparison: dict, out) -> dict[str, list[Path]]:
     """name -> run directories (one per seed) of the teacher and every AR or CTC student of a
     ``seqkd-nat compare`` result whose runs are in ``out``."""
     from nat.compare import distilled_names, student_run_dir, system_name
-    from nat.students import AUTOREGRESSIVE, CTC_STUDENTS
+    from nat.registry import student_kind
 
     runs = {"AR teacher": [Path(comparison["teacher"])]}
     for student, seeds in comparison["seeds"].items():
-        if student in (*AUTOREGRESSIVE, *CTC_STUDENTS):
+        if student_kind(student).teacher_forced:
             for data in ("raw", *distilled_names(comparison)):
                 runs[system_name(student, data)] = [student_run_dir(out, student, data, seed) for seed in seeds]
     return runs

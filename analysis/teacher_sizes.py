@@ -66,7 +66,8 @@ def add_parser(commands) -> None:
     from distill.ctranslate2_backend import COMPUTE_TYPES
     from distill.regenerate import BACKENDS
     from distill.teacher import PRESETS as TEACHER_PRESETS
-    from nat.students import STUDENTS
+    from nat.registry import student_names
+    from nat.students import PRESETS as STUDENT_PRESETS
 
     study = commands.add_parser("teacher-sizes", help="teachers of several sizes -> distilled corpora -> C(d), F(d) "
                                 "and student BLEU (Zhou et al. 2020, Fig. 4)")
@@ -76,10 +77,13 @@ def add_parser(commands) -> None:
     study.add_argument("--student-runs", required=True, help="the main job's student directory (seqkd-nat compare --out)")
     study.add_argument("--runs", required=True, help="where the other teachers go (RUNS/teacher-PRESET-SIZE)")
     study.add_argument("--out", required=True, help="directory for complexity/, bleu/ and the figures")
-    study.add_argument("--preset", default="cpu", choices=sorted(TEACHER_PRESETS))
+    # the teachers and the students train under the same preset: only the presets both have (the teachers'
+    # `big` has no student preset, so it is refused here, before any teacher trains)
+    study.add_argument("--preset", default="cpu", choices=sorted(set(TEACHER_PRESETS) & set(STUDENT_PRESETS)),
+                       help="the teachers' and the student's preset (default: %(default)s)")
     study.add_argument("--sizes", help="comma-separated teacher sizes (default: cpu tiny,small,medium; "
                        "base small,base,big; others tiny,small)")
-    study.add_argument("--student", default="ctc", choices=STUDENTS)
+    study.add_argument("--student", default="ctc", choices=student_names())
     study.add_argument("--seed", type=int, default=1, help="the student's seed")
     study.add_argument("--backend", default="fairseq", choices=BACKENDS, help="regeneration backend")
     study.add_argument("--compute-type", default="int8", choices=COMPUTE_TYPES, help="ctranslate2 regeneration")

@@ -80,23 +80,14 @@ def _decoding_systems(args) -> list[dict]:
     """What the decoding section measures, one spec per system (loaded later, each in its own process):
     the teacher in fairseq and in CTranslate2 int8 (beam 5 and greedy), the AR student in CTranslate2
     int8 (greedy), and each NAT student found in --students through the lean path and through fairseq."""
-    from nat.decoding import ONE_PASS
-    from nat.students import AUTOREGRESSIVE, CTC_STUDENTS, STUDENTS
+    from nat.registry import student_kinds
 
     specs = [{"name": f"teacher, {engine}, {label}", "engine": engine, "run": args.teacher, "beam": beam}
              for engine in ("fairseq", "CTranslate2 int8") for label, beam in (("beam 5", 5), ("greedy", 1))]
-    for student in STUDENTS:
-        runs = sorted(Path(args.students).glob(f"{student}-{args.student_data}-seed*"))[:1]
-        for run in map(str, runs):
-            if student in AUTOREGRESSIVE:
-                specs.append({"name": f"{student} student, CTranslate2 int8, greedy", "engine": "CTranslate2 int8",
-                              "run": run, "beam": 1})
-            elif student in ONE_PASS:
-                engines = ("lean", "lean, TorchScript", "fairseq") if student in CTC_STUDENTS else ("lean", "fairseq")
-                specs += [{"name": f"{student}, {engine}", "engine": engine, "run": run} for engine in engines]
-            else:  # cmlm: iterative refinement has fairseq's path only
-                specs += [{"name": f"{student} it{count}, fairseq", "engine": "fairseq", "run": run,
-                           "iterations": count} for count in (1, 4, 10)]
+    for kind in student_kinds():
+        runs = sorted(Path(args.students).glob(f"{kind.name}-{args.student_data}-seed*"))[:1]
+        specs += [{"name": kind.name + system.suffix, "engine": system.engine, "run": str(run), **system.options}
+                  for run in runs for system in kind.bench_systems()]
     if not any(spec["run"] != args.teacher for spec in specs):
         raise InputError(f"{args.students}: no <student>-{args.student_data}-seed* run; train the students first "
                          f"(make reproduce, or seqkd-nat compare)")
