@@ -30,12 +30,12 @@ test: $(STAMP)
 	$(MAKE) check-quick
 
 # `make reproduce QUICK=1` from scratch, every number checked against the committed report: a change that
-# moves one fails here until the report is re-made (scripts/report.py check says which and by how much)
+# moves one fails here until the report is re-made (seqkd-report check says which and by how much)
 check-quick: $(STAMP)
 	rm -rf $(QUICK_CHECK)
 	QUICK=1 DATA=$(QUICK_CHECK)/data RUNS=$(QUICK_CHECK)/runs RESULTS=$(QUICK_CHECK)/results \
 	  scripts/reproduce_nat_distillation.sh > $(QUICK_CHECK).log 2>&1 || { tail -30 $(QUICK_CHECK).log; exit 1; }
-	$(BIN)/python scripts/report.py check --expected $(QUICK_REPORT)/results.json \
+	$(BIN)/seqkd-report check --expected $(QUICK_REPORT)/results.json \
 	  --actual $(QUICK_CHECK)/results/synthetic-k3-quick/results.json
 
 reproduce: $(STAMP)

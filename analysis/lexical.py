@@ -58,7 +58,7 @@ class LexicalTable:
     counts: dict[str, Counter]
 
     @classmethod
-    def from_alignment(cls, sources, targets, links) -> "LexicalTable":
+    def from_alignment(cls, sources, targets, links) -> LexicalTable:
         counts: dict[str, Counter] = defaultdict(Counter)
         for src, tgt, pairs in zip(sources, targets, links):
             for i, j in pairs:

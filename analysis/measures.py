@@ -41,7 +41,7 @@ class AlignedCorpus:
         self.table = LexicalTable.from_alignment(self.sources, self.targets, self.links)
 
     @classmethod
-    def from_corpus(cls, corpus: Corpus, split: str = "train", limit: int | None = None) -> "AlignedCorpus":
+    def from_corpus(cls, corpus: Corpus, split: str = "train", limit: int | None = None) -> AlignedCorpus:
         sources, targets = corpus.lines(split, "src"), corpus.lines(split, "tgt")
         return cls(sources[:limit], targets[:limit])
 

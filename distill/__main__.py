@@ -1,3 +1,5 @@
-from distill.cli import main
 import sys
+
+from distill.cli import main
+
 sys.exit(main())

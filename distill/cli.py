@@ -110,6 +110,9 @@ def _add_teacher(subparsers) -> None:
                          help="schedule: tiny (tests, <1 min), cpu (bible-es-en, 2 cores, <=45 min), base/big (WMT14, GPUs)")
     teacher.add_argument("--size", choices=sorted(MODEL_SIZES), help="model size (default: the preset's)")
     teacher.add_argument("--max-update", type=int, help="override the preset's number of updates")
+    teacher.add_argument("--stop-time-hours", type=float,
+                         help="override the preset's cap on training hours (fairseq's; 0: none). The cpu preset's "
+                              "0.75 h stops a machine slower than the one it was sized on before its last update")
     teacher.add_argument("--seed", type=int, default=1)
     teacher.add_argument("--device", choices=["cpu", "cuda"], help="default: cuda if available")
     add_precision_option(teacher)
@@ -159,6 +162,8 @@ def _run_train_teacher(args) -> None:
     from distill.teacher import evaluate_teacher, train_teacher
 
     overrides = {"max_update": args.max_update} if args.max_update else {}
+    if args.stop_time_hours is not None:
+        overrides["stop_time_hours"] = args.stop_time_hours
     if args.word_kd_teacher:
         overrides["word_kd"] = {"teacher": str(Path(checkpoint_of(args.word_kd_teacher)).resolve()), "alpha": args.kd_alpha}
     manifest = train_teacher(args.corpus, args.out, preset=args.preset, size=args.size, seed=args.seed,

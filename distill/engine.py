@@ -13,9 +13,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
 
 from distill.fairseq_train import AUTOCAST_DTYPES
 from distill.precision import Precision, legacy_precision

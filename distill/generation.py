@@ -61,7 +61,7 @@ class Translator:
         self.truncated_lines: list[int] = []  # indices (in the last translate() call) of truncated inputs
 
     @classmethod
-    def autoregressive(cls, checkpoints: list[str], corpus: Corpus, settings: DecodeSettings) -> "Translator":
+    def autoregressive(cls, checkpoints: list[str], corpus: Corpus, settings: DecodeSettings) -> Translator:
         """A teacher (or an ensemble of teachers sharing a vocabulary) with beam search or sampling."""
         models, cfg, task = load_ensemble(checkpoints, str(corpus.bin_dir))
         from fairseq.models import FairseqEncoderDecoderModel

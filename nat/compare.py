@@ -167,7 +167,7 @@ def compare(*, teacher: str, raw: str, distilled: str | dict[str, str], out, see
             for seed in student_seeds:
                 run = student_run_dir(out, student, data, seed)
                 # one plain pass (argmax for CTC, no length beam), so a cached curve holds for every decoding
-                points = learning_curve(run, test_corpus, lambda checkpoint: translator_for(
+                points = learning_curve(run, test_corpus, lambda checkpoint, run=run: translator_for(
                     run, beam=1, checkpoint=checkpoint, blank_penalty=0.0, length_beam=1))
                 curves.append({"student": student, "data": data, "seed": seed, "points": points})
     teacher_valid = _teacher_evaluation(teacher, test_corpus, translator_for, "valid")["scores"]

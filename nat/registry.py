@@ -108,7 +108,7 @@ class StudentKind:
         raise NotImplementedError
 
     def bench_systems(self) -> list[BenchSystem]:
-        """What ``scripts/bench.py`` measures for a run of this kind."""
+        """What ``seqkd-bench`` measures for a run of this kind."""
         return [BenchSystem(", lean", "lean"), BenchSystem(", fairseq", "fairseq")]
 
 

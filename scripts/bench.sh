@@ -3,7 +3,7 @@
 set -euo pipefail
 usage() {
   cat <<USAGE
-usage: scripts/bench.sh [-h] [extra options for scripts/bench.py run]
+usage: scripts/bench.sh [-h] [extra options for seqkd-bench run]
 Measures, side by side and as medians of several runs, at 1 and 2 threads: decoding (the teacher
 in fairseq and CTranslate2 int8 at beam 5 and greedy, the AR student in CTranslate2 int8 greedy,
 every NAT student through the lean path and through fairseq; sentences/s batched, p50/p90 latency
@@ -11,7 +11,7 @@ at batch size 1, peak memory, BLEU), teacher regeneration with fairseq vs CTrans
 float32/int8, complexity of 1M synthetic pairs, and training throughput in fp32 and bf16
 (the AR teacher and ctc at the tiny, small and medium sizes, on CORPUS).
 Writes \$OUT/bench.json, \$OUT/bench.md and \$OUT/speed_quality.png (BLEU against speed).
-Where a NAT student's time goes: scripts/bench.py profile --run RUN --corpus CORPUS
+Where a NAT student's time goes: seqkd-bench profile --run RUN --corpus CORPUS
 Environment (defaults: the runs of \`make reproduce\`; with QUICK=1 those of \`make reproduce QUICK=1\`):
   DATA, RUNS, RESULTS  the directories \`make reproduce\` used (data, runs, results)
   TEACHER   AR teacher run             (\$RUNS/teacher-cpu | \$RUNS/teacher-quick)
@@ -30,7 +30,7 @@ USAGE
 BIN=${SEQKD_BIN:-$(cd "$(dirname "$0")/.." && pwd)/.venv/bin}
 case "${1:-}" in
   -h|--help) usage; exit 0 ;;
-  --help-all) exec "$BIN/python" "$(dirname "$0")/bench.py" run --help ;;
+  --help-all) exec "$BIN/seqkd-bench" run --help ;;
 esac
 DATA=${DATA:-data} RUNS=${RUNS:-runs} RESULTS=${RESULTS:-results}
 if [[ "${QUICK:-0}" == "1" ]]; then preset=quick corpus=$DATA/synthetic-k3; else preset=cpu corpus=$DATA/bible-es-en; fi
@@ -39,6 +39,6 @@ if [[ -n "${REGEN_TEACHER:-}" ]]; then regen=(--regen-teacher "$REGEN_TEACHER" -
 elif [[ -f $RUNS/teacher-cpu/manifest.json && -f $DATA/bible-es-en/manifest.json ]]; then
   regen=(--regen-teacher "$RUNS/teacher-cpu" --regen-corpus "$DATA/bible-es-en")
 fi
-exec "$BIN/python" "$(dirname "$0")/bench.py" run --teacher "${TEACHER:-$RUNS/teacher-$preset}" \
+exec "$BIN/seqkd-bench" run --teacher "${TEACHER:-$RUNS/teacher-$preset}" \
   --students "${STUDENT_RUNS:-$RUNS/students-$preset}" --corpus "${CORPUS:-$corpus}" --out "${OUT:-$RESULTS/bench}" \
   --device "${DEVICE:-cpu}" "${regen[@]}" "$@"

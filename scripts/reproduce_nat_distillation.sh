@@ -15,7 +15,7 @@ output exists with the same configuration (config hash), so re-running resumes.
 Steps: prepare bible-es-en -> train-teacher -> regenerate (SeqKD) -> seqkd-nat compare
        (students x raw/distilled x seeds; BLEU mean ± sd, paired bootstrap, speedup, curves)
        -> seqkd-analysis complexity (C(d), F(d)), lost-words (rare words, names), confidence
-       (entropy, calibration) -> scripts/report.py
+       (entropy, calibration) -> seqkd-report write
 
 Environment:
   QUICK=1     the mechanism in <= 15 min on 2 CPU cores: a synthetic corpus with 3 target
@@ -76,5 +76,5 @@ fi
 printf 'total\t%s\n' "$(( $(date +%s) - begun ))" >> "$OUT/.timings.tsv"
 mv "$OUT/.timings.tsv" "$OUT/timings.tsv"
 mv "$OUT/.commands.sh" "$OUT/commands.sh"
-"$BIN/python" "$(dirname "$0")/report.py" write --name "$NAME" --teacher "$TEACHER" --raw "$CORPUS_DIR" \
+"$BIN/seqkd-report" write --name "$NAME" --teacher "$TEACHER" --raw "$CORPUS_DIR" \
   --distilled "$DISTILLED" --students "$STUDENT_RUNS" --out "$OUT" "${REPORT_ARGS[@]}"

@@ -1,22 +1,11 @@
 """Shared fixtures: small corpora built once per test session."""
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Mapping
-from pathlib import Path
 
 import pytest
 
 from distill.corpus.synthetic import SyntheticConfig, prepare_synthetic
-
-
-@pytest.fixture(scope="session")
-def report_script():
-    """scripts/report.py as a module (a script, not part of a package), to test its verdicts directly."""
-    spec = importlib.util.spec_from_file_location("report", Path(__file__).resolve().parent.parent / "scripts" / "report.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ def test_decoding_benchmark_measures_every_system_and_counts_identical_lean_outp
     for student in ("ctc", "nat", "ar"):
         (students / f"{student}-distilled-seed1").symlink_to(tiny_students[student][0])
     out = tmp_path / "bench"
-    subprocess.run([sys.executable, str(ROOT / "scripts" / "bench.py"), "run", "--teacher", str(tiny_teacher[0]),
+    subprocess.run([sys.executable, "-m", "analysis.bench", "run", "--teacher", str(tiny_teacher[0]),
                     "--students", str(students), "--corpus", str(tiny_synthetic.path), "--out", str(out),
                     "--sections", "decoding", "--repeats", "1", "--latency-sentences", "10", "--threads", "1"],
                    check=True, capture_output=True, text=True)
@@ -42,13 +42,13 @@ def test_decoding_benchmark_measures_every_system_and_counts_identical_lean_outp
     assert f"ctc {test_sentences:,} of {test_sentences:,}" in markdown
     best = [target["name"] for target in report["targets"] if target["name"].startswith("best NAT (")]
     assert len(best) == 2 and all(", lean" in name for name in best)  # a lean system, against two AR baselines
-    subprocess.run([sys.executable, str(ROOT / "scripts" / "bench.py"), "render", "--out", str(out)], check=True,
+    subprocess.run([sys.executable, "-m", "analysis.bench", "render", "--out", str(out)], check=True,
                    capture_output=True)
     assert (out / "bench.md").read_text() == markdown  # rendered from the JSON alone
 
 
 def test_openmp_command_times_ctranslate2_alone_under_each_wait_policy(tiny_teacher, tiny_synthetic):
-    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "bench.py"), "openmp", "--run", str(tiny_teacher[0]),
+    done = subprocess.run([sys.executable, "-m", "analysis.bench", "openmp", "--run", str(tiny_teacher[0]),
                            "--corpus", str(tiny_synthetic.path), "--threads", "1", "2", "--sentences", "5"],
                           check=True, capture_output=True, text=True)
     rows = [line.split("|")[1:-1] for line in done.stdout.splitlines() if line.startswith("| ") and "OMP" not in line]

@@ -9,7 +9,7 @@ README = ROOT / "README.md"
 
 
 def _check(readme: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "scripts" / "report.py"), "readme", "--check", "--readme",
+    return subprocess.run([sys.executable, "-m", "analysis.report", "readme", "--check", "--readme",
                            str(readme), "--results", "docs/results"], cwd=ROOT, capture_output=True, text=True)
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from distill.io import InputError
 from nat.cli import main as nat_main
-from nat.registry import CTCStudent, registered, register_student, student_kind, student_names
+from nat.registry import CTCStudent, register_student, registered, student_kind, student_names
 
 # kind: (autoregressive, ctc, iterative, one pass, needs the teacher, teacher-forced confidence, model class)
 KINDS = {

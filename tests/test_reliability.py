@@ -10,6 +10,7 @@ import pytest
 
 from distill.cli import main as distill_main
 from distill.corpus.directory import Corpus
+from distill.io import InputError
 from nat.cli import main as nat_main
 
 SYNTHETIC = ["prepare", "synthetic", "--modes", "2", "--source-types", "60", "--vocab-size", "300", "--seed", "5"]
@@ -38,7 +39,7 @@ def test_killed_preparation_is_never_read_as_done_and_rerun_matches(tmp_path):
     partial = tmp_path / ".killed.partial"
     _kill_group_when(process, lambda: (partial / "spm").is_dir())
     assert not out.exists()
-    with pytest.raises(Exception):
+    with pytest.raises(InputError):
         Corpus.open(out)
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     assert distill_main([*SYNTHETIC, "--train-size", "60000", "--out", str(tmp_path / "straight")]) == 0

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import analysis.report as reporting
+
 ROOT = Path(__file__).resolve().parent.parent
 TUNED = "one pass, blank penalty tuned on valid"
 
@@ -85,7 +87,7 @@ def test_reproduce_script_writes_table_report_and_figures(tiny_students, tiny_te
     # other) went two at a time, so the machine was busy for less than the runs' training times add up to
     assert 0 < busy < sum(summary["student_train_wall_seconds"].values())
 
-    check = [sys.executable, str(ROOT / "scripts" / "report.py"), "check", "--expected", str(out / "results.json")]
+    check = [sys.executable, "-m", "analysis.report", "check", "--expected", str(out / "results.json")]
     same = subprocess.run([*check, "--actual", str(out / "results.json")], capture_output=True, text=True)
     assert same.returncode == 0 and "numbers reproduced" in same.stdout
     summary["comparison"]["results"][1]["scores"]["tgt"]["bleu"] += 0.01  # one BLEU off by 0.01
@@ -118,7 +120,7 @@ def test_reproduce_script_writes_table_report_and_figures(tiny_students, tiny_te
     manifest = json.loads(manifest_path.read_text())
     assert summary["student_train_wall_seconds"]["ctc-raw-seed1"] == manifest["train_wall_seconds"]
     manifest_path.write_text(json.dumps({**manifest, "train_wall_seconds": None}))  # a log without timed lines
-    write = subprocess.run([sys.executable, str(ROOT / "scripts" / "report.py"), "write", "--name", out.name,
+    write = subprocess.run([sys.executable, "-m", "analysis.report", "write", "--name", out.name,
                             "--teacher", str(runs / "teacher-tiny"), "--raw", str(tiny_synthetic.path),
                             "--distilled", f"{tiny_synthetic.path}.seqkd", "--students", str(runs / "students-tiny"),
                             "--out", str(out)], capture_output=True, text=True)
@@ -157,7 +159,7 @@ def test_complexity_plots_script_reuses_the_main_runs_and_writes_figures(tiny_st
     assert json.loads((out.parent / "synthetic-mode-mixing" / "mode_mixing.json").read_text())["systems"]
 
 
-def test_the_teacher_size_verdict_reads_the_points_in_teacher_order(report_script):
+def test_the_teacher_size_verdict_reads_the_points_in_teacher_order():
     """Zhou et al.'s Fig. 4 claim on hand-made points: C(d) rising with the teacher's BLEU and a middle teacher
     giving the best student is "supported"; the strongest teacher giving the best student is only "partly"."""
     def point(name, teacher, complexity, student):
@@ -167,18 +169,18 @@ def test_the_teacher_size_verdict_reads_the_points_in_teacher_order(report_scrip
     raw = point("raw", None, 1.5, 20.0)
     sizes = {"points": [raw, point("medium teacher", 33.0, 1.0, 23.5), point("tiny teacher", 20.0, 0.8, 23.0),
                         point("small teacher", 30.0, 0.9, 24.0)]}
-    claim = report_script._teacher_size_claim(sizes)
+    claim = reporting._teacher_size_claim(sizes)
     assert claim.index("tiny teacher: valid BLEU 20.00") < claim.index("small teacher") < claim.index("medium teacher")
     assert "tiny teacher: valid BLEU 20.00, C(d) 0.800 bits, student 23.00 (p 0.004 vs raw, 20.00)" in claim
     assert "C(d) rises with the teacher's BLEU; the best student learnt from the small teacher's corpus, not the " \
            "strongest. Supported." in claim
     sizes["points"][1]["bleu"] = 25.0
-    assert report_script._teacher_size_claim(sizes).endswith("medium teacher's corpus, the strongest. Partly supported.")
-    assert report_script._teacher_size_claim({"points": [raw, sizes["points"][1]]}) is None  # one teacher: no claim
+    assert reporting._teacher_size_claim(sizes).endswith("medium teacher's corpus, the strongest. Partly supported.")
+    assert reporting._teacher_size_claim({"points": [raw, sizes["points"][1]]}) is None  # one teacher: no claim
 
 
 def test_check_is_exact_on_the_reports_cpu_and_wide_on_another(tmp_path):
-    """scripts/report.py check: on the CPU model and versions the report names, 0.01 BLEU is a difference; on
+    """seqkd-report check: on the CPU model and versions the report names, 0.01 BLEU is a difference; on
     another CPU (other float arithmetic) BLEU may move within CROSS_CPU_TOLERANCE, and a collapse still fails."""
     def results(processor, bleu):
         return {"machine": {"processor": processor}, "versions": {"torch": "2.13.0+cpu"},
@@ -191,7 +193,7 @@ def test_check_is_exact_on_the_reports_cpu_and_wide_on_another(tmp_path):
     def check(expected, actual):
         for name, content in (("expected.json", expected), ("actual.json", actual)):
             (tmp_path / name).write_text(json.dumps(content))
-        return subprocess.run([sys.executable, str(ROOT / "scripts" / "report.py"), "check", "--expected",
+        return subprocess.run([sys.executable, "-m", "analysis.report", "check", "--expected",
                                str(tmp_path / "expected.json"), "--actual", str(tmp_path / "actual.json")],
                               capture_output=True, text=True)
 

@@ -117,7 +117,7 @@ def read_bible(sword_path: str = SWORD_PATH, show_progress: bool = True):
     total = sum(sum(book[3]) for book in books)
     with tqdm(total=total, desc="reading SWORD modules", unit="verse", disable=not show_progress,
               mininterval=2) as bar:
-        for name, _, osis, chapter_lengths in books:
+        for _, _, osis, chapter_lengths in books:
             for chapter, length in enumerate(chapter_lengths, start=1):
                 for number in range(1, length + 1):
                     texts = {
@@ -196,4 +196,4 @@ if __name__ == "__main__":
         try:
             ensure_modules()
         except InputError as err:
-            raise SystemExit(f"error: {err}")
+            raise SystemExit(f"error: {err}") from None

@@ -22,8 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from distill.engine import run_fairseq
-from distill.io import (InputError, atomic_open, config_hash, read_json, read_lines, sha256_file, write_json,
-                        write_lines)
+from distill.io import InputError, atomic_open, config_hash, read_json, read_lines, sha256_file, write_json, write_lines
 
 SPLITS = ("train", "valid", "test")
 FORMAT = "seqkd-corpus/1"
@@ -49,7 +48,7 @@ class Corpus:
     manifest: dict
 
     @classmethod
-    def open(cls, path: str | os.PathLike) -> "Corpus":
+    def open(cls, path: str | os.PathLike) -> Corpus:
         path = Path(path)
         if not path.is_dir():
             raise InputError(f"{path}: corpus directory not found; prepare it with `seqkd-distill prepare`")

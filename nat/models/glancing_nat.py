@@ -9,8 +9,7 @@ The ratio is annealed linearly from ``--glance-start`` to ``--glance-end`` over
 """
 import torch
 from fairseq.models import register_model, register_model_architecture
-from fairseq.models.nat.nonautoregressive_transformer import (NATransformerDecoder, NATransformerModel,
-                                                              base_architecture)
+from fairseq.models.nat.nonautoregressive_transformer import NATransformerDecoder, NATransformerModel, base_architecture
 from fairseq.modules.transformer_sentence_encoder import init_bert_params
 
 from ..glancing import annealed_ratio, glance_positions

@@ -14,15 +14,20 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from distill.corpus.directory import Corpus, library_versions  # noqa: E402
-from distill.engine import busy_seconds, read_run_manifest  # noqa: E402
-from distill.io import InputError, atomic_open, dispatch, read_json, write_json  # noqa: E402
-from nat.compare import (gain_table, markdown_table, score_columns, split_system_name, student_precisions,  # noqa: E402
-                         student_run_dir, table_rows, training_loss_table)
-from nat.curves import plot_curves  # noqa: E402
+from distill.corpus.directory import Corpus, library_versions
+from distill.engine import busy_seconds, read_run_manifest
+from distill.io import InputError, atomic_open, dispatch, read_json, write_json
+from nat.compare import (
+    gain_table,
+    markdown_table,
+    score_columns,
+    split_system_name,
+    student_precisions,
+    student_run_dir,
+    table_rows,
+    training_loss_table,
+)
+from nat.curves import plot_curves
 
 
 def _machine() -> dict:
@@ -331,7 +336,7 @@ def run_report(args) -> None:
               "| step | seconds |", "|---|---|"] + [f"| {name} | {seconds} |" for name, seconds in timings]
     lines += ["", "## Commands", "", "Re-running these reproduces the numbers above (seeds are fixed; eflomal's "
               "alignments are unseeded, so C(d)/F(d) vary in the second decimal). To check a re-run made with "
-              "other DATA/RUNS/RESULTS: `scripts/report.py check --expected results.json --actual "
+              "other DATA/RUNS/RESULTS: `seqkd-report check --expected results.json --actual "
               "<re-run>/results.json`.", "", "```", commands.rstrip(), "```", ""]
     with atomic_open(out / "REPORT.md") as handle:
         handle.write("\n".join(lines))
@@ -410,7 +415,7 @@ def run_check(args) -> None:
     print(f"all {len(expected)} numbers reproduced")
 
 
-README_BEGIN = ("<!-- results: written by `scripts/report.py readme` from docs/results/*/results.json and "
+README_BEGIN = ("<!-- results: written by `seqkd-report readme` from docs/results/*/results.json and "
                 "docs/results/bench/bench.json; do not edit -->")
 README_END = "<!-- end of results -->"
 
@@ -474,7 +479,7 @@ def run_readme(args) -> None:
     if args.check:
         if updated != text:
             raise InputError(f"{readme}: its results differ from {args.results}/*/results.json; "
-                             "run `scripts/report.py readme` and commit the result")
+                             "run `seqkd-report readme` and commit the result")
         print(f"{readme}: results match {args.results}")
         return
     with atomic_open(readme) as handle:
@@ -483,7 +488,7 @@ def run_readme(args) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="scripts/report.py", description=__doc__,
+    parser = argparse.ArgumentParser(prog="seqkd-report", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     report = commands.add_parser("write", help="write REPORT.md, results.json and the BLEU figure")
@@ -504,5 +509,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+COMMANDS = {"write": run_report, "check": run_check, "readme": run_readme}
+
+
+def main(argv: list[str] | None = None) -> int:
+    return dispatch(build_parser(), COMMANDS, argv)
+
+
 if __name__ == "__main__":
-    sys.exit(dispatch(build_parser(), {"write": run_report, "check": run_check, "readme": run_readme}, sys.argv[1:]))
+    sys.exit(main())

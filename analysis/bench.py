@@ -42,10 +42,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from distill.io import InputError, atomic_open, dispatch, write_json  # noqa: E402
+from distill.io import InputError, atomic_open, dispatch, write_json
 
 TARGETS = {"nat_speedup_bs1": 15.0, "nat_vs_ct2_greedy_bs1": 2.0, "ct2_int8_speedup": 3.0, "ct2_int8_bleu_delta": 0.3,
            "analysis_1m_seconds": 600.0, "bf16_training_speedup": 1.4}
@@ -126,13 +123,13 @@ def decoding_worker(args) -> None:
         translator = _load_system(spec, corpus, threads, args.max_tokens, args.device, one_batch_at_a_time=False)
         loaded_mib = max(loaded_mib, _peak_mib())
         translator.translate(sources[:8])  # warm-up (allocator, caches)
-        batch_seconds, nbest = _median_timing(lambda: translator.translate(sources), args.repeats)
+        batch_seconds, nbest = _median_timing(lambda translator=translator: translator.translate(sources), args.repeats)
         outputs = outputs or [h[0].text for h in nbest]
         if spec["engine"] == "CTranslate2 int8":  # one sentence at a time: all threads on it
             translator = _load_system(spec, corpus, threads, args.max_tokens, args.device, one_batch_at_a_time=True)
             translator.translate(sources[:8])
         # each sentence once: p50 and p90 over --latency-sentences calls
-        latencies = _latencies(lambda line: translator.translate([line]), latency_sources)
+        latencies = _latencies(lambda line, translator=translator: translator.translate([line]), latency_sources)
         measured.append({"threads": threads, "batch_sentences_per_second": len(sources) / batch_seconds,
                          "bs1_sentences_per_second": 1 / statistics.mean(latencies),
                          "bs1_p50_ms": 1000 * statistics.median(latencies),
@@ -156,7 +153,7 @@ def bench_decoding(args) -> dict:
     primary = next(iter(references))
     rows, outputs = [], {}
     for spec in _decoding_systems(args):
-        done = subprocess.run([sys.executable, __file__, "decoding-worker", "--spec", json.dumps(spec),
+        done = subprocess.run([sys.executable, "-m", "analysis.bench", "decoding-worker", "--spec", json.dumps(spec),
                                "--corpus", args.corpus, "--threads", *map(str, args.threads),
                                "--repeats", str(args.repeats), "--latency-sentences", str(args.latency_sentences),
                                "--max-tokens", str(args.max_tokens), "--device", args.device],
@@ -276,7 +273,7 @@ def bench_regeneration(args) -> dict:
     for name, load in backends:
         translator = load()  # one backend alive at a time: idle CTranslate2 threads must not slow fairseq
         translator.translate(sources[:8])
-        seconds, nbest = _median_timing(lambda: translator.translate(sources), args.repeats)
+        seconds, nbest = _median_timing(lambda translator=translator: translator.translate(sources), args.repeats)
         outputs = [h[0].text for h in nbest]
         rows.append({"backend": name, "sentences_per_second": len(sources) / seconds,
                      "scores": score_translations(outputs, references), "outputs": outputs})
@@ -318,7 +315,7 @@ def analysis_worker(pairs: int) -> None:
 def bench_analysis(args) -> dict:
     runs = []
     for _ in range(args.analysis_repeats):
-        done = subprocess.run([sys.executable, __file__, "analysis-worker", "--pairs", str(args.analysis_pairs)],
+        done = subprocess.run([sys.executable, "-m", "analysis.bench", "analysis-worker", "--pairs", str(args.analysis_pairs)],
                               check=True, capture_output=True, text=True)
         runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
     seconds = statistics.median(r["analysis_seconds"] for r in runs)
@@ -419,9 +416,9 @@ def _markdown(report: dict) -> str:
         lines += [f"### Decoding ({decoding['test_sentences']} test sentences of {Path(decoding['corpus']).name}; "
                   f"batch size 1 on the first {decoding['latency_sentences']}; teacher `{report['teacher']}`, "
                   f"students from `{decoding['students']}`)", "",
-                  f"Speedups against the teacher in fairseq at beam 5 with as many threads (batch size 1: ratio of "
-                  f"median latencies). Memory: peak resident memory of the process that loaded and ran the system "
-                  f"(libraries and model included).", "",
+                  "Speedups against the teacher in fairseq at beam 5 with as many threads (batch size 1: ratio of "
+                  "median latencies). Memory: peak resident memory of the process that loaded and ran the system "
+                  "(libraries and model included).", "",
                   f"| system | threads | sent/s (batch {decoding['max_tokens']} tokens) | speedup | p50 ms (batch size 1) "
                   f"| p90 ms | speedup | vs CTranslate2 int8 greedy | peak MiB | BLEU ({primary}) |",
                   "|---|---|---|---|---|---|---|---|---|---|"]
@@ -497,7 +494,7 @@ def run_openmp(args) -> None:
             env["OMP_WAIT_POLICY"] = policy
         cells = []
         for threads in args.threads:
-            done = subprocess.run([sys.executable, __file__, "openmp-worker", "--model", str(model), "--corpus",
+            done = subprocess.run([sys.executable, "-m", "analysis.bench", "openmp-worker", "--model", str(model), "--corpus",
                                    args.corpus, "--threads", str(threads), "--sentences", str(args.sentences)],
                                   capture_output=True, text=True, env=env)
             if done.returncode:
@@ -625,7 +622,7 @@ def run_bench(args) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="scripts/bench.sh", description=__doc__,
+    parser = argparse.ArgumentParser(prog="seqkd-bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run the benchmarks and write bench.json / bench.md")
@@ -688,8 +685,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+COMMANDS = {"run": run_bench, "render": run_render, "profile": run_profile, "openmp": run_openmp,
+            "decoding-worker": decoding_worker, "openmp-worker": openmp_worker,
+            "analysis-worker": lambda args: analysis_worker(args.pairs)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    return dispatch(build_parser(), COMMANDS, argv)
+
+
 if __name__ == "__main__":
-    sys.exit(dispatch(build_parser(), {"run": run_bench, "render": run_render, "profile": run_profile, "openmp": run_openmp,
-                                        "decoding-worker": decoding_worker, "openmp-worker": openmp_worker,
-                                        "analysis-worker": lambda a: analysis_worker(a.pairs)},
-                      sys.argv[1:]))
+    sys.exit(main())
