@@ -13,7 +13,7 @@ QUICK  ?= 0
 QUICK_CHECK ?= .quick-check
 QUICK_REPORT := docs/results/synthetic-k3-quick
 
-.PHONY: install test check-quick reproduce bench clean-venv
+.PHONY: install test lint check-quick reproduce bench clean-venv
 
 install: $(STAMP)
 
@@ -24,10 +24,14 @@ $(STAMP): setup.cfg pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@
 
-test: $(STAMP)
+test: $(STAMP) lint
 	$(BIN)/python -m distill.corpus.bible --ensure-modules
 	$(BIN)/python -m pytest -q --durations=15
 	$(MAKE) check-quick
+
+# ruff, configured in pyproject.toml: pyflakes, pycodestyle (120 columns), import order, bugbear, pyupgrade
+lint: $(STAMP)
+	$(BIN)/ruff check .
 
 # `make reproduce QUICK=1` from scratch, every number checked against the committed report: a change that
 # moves one fails here until the report is re-made (seqkd-report check says which and by how much)

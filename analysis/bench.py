@@ -182,7 +182,8 @@ def bench_decoding(args) -> dict:
         if engine.startswith("lean"):
             same = sum(a == b for a, b in zip(lines, outputs[f"{student}, fairseq"]))
             identical[name.replace(", lean", "")] = {"identical": same, "sentences": len(lines)}
-    return {"corpus": str(corpus.path), "reference": primary, "students": f"{args.students}/*-{args.student_data}-seed*",
+    return {"corpus": str(corpus.path), "reference": primary,
+            "students": f"{args.students}/*-{args.student_data}-seed*",
             "test_sentences": len(references[primary]), "latency_sentences": args.latency_sentences,
             "max_tokens": args.max_tokens, "threads": args.threads, "rows": rows, "lean_identical": identical,
             "figure": _speed_quality_figure(rows, primary, Path(args.out))}
@@ -196,7 +197,8 @@ def _speed_quality_figure(rows: list[dict], reference: str, out: Path) -> str:
     import matplotlib.pyplot as plt
 
     most = max(row["threads"] for row in rows)
-    colors = {"fairseq": "tab:gray", "CTranslate2 int8": "tab:red", "lean": "tab:blue", "lean, TorchScript": "tab:green"}
+    colors = {"fairseq": "tab:gray", "CTranslate2 int8": "tab:red", "lean": "tab:blue",
+              "lean, TorchScript": "tab:green"}
     figure, axes = plt.subplots(1, 2, figsize=(12, 4.8), sharey=True)
     for axis, key, title in ((axes[0], "batch_sentences_per_second", "batched"),
                              (axes[1], "bs1_sentences_per_second", "batch size 1")):
@@ -315,7 +317,8 @@ def analysis_worker(pairs: int) -> None:
 def bench_analysis(args) -> dict:
     runs = []
     for _ in range(args.analysis_repeats):
-        done = subprocess.run([sys.executable, "-m", "analysis.bench", "analysis-worker", "--pairs", str(args.analysis_pairs)],
+        done = subprocess.run([sys.executable, "-m", "analysis.bench", "analysis-worker", "--pairs",
+                               str(args.analysis_pairs)],
                               check=True, capture_output=True, text=True)
         runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
     seconds = statistics.median(r["analysis_seconds"] for r in runs)
@@ -327,7 +330,8 @@ def bench_analysis(args) -> dict:
     return result
 
 
-def _training_arguments(model: str, corpus, save_dir: Path, size: str, updates: int, precision: str) -> tuple[list, str]:
+def _training_arguments(model: str, corpus, save_dir: Path, size: str, updates: int, precision: str) -> tuple[list,
+                                                                                                              str]:
     """fairseq-train arguments and plugin of a short throughput run: the main job's own (the cpu preset's
     batches and each model's schedule) at another size, nothing saved or validated."""
     from distill.engine import DISTILL_USER_DIR
@@ -340,7 +344,8 @@ def _training_arguments(model: str, corpus, save_dir: Path, size: str, updates: 
         arguments, user_dir = training_arguments(corpus, save_dir, settings, 1, "cpu", precision), DISTILL_USER_DIR
     else:
         settings = student_settings(model, "cpu", {"size": size})
-        arguments, user_dir = student_training_arguments(model, corpus, save_dir, settings, 1, "cpu", precision), USER_DIR
+        arguments, user_dir = student_training_arguments(model, corpus, save_dir, settings, 1, "cpu",
+                                                         precision), USER_DIR
     # fairseq's argparse keeps the last value of an option given twice
     return [*arguments, "--max-update", updates, "--log-interval", TRAIN_LOG_INTERVAL, "--no-save",
             "--disable-validation"], user_dir
@@ -405,8 +410,10 @@ def _machine(device: str) -> dict:
 
 
 def _markdown(report: dict) -> str:
-    lines = [f"Measured {report['date']} on {report['machine']['platform']} ({report['machine']['cpu_threads']} threads, "
-             f"device {report['machine']['device']}{', ' + report['machine']['gpu'] if 'gpu' in report['machine'] else ''}); "
+    gpu = ", " + report["machine"]["gpu"] if "gpu" in report["machine"] else ""
+    lines = [f"Measured {report['date']} on {report['machine']['platform']} ({report['machine']['cpu_threads']} "
+             f"threads, "
+             f"device {report['machine']['device']}{gpu}); "
              f"medians of {report['repeats']} runs"
              + ("; the sections added later say when and where they were measured." if "sections_added" in report
                 else "."), ""]
@@ -419,13 +426,14 @@ def _markdown(report: dict) -> str:
                   "Speedups against the teacher in fairseq at beam 5 with as many threads (batch size 1: ratio of "
                   "median latencies). Memory: peak resident memory of the process that loaded and ran the system "
                   "(libraries and model included).", "",
-                  f"| system | threads | sent/s (batch {decoding['max_tokens']} tokens) | speedup | p50 ms (batch size 1) "
-                  f"| p90 ms | speedup | vs CTranslate2 int8 greedy | peak MiB | BLEU ({primary}) |",
+                  f"| system | threads | sent/s (batch {decoding['max_tokens']} tokens) | speedup | p50 ms (batch "
+                  f"size 1) | p90 ms | speedup | vs CTranslate2 int8 greedy | peak MiB | BLEU ({primary}) |",
                   "|---|---|---|---|---|---|---|---|---|---|"]
         for row in sorted(decoding["rows"], key=lambda r: -r["threads"]):
             lines.append(f"| {row['system']} | {row['threads']} | {row['batch_sentences_per_second']:.1f} | "
                          f"{row['speedup_batch']:.1f}x | {row['bs1_p50_ms']:.1f} | {row['bs1_p90_ms']:.1f} | "
-                         f"{row['speedup_bs1']:.1f}x | {row['speedup_bs1_vs_ct2_greedy']:.2f}x | {row['peak_mib']:.0f} | "
+                         f"{row['speedup_bs1']:.1f}x | {row['speedup_bs1_vs_ct2_greedy']:.2f}x | "
+                         f"{row['peak_mib']:.0f} | "
                          f"{row['scores'][primary]['bleu']:.2f} |")
         lines += ["", "Lean path vs fairseq's path, identical output lines (float32): "
                   + ", ".join(f"{student} {c['identical']:,} of {c['sentences']:,}"
@@ -459,7 +467,8 @@ def _markdown(report: dict) -> str:
                   f"{machine['processor']}, bf16 through {training['cpu_bf16_feature'] or 'no hardware support'})", "",
                   f"fairseq's target tokens per second, median over the log intervals of {training['repeats']} runs of "
                   f"{training['updates_per_run']} updates per precision (the first interval of each run left out); "
-                  f"fp32 and bf16 runs alternate, so the ratio is side by side. Sizes: `distill/teacher.py` MODEL_SIZES.",
+                  f"fp32 and bf16 runs alternate, so the ratio is side by side. Sizes: `distill/teacher.py` "
+                  f"MODEL_SIZES.",
                   "", "| model | size | fp32 tokens/s | bf16 tokens/s | bf16 / fp32 |", "|---|---|---|---|---|"]
         for row in training["rows"]:
             lines.append(f"| {'AR teacher' if row['model'] == 'teacher' else row['model']} | {row['size']} | "
@@ -486,7 +495,8 @@ def run_openmp(args) -> None:
     from distill.engine import checkpoint_of
 
     model = converted_model(checkpoint_of(args.run), Corpus.open(args.corpus))
-    lines = ["| OMP_WAIT_POLICY | " + " | ".join(f"p50 ms, {n} thread{'s' if n > 1 else ''}" for n in args.threads) + " |",
+    columns = " | ".join(f"p50 ms, {n} thread{'s' if n > 1 else ''}" for n in args.threads)
+    lines = ["| OMP_WAIT_POLICY | " + columns + " |",
              "|---|" + "---|" * len(args.threads)]
     for policy in WAIT_POLICIES:
         env = {key: value for key, value in os.environ.items() if key != "OMP_WAIT_POLICY"}
@@ -494,7 +504,8 @@ def run_openmp(args) -> None:
             env["OMP_WAIT_POLICY"] = policy
         cells = []
         for threads in args.threads:
-            done = subprocess.run([sys.executable, "-m", "analysis.bench", "openmp-worker", "--model", str(model), "--corpus",
+            done = subprocess.run([sys.executable, "-m", "analysis.bench", "openmp-worker", "--model", str(model),
+                                   "--corpus",
                                    args.corpus, "--threads", str(threads), "--sentences", str(args.sentences)],
                                   capture_output=True, text=True, env=env)
             if done.returncode:
@@ -549,10 +560,12 @@ def _targets(report: dict) -> list[dict]:
                                 "met": speedup >= wanted, "gap": f"{wanted / speedup:.1f}x short"})
     if "regeneration" in report:
         int8 = report["regeneration"]["rows"][-1]
-        targets.append({"name": "CTranslate2 int8 vs fairseq regeneration", "wanted": f">= {TARGETS['ct2_int8_speedup']:.0f}x",
+        targets.append({"name": "CTranslate2 int8 vs fairseq regeneration",
+                        "wanted": f">= {TARGETS['ct2_int8_speedup']:.0f}x",
                         "measured": f"{int8['speedup']:.1f}x", "met": int8["speedup"] >= TARGETS["ct2_int8_speedup"],
                         "gap": f"{TARGETS['ct2_int8_speedup'] / int8['speedup']:.1f}x short"})
-        targets.append({"name": "CTranslate2 int8 BLEU difference", "wanted": f"within {TARGETS['ct2_int8_bleu_delta']}",
+        targets.append({"name": "CTranslate2 int8 BLEU difference",
+                        "wanted": f"within {TARGETS['ct2_int8_bleu_delta']}",
                         "measured": f"{int8['bleu_delta']:+.2f}",
                         "met": abs(int8["bleu_delta"]) <= TARGETS["ct2_int8_bleu_delta"],
                         "gap": f"{abs(int8['bleu_delta']) - TARGETS['ct2_int8_bleu_delta']:.2f} BLEU over"})
@@ -649,14 +662,17 @@ def build_parser() -> argparse.ArgumentParser:
                      help="model sizes of the training section (default: %(default)s)")
     run.add_argument("--train-updates", type=int, default=40,
                      help=f"updates per training run; fairseq logs every {TRAIN_LOG_INTERVAL} (default: %(default)s)")
-    run.add_argument("--train-threads", type=int, default=2, help="CPU threads of each training run (default: %(default)s)")
+    run.add_argument("--train-threads", type=int, default=2,
+                     help="CPU threads of each training run (default: %(default)s)")
     render = commands.add_parser("render", help="rewrite bench.md (and the targets) from <out>/bench.json")
     render.add_argument("--out", default="results/bench")
     profiler = commands.add_parser("profile", help="where one system's time goes at batch size 1 (torch profiler)")
     profiler.add_argument("--run", required=True, help="teacher or student run directory")
     profiler.add_argument("--corpus", required=True, help="corpus directory (its test sources are decoded)")
-    profiler.add_argument("--engine", default="lean", choices=["lean", "lean, TorchScript", "fairseq", "CTranslate2 int8"],
-                          help="lean: one-pass students only; lean, TorchScript: ctc students only (default: %(default)s)")
+    profiler.add_argument("--engine", default="lean", choices=["lean", "lean, TorchScript", "fairseq",
+                                                               "CTranslate2 int8"],
+                          help="lean: one-pass students only; lean, TorchScript: ctc students only (default: "
+                               "%(default)s)")
     profiler.add_argument("--beam", type=int, default=1, help="beam of an AR run (default: %(default)s)")
     profiler.add_argument("--sentences", type=int, default=100)
     profiler.add_argument("--threads", type=int, default=2)

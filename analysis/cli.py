@@ -54,7 +54,8 @@ def _save_figure(figure, stem: Path) -> list[str]:
 
 
 def _write_study(out: Path, stem: str, figure, report: dict, table: str) -> dict:
-    """A study's figure (PNG and PDF), numbers (JSON, with the figures' paths) and table (Markdown), all named ``stem``."""
+    """A study's figure (PNG and PDF), numbers (JSON, with the figures' paths) and table (Markdown), all named
+    ``stem``."""
     report["figures"] = _save_figure(figure, out / stem)
     write_json(out / f"{stem}.json", report)
     with atomic_open(out / f"{stem}.md") as handle:
@@ -84,12 +85,14 @@ def run_complexity(args) -> dict:
         print(f"aligning {corpus.path} ({args.split}) with eflomal ...", file=sys.stderr, flush=True)
         current = AlignedCorpus.from_corpus(corpus, args.split, args.limit)
         aligned.append(current)
-        stats = {"name": name, "corpus": str(corpus.path), "kind": corpus.manifest["kind"], **current.statistics(args.min_count)}
+        stats = {"name": name, "corpus": str(corpus.path), "kind": corpus.manifest["kind"],
+                 **current.statistics(args.min_count)}
         if len(aligned) > 1:
             stats["faithfulness_bits_vs_first"] = faithfulness(aligned[0], current, args.min_count, args.smoothing)
         results.append(stats)
         print(f"  C(d) = {stats['complexity_bits']:.3f} bits"
-              + (f", F(d) = {stats['faithfulness_bits_vs_first']:.3f} bits" if "faithfulness_bits_vs_first" in stats else ""),
+              + (f", F(d) = {stats['faithfulness_bits_vs_first']:.3f} bits"
+                 if "faithfulness_bits_vs_first" in stats else ""),
               file=sys.stderr)
     out = Path(args.out)
     labels = [r["name"] for r in results]
@@ -231,7 +234,8 @@ def run_lost_words(args) -> dict:
     comparison = read_json(args.compare) if args.compare else {}
     if not (args.corpus or comparison) or not (args.distilled or comparison):
         raise InputError("lost-words: give --corpus and --distilled, or --compare (its corpora are the default)")
-    result = lost_words(Corpus.open(args.corpus or comparison["raw"]), Corpus.open(args.distilled or comparison["distilled"]),
+    result = lost_words(Corpus.open(args.corpus or comparison["raw"]),
+                        Corpus.open(args.distilled or comparison["distilled"]),
                         compare_systems(comparison) if comparison else {})
     buckets = result["buckets"]
     # one colour per system, dashed on raw data, solid on distilled; the raw targets (the reference itself,
@@ -451,7 +455,8 @@ def build_parser() -> argparse.ArgumentParser:
     complexity.add_argument("--split", default="train", choices=["train", "valid", "test"])
     complexity.add_argument("--limit", type=int, help="use only the first N pairs")
     complexity.add_argument("--min-count", type=int, default=10, help="source types with fewer links are left out")
-    complexity.add_argument("--smoothing", type=float, default=0.1, help="add-k smoothing of the distilled table in F(d)")
+    complexity.add_argument("--smoothing", type=float, default=0.1,
+                            help="add-k smoothing of the distilled table in F(d)")
     modes = commands.add_parser("modes", help="mode mixing of system outputs on a multi-target corpus")
     modes.add_argument("--corpus", required=True, help="multi-target corpus directory (with raw/train.mode)")
     modes.add_argument("--hyp", action="append", metavar="NAME=FILE", help="system output; repeatable")
@@ -462,13 +467,15 @@ def build_parser() -> argparse.ArgumentParser:
                             "default 0: every word)")
     modes.add_argument("--mode-name", action="append", metavar="MODE=NAME",
                        help="a name for a mode of raw/train.mode in tables and figures, e.g. 0=WEB; repeatable")
-    modes.add_argument("--min-count", type=int, default=1, help="attribute only words seen this often in training targets")
+    modes.add_argument("--min-count", type=int, default=1,
+                       help="attribute only words seen this often in training targets")
     modes.add_argument("--out", required=True)
     lost = commands.add_parser("lost-words", help="rare-word recall, name copies, types and length ratio: "
                                "distilled vs raw corpus and students' outputs")
     lost.add_argument("--corpus", help="raw corpus directory: its test set and primary reference (default: the "
                       "comparison's)")
-    lost.add_argument("--distilled", help="distilled corpus directory, same lines as --corpus (default: the comparison's)")
+    lost.add_argument("--distilled",
+                      help="distilled corpus directory, same lines as --corpus (default: the comparison's)")
     lost.add_argument("--compare", metavar="COMPARE_JSON", help="every system of a `seqkd-nat compare` result "
                       "(students: mean over seeds)")
     lost.add_argument("--out", required=True)

@@ -47,7 +47,8 @@ def recall_by_bucket(sources: list[list[str]], references: list[list[str]], outp
             if available[reference[j]] > 0:
                 available[reference[j]] -= 1
                 bucket[1] += 1
-    return {label: {"links": n, "recalled": hit, "recall": hit / n if n else None} for label, (n, hit) in totals.items()}
+    return {label: {"links": n, "recalled": hit, "recall": hit / n if n else None} for label, (n,
+                                                                                               hit) in totals.items()}
 
 
 def _plain(word: str) -> str:
@@ -175,7 +176,8 @@ def markdown(result: dict) -> str:
         return f"| {name} | " + " | ".join(cells) + f" | {rate} | {r['types']:,.0f} | {r['length_ratio']:.3f} |"
 
     links = result["training_corpus"]["raw targets"]["recall_by_source_frequency"]
-    test_links = next(iter(result["test_outputs"].values()))["recall_by_source_frequency"] if result["test_outputs"] else {}
+    outputs = result["test_outputs"]
+    test_links = next(iter(outputs.values()))["recall_by_source_frequency"] if outputs else {}
     lines = [f"What distillation loses, against the `{result['reference']}` reference (`{result['raw']}` vs "
              f"`{result['distilled']}`).", "", "Training corpus (the distilled targets against the raw ones):", "",
              *header, *(row(name, r) for name, r in result["training_corpus"].items()), "",
@@ -186,7 +188,8 @@ def markdown(result: dict) -> str:
                   "Links per bucket (test): " + ", ".join(f"{b} {test_links[b]['links']:,}" for b in buckets) +
                   f"; names in the test references: {next(iter(result['test_outputs'].values()))['names']['names']:,}."]
     lines += ["", "Recall, N: share of the reference words aligned (eflomal) to a source word seen N times in the "
-              "training sources that the output has (the raw targets' row is the reference against itself). Names: capitalized reference words, not sentence-initial, also in the "
+              "training sources that the output has (the raw targets' row is the reference against itself). Names: "
+              "capitalized reference words, not sentence-initial, also in the "
               "source (accents removed); copied when the output has them with the same case."]
     return "\n".join(lines) + "\n"
 

@@ -118,13 +118,15 @@ def _which_distillation_claim(which: dict) -> str | None:
     parts = []
     for data in [d for d in dict.fromkeys(d for _, d, _ in records) if d not in ("raw", "distilled")]:
         seeds = [seed for system, d, seed in records if system == student and d == data]
-        gains = [records[student, data, s]["scores"][primary]["bleu"] - records[student, "distilled", s]["scores"][primary]["bleu"]
+        bleu = {(d, s): records[student, d, s]["scores"][primary]["bleu"] for d in (data, "distilled") for s in seeds}
+        gains = [bleu[data, s] - bleu["distilled", s]
                  for s in seeds]
         p_values = [paired_bootstrap(read_lines(records[student, "distilled", s]["hypotheses"]),
                                      read_lines(records[student, data, s]["hypotheses"]), references) for s in seeds]
         verdict = ("supported" if all(g > 0 for g in gains) and all(p < 0.01 for p in p_values) else
                    "not supported" if all(g <= 0 for g in gains) or all(p >= 0.01 for p in p_values) else "mixed")
-        parts.append(f"{data} - SeqKD {sum(gains) / len(gains):+.2f} BLEU (p {', '.join(f'{p:.3f}' for p in p_values)}): "
+        parts.append(f"{data} - SeqKD {sum(gains) / len(gains):+.2f} BLEU (p "
+                     f"{', '.join(f'{p:.3f}' for p in p_values)}): "
                      f"{verdict}")
     if not parts:
         return None
@@ -136,7 +138,8 @@ def _which_distillation_claim(which: dict) -> str | None:
 def _teacher_size_claim(sizes: dict) -> str | None:
     """Zhou et al. (2020, Fig. 4): a stronger teacher gives more complex data, and a small student does not
     always learn best from the strongest teacher (``sizes``: the tradeoff result of scripts/complexity_plots.sh)."""
-    points = sorted((p for p in sizes["points"] if p["teacher_valid_bleu"] is not None), key=lambda p: p["teacher_valid_bleu"])
+    points = sorted((p for p in sizes["points"] if p["teacher_valid_bleu"] is not None),
+                    key=lambda p: p["teacher_valid_bleu"])
     if len(points) < 2:
         return None
     rises = all(a["complexity_bits"] < b["complexity_bits"] for a, b in zip(points, points[1:]))
@@ -145,7 +148,8 @@ def _teacher_size_claim(sizes: dict) -> str | None:
                       f"student {p['bleu']:.2f} (p {p['p_vs_first']:.3f} vs {first['corpus']}, {first['bleu']:.2f})"
                       for p in points)
     best = max(points, key=lambda p: p["bleu"])
-    return (f"- **Stronger teachers give more complex data, and the strongest is not always the best teacher for a small "
+    return (f"- **Stronger teachers give more complex data, and the strongest is not always the best teacher for a "
+            f"small "
             f"student** (Zhou et al. 2020, Fig. 4; `teacher-sizes/`, student BLEU against {points[0]['reference']}), "
             f"teachers from weakest to strongest: {steps}. C(d) "
             + ("rises with the teacher's BLEU; " if rises else "does not rise with the teacher's BLEU; ")
@@ -178,7 +182,8 @@ def what_distillation_does(compare: dict, complexity: list, lost: dict | None, c
              f"{headline} student's final training loss {losses.get('raw', float('nan')):.3f} -> "
              f"{losses.get('distilled', float('nan')):.3f}. {'Supported' if simpler else 'Not supported'}.",
              f"- **The student learns more from distilled data** (Kim & Rush 2016; Gu et al. 2018): {headline} "
-             f"{raw_bleu:.2f} -> {distilled_bleu:.2f} BLEU ({distilled_bleu - raw_bleu:+.2f}), p < 0.01 in {significant} "
+             f"{raw_bleu:.2f} -> {distilled_bleu:.2f} BLEU ({distilled_bleu - raw_bleu:+.2f}), p < 0.01 in "
+             f"{significant} "
              f"of {seeds} seeds. " + ("Supported." if distilled_bleu > raw_bleu and significant == seeds else
                                       "Not supported by this run." if distilled_bleu <= raw_bleu or not significant
                                       else "Partly: not significant in every seed.")]
@@ -213,7 +218,8 @@ def what_distillation_does(compare: dict, complexity: list, lost: dict | None, c
         pairs = {s: p for s, p in pairs.items() if all(p)}
         if pairs:
             parts = [f"{s}: entropy {raw['all_positions']['mean_entropy_bits']:.2f} -> "
-                     f"{distilled['all_positions']['mean_entropy_bits']:.2f} bits, ECE {raw['all_positions']['ece']:.3f} "
+                     f"{distilled['all_positions']['mean_entropy_bits']:.2f} bits, ECE "
+                     f"{raw['all_positions']['ece']:.3f} "
                      f"-> {distilled['all_positions']['ece']:.3f}" for s, (raw, distilled) in pairs.items()]
             confident = all(d["all_positions"]["mean_entropy_bits"] < r["all_positions"]["mean_entropy_bits"]
                             for r, d in pairs.values())
@@ -228,7 +234,8 @@ def run_report(args) -> None:
     out = Path(args.out)
     compare_path = Path(args.students) / "compare.json"
     if not compare_path.is_file():
-        raise InputError(f"{compare_path}: missing; run seqkd-nat compare (scripts/reproduce_nat_distillation.sh) first")
+        raise InputError(f"{compare_path}: missing; run seqkd-nat compare "
+                         "(scripts/reproduce_nat_distillation.sh) first")
     compare = read_json(compare_path)
     complexity = read_json(out / "complexity" / "complexity.json")
     modes = _optional_json(out / "modes" / "mode_mixing.json")  # written for a multi-target corpus only
@@ -254,14 +261,16 @@ def run_report(args) -> None:
     curves = plot_curves(compare["curves"], out / "curves.png", compare["teacher_valid_bleu"]).name
     results = {"name": args.name, "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                "machine": _machine(), "versions": library_versions(), "corpus": raw.manifest["counts"],
-               "teacher": {"settings": teacher["settings"], "model": teacher["model"], "precision": teacher["precision"],
+               "teacher": {"settings": teacher["settings"], "model": teacher["model"],
+                           "precision": teacher["precision"],
                            "train_wall_seconds": teacher_training,
                            "test_scores": teacher_scores},
                "distillation": {"config": distilled.manifest["config"], "teacher_cost": cost,
                                 "train_targets_vs_references": quality},
                "comparison": compare, "complexity": complexity["corpora"],
                "mode_mixing": modes and {name: {k: v for k, v in system.items() if k != "shares"}
-                                         for name, system in modes["systems"].items()}, "timings_seconds": dict(timings),
+                                         for name, system in modes["systems"].items()},
+                                         "timings_seconds": dict(timings),
                "compute_seconds": compute, "student_train_wall_seconds": training, "commands": commands.splitlines()}
     write_json(out / "results.json", results)
 
@@ -273,7 +282,8 @@ def run_report(args) -> None:
              f"(device: {teacher['device']}). Versions: "
              + ", ".join(f"{k} {v}" for k, v in results["versions"].items()) + ".", "",
              f"Corpus `{raw.path.name}`: " + ", ".join(f"{v:,} {k}" for k, v in raw.manifest["counts"].items())
-             + f" pairs. Teacher preset `{teacher['preset']}` (layers {teacher['model']['layers']}+{teacher['model']['layers']}, "
+             + f" pairs. Teacher preset `{teacher['preset']}` (layers "
+               f"{teacher['model']['layers']}+{teacher['model']['layers']}, "
                f"d={teacher['model']['embed_dim']}, {teacher['settings']['max_update']} updates); student preset "
                f"`{compare['preset']}`. Training precision (docs/design.md): teacher {teacher['precision']}, students "
                f"{' and '.join(student_precisions(compare)) or 'fp32'}.", "",
@@ -293,7 +303,8 @@ def run_report(args) -> None:
              + " | ".join(f"{quality[k]['bleu']:.2f}" if k in quality else "" for k in columns) + " |",
              "", f"Regeneration ({distilled.manifest['config'].get('backend', 'fairseq')} backend, "
                  f"{distilled.manifest['config']['decoding']['beam']}-beam): {cost['sentences']:,} sentences, "
-                 f"{cost['wall_seconds']:.0f} s wall, {1000 * cost['cpu_seconds_per_sentence']:.1f} ms CPU per sentence.",
+                 f"{cost['wall_seconds']:.0f} s wall, {1000 * cost['cpu_seconds_per_sentence']:.1f} ms CPU per "
+                 f"sentence.",
              "", "## Corpus complexity and faithfulness (Zhou et al. 2020)", "",
              "| corpus | C(d) bits | F(d) vs raw, bits | avg target length | reordering |", "|---|---|---|---|---|"]
     for corpus in complexity["corpora"]:
@@ -310,7 +321,8 @@ def run_report(args) -> None:
                   for name, system in modes["systems"].items()]
         lines += ["", f"![mode mixing](modes/{Path(modes['figures'][0]).name})", ""]
     if lost:
-        lines += ["## What is lost (Ding et al. 2021)", "", (out / "lost-words" / "lost_words.md").read_text().rstrip(), "",
+        lines += ["## What is lost (Ding et al. 2021)", "",
+                  (out / "lost-words" / "lost_words.md").read_text().rstrip(), "",
                   f"![what is lost](lost-words/{Path(lost['figures'][0]).name})", ""]
     if confidence:
         lines += ["## Confidence and calibration", "", (out / "confidence" / "confidence.md").read_text().rstrip(), "",
@@ -318,19 +330,23 @@ def run_report(args) -> None:
     if sizes:
         lines += ["## Teacher size (Zhou et al. 2020, Fig. 4)", "",
                   "The headline student, trained once on each corpus, distilled by AR teachers of several sizes "
-                  "(`scripts/complexity_plots.sh`). Every teacher has the teacher preset's schedule, time cap included, "
+                  "(`scripts/complexity_plots.sh`). Every teacher has the teacher preset's schedule, time cap "
+                  "included, "
                   "so a larger teacher sees fewer epochs: the table answers which teacher suits this budget.", "",
                   (out / "teacher-sizes" / "complexity_vs_bleu.md").read_text().rstrip(), "",
                   f"![teacher size](teacher-sizes/{Path(sizes['figures'][0]).name})", ""]
     lines += what_distillation_does(compare, complexity["corpora"], lost, confidence,
-                                    _optional_json(out / "which-distillation" / "compare.json"),  # which_distillation.sh
+                                    # which_distillation.sh
+                                    _optional_json(out / "which-distillation" / "compare.json"),
                                     sizes)
     lines += [
               "## Time", "", "Recorded in the runs (training: the times of each run's log lines, over all the "
               "sittings it took), so a job spread over several invocations still adds up what its training cost:", "",
-              "| step | minutes |", "|---|---|"] + [f"| {name} | {seconds / 60:.1f} |" for name, seconds in compute.items()]
+              "| step | minutes |", "|---|---|"] + [f"| {name} | {seconds / 60:.1f} |" for name,
+                                                    seconds in compute.items()]
     lines += [f"| total of these | {sum(compute.values()) / 60:.1f} |", "",
-              "Per student run (minutes): " + ", ".join(f"{name} {seconds / 60:.1f}" for name, seconds in training.items())
+              "Per student run (minutes): " + ", ".join(f"{name} {seconds / 60:.1f}" for name,
+                                                        seconds in training.items())
               + ".", "", "Wall time of the invocation that wrote this report (steps finished earlier are skipped "
               "in seconds; evaluation and duration extraction are inside `students`):", "",
               "| step | seconds |", "|---|---|"] + [f"| {name} | {seconds} |" for name, seconds in timings]
@@ -353,7 +369,8 @@ def reported_numbers(results: dict) -> dict[str, float]:
         if record["system"] == "teacher":
             continue
         name = f"{record['system']} {record['data']} {record['decoding']}"
-        numbers |= {f"{name} BLEU {ref} seed {record['seed']}": score["bleu"] for ref, score in record["scores"].items()}
+        numbers |= {f"{name} BLEU {ref} seed {record['seed']}": score["bleu"] for ref,
+                    score in record["scores"].items()}
         if "p_value_vs_raw" in record:
             numbers[f"{name} p seed {record['seed']}"] = record["p_value_vs_raw"]
     for corpus in results["complexity"]:
@@ -411,7 +428,8 @@ def run_check(args) -> None:
         failures += not same
         print(f"| {name} | {value:g} | {actual[name]:g} | {tolerance:g} | {'ok' if same else 'DIFFERENT'} |")
     if failures:
-        raise InputError(f"{args.actual}: {failures} of {len(expected)} numbers differ from {args.expected} (see the table)")
+        raise InputError(f"{args.actual}: {failures} of {len(expected)} numbers differ from {args.expected} (see the "
+                         f"table)")
     print(f"all {len(expected)} numbers reproduced")
 
 
@@ -458,7 +476,8 @@ def readme_results(results_dir: Path) -> str:
             f"{machine['cpu_cores']} CPU cores, {machine['memory_gib']} GiB ({machine['platform']}).", "",
             gain_table(compare), *([] if quick else [markdown_table(compare)])]))
         if results.get("mode_mixing"):
-            rates = ", ".join(f"{name} {system['mode_mixing_rate']:.1%}" for name, system in results["mode_mixing"].items())
+            rates = ", ".join(f"{name} {system['mode_mixing_rate']:.1%}" for name,
+                              system in results["mode_mixing"].items())
             blocks.append(f"Share of test outputs that mix target languages: {rates}.\n")
     bench_path = results_dir / "bench" / "bench.json"
     bench = read_json(bench_path) if bench_path.is_file() else {}
@@ -503,7 +522,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--expected", required=True, help="the report's results.json")
     check.add_argument("--actual", required=True, help="results.json of a re-run (other DATA, RUNS, RESULTS)")
     readme = commands.add_parser("readme", help="write the README's results from the committed reports")
-    readme.add_argument("--results", default="docs/results", help="directory of committed reports (default: %(default)s)")
+    readme.add_argument("--results", default="docs/results",
+                        help="directory of committed reports (default: %(default)s)")
     readme.add_argument("--readme", default="README.md")
     readme.add_argument("--check", action="store_true", help="exit 1 if the README's results differ, write nothing")
     return parser

@@ -45,7 +45,8 @@ def run_teacher_sizes(args) -> None:
         _step(distill_cli, ["train-teacher", "--corpus", args.corpus, "--out", teacher, "--preset", args.preset,
                             "--size", size, *device])
         _step(distill_cli, ["regenerate", "--teacher", teacher, "--corpus", args.corpus, "--out", distilled,
-                            "--method", "seqkd", "--backend", args.backend, "--compute-type", args.compute_type, *device])
+                            "--method", "seqkd", "--backend", args.backend, "--compute-type", args.compute_type,
+                            *device])
         corpora.append((f"{size} teacher", distilled, data, teacher))
 
     _step(analysis_cli, ["complexity", *(f"--corpus={name}={corpus}" for name, corpus, _, _ in corpora),
@@ -74,7 +75,8 @@ def add_parser(commands) -> None:
     study.add_argument("--corpus", required=True, help="prepared raw corpus directory")
     study.add_argument("--teacher", required=True, help="the main job's teacher run (the preset's own size)")
     study.add_argument("--distilled", required=True, help="the main job's SeqKD corpus (made by --teacher)")
-    study.add_argument("--student-runs", required=True, help="the main job's student directory (seqkd-nat compare --out)")
+    study.add_argument("--student-runs", required=True,
+                       help="the main job's student directory (seqkd-nat compare --out)")
     study.add_argument("--runs", required=True, help="where the other teachers go (RUNS/teacher-PRESET-SIZE)")
     study.add_argument("--out", required=True, help="directory for complexity/, bleu/ and the figures")
     # the teachers and the students train under the same preset: only the presets both have (the teachers'

@@ -14,7 +14,8 @@ from distill.io import InputError, dispatch, name_and_value
 
 
 def _add_prepare(subparsers) -> None:
-    prepare = subparsers.add_parser("prepare", help="prepare a corpus directory (text, sentencepiece, fairseq binaries, manifest)")
+    prepare = subparsers.add_parser("prepare",
+                                    help="prepare a corpus directory (text, sentencepiece, fairseq binaries, manifest)")
     kinds = prepare.add_subparsers(dest="kind", required=True)
 
     def common(parser, vocab_default):
@@ -22,7 +23,8 @@ def _add_prepare(subparsers) -> None:
         parser.add_argument("--vocab-size", type=int, default=vocab_default, help="joint sentencepiece vocabulary size")
         parser.add_argument("--seed", type=int, default=1)
 
-    bible = kinds.add_parser("bible-es-en", help="Spanish RV1909 -> English WEB (+KJV reference) from Debian's SWORD modules")
+    bible = kinds.add_parser("bible-es-en",
+                             help="Spanish RV1909 -> English WEB (+KJV reference) from Debian's SWORD modules")
     common(bible, 8000)
     bible.add_argument("--max-words", type=int, default=DEFAULT_MAX_WORDS,
                        help="drop (and count) verses longer than this (default: %(default)s)")
@@ -107,7 +109,8 @@ def _add_teacher(subparsers) -> None:
     teacher.add_argument("--corpus", required=True, help="prepared corpus directory")
     teacher.add_argument("--out", required=True, help="run directory (re-running resumes it)")
     teacher.add_argument("--preset", default="cpu", choices=sorted(PRESETS),
-                         help="schedule: tiny (tests, <1 min), cpu (bible-es-en, 2 cores, <=45 min), base/big (WMT14, GPUs)")
+                         help="schedule: tiny (tests, <1 min), cpu (bible-es-en, 2 cores, <=45 min), base/big (WMT14, "
+                              "GPUs)")
     teacher.add_argument("--size", choices=sorted(MODEL_SIZES), help="model size (default: the preset's)")
     teacher.add_argument("--max-update", type=int, help="override the preset's number of updates")
     teacher.add_argument("--stop-time-hours", type=float,
@@ -165,7 +168,8 @@ def _run_train_teacher(args) -> None:
     if args.stop_time_hours is not None:
         overrides["stop_time_hours"] = args.stop_time_hours
     if args.word_kd_teacher:
-        overrides["word_kd"] = {"teacher": str(Path(checkpoint_of(args.word_kd_teacher)).resolve()), "alpha": args.kd_alpha}
+        overrides["word_kd"] = {"teacher": str(Path(checkpoint_of(args.word_kd_teacher)).resolve()),
+                                "alpha": args.kd_alpha}
     manifest = train_teacher(args.corpus, args.out, preset=args.preset, size=args.size, seed=args.seed,
                              device=args.device, overrides=overrides, processes=args.processes,
                              precision=args.precision)
@@ -197,7 +201,8 @@ def _run_regenerate(args) -> None:
         cost = info["teacher_cost"]
         print(f"distilled corpus: {corpus.path}  ({cost['sentences']} sentences, "
               f"{cost['cpu_seconds_per_sentence'] * 1000:.1f} ms CPU/sentence)", flush=True)
-        print("distilled train targets vs references:\n" + format_scores(info["distilled_targets_vs_references"]["train"]))
+        scores = info["distilled_targets_vs_references"]["train"]
+        print("distilled train targets vs references:\n" + format_scores(scores))
 
 
 def build_parser() -> argparse.ArgumentParser:

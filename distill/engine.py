@@ -169,7 +169,8 @@ def train_run(run_dir, config: dict, build_arguments: Callable[[Path], list],
                 user_dir=user_dir, threads=threads, precision=precision.name)
     best = save_dir / final_checkpoint
     if not best.is_file():
-        raise RuntimeError(f"{save_dir}: fairseq finished without writing {final_checkpoint} (see {run_dir / 'train.log'})")
+        raise RuntimeError(f"{save_dir}: fairseq finished without writing {final_checkpoint} (see "
+                           f"{run_dir / 'train.log'})")
     manifest = {**config, **locations, "config_hash": key, "checkpoint": str(best.relative_to(run_dir)),
                 "train_wall_seconds": training_seconds(run_dir / "train.log"),
                 "train_wall_seconds_last_invocation": round(time.time() - started, 1), "train_log": "train.log"}
@@ -272,7 +273,8 @@ def load_ensemble(checkpoints: list[str], data_dir: str, overrides: dict | None 
             checkpoints, arg_overrides={"data": str(data_dir), **(overrides or {})})
     except Exception as err:  # fairseq raises bare Exceptions/pickle errors on bad files
         raise InputError(f"{checkpoints[0]}: cannot load checkpoint ({type(err).__name__}: "
-                         f"{str(err).splitlines()[0][:200] if str(err) else ''}); is it a complete fairseq checkpoint?") from None
+                         f"{str(err).splitlines()[0][:200] if str(err) else ''}); "
+                         "is it a complete fairseq checkpoint?") from None
     for model in models:
         model.eval()
     return models, cfg, task

@@ -119,7 +119,8 @@ def read_lines(path: str | os.PathLike) -> list[str]:
     with open(path, "rb") as handle:
         for number, text in numbered_lines(handle, str(path)):
             if "\r" in text:
-                raise InputError(f"{path}:{number}: stray carriage return inside the line; one sentence per line expected")
+                raise InputError(f"{path}:{number}: stray carriage return inside the line; one sentence per line "
+                                 f"expected")
             lines.append(text)
     return lines
 

@@ -127,7 +127,8 @@ def regenerate(request: RegenerationRequest) -> Corpus | None:
         raise InputError(f"{shard_dir}: shards of a run with other settings; delete the directory to start over")
     write_json(state_path, {**config, "config_hash": key})
 
-    columns = {split: {"src": corpus.lines(split, "src"), "tgt": corpus.lines(split, "tgt")} for split in REGENERATED_SPLITS}
+    columns = {split: {"src": corpus.lines(split, "src"), "tgt": corpus.lines(split,
+                                                                              "tgt")} for split in REGENERATED_SPLITS}
     shards = _shard_names({s: len(c["src"]) for s, c in columns.items()}, request.shard_size)
     mine = [s for n, s in enumerate(shards) if n % request.num_workers == request.worker_index]
     todo = [s for s in mine if not (shard_dir / f"{s[0]}-{s[1]:05d}.json").is_file()]
@@ -140,7 +141,8 @@ def regenerate(request: RegenerationRequest) -> Corpus | None:
                 cpu_before, wall_before, truncated_before = (translator.cpu_seconds, translator.wall_seconds,
                                                              translator.truncated)
                 nbest = translator.translate(columns[split]["src"][start:end])
-                targets = [pick(request.method, hyps, ref) for hyps, ref in zip(nbest, columns[split]["tgt"][start:end])]
+                targets = [pick(request.method, hyps, ref) for hyps, ref in zip(nbest,
+                                                                                columns[split]["tgt"][start:end])]
                 name = shard_dir / f"{split}-{index:05d}"
                 write_lines(name.with_suffix(".tgt"), targets)
                 write_json(name.with_suffix(".json"), {  # written last: marks the shard done
@@ -176,7 +178,8 @@ def _assemble(corpus: Corpus, sources: list[dict], out: Path, shard_dir: Path, s
         name = shard_dir / f"{split}-{index:05d}"
         info = read_json(name.with_suffix(".json"))
         if sha256_file(name.with_suffix(".tgt")) != info["tgt_sha256"]:
-            raise InputError(f"{name.with_suffix('.tgt')}: content does not match its record; delete the shard and re-run")
+            raise InputError(f"{name.with_suffix('.tgt')}: content does not match its record; delete the shard and "
+                             f"re-run")
         lines = read_lines(name.with_suffix(".tgt"))
         if len(lines) != end - start:
             raise InputError(f"{name.with_suffix('.tgt')}: {len(lines)} lines, expected {end - start}")
@@ -189,7 +192,8 @@ def _assemble(corpus: Corpus, sources: list[dict], out: Path, shard_dir: Path, s
         splits[split] = {column: corpus.lines(split, column) for column in names}
         if split in targets:
             if len(targets[split]) != len(splits[split]["src"]):
-                raise RuntimeError(f"{split}: {len(targets[split])} distilled lines for {len(splits[split]['src'])} sources")
+                raise RuntimeError(f"{split}: {len(targets[split])} distilled lines for {len(splits[split]['src'])} "
+                                   f"sources")
             original = splits[split]["tgt"]
             splits[split]["tgt"] = targets[split]
             splits[split]["orig"] = original  # keep the human reference next to the distilled target
@@ -203,17 +207,18 @@ def _assemble(corpus: Corpus, sources: list[dict], out: Path, shard_dir: Path, s
             "wall_seconds": round(sum(s["wall_seconds"] for s in stats), 2),
             "cpu_seconds_per_sentence": sum(s["cpu_seconds"] for s in stats) / max(sentences, 1),
             "wall_seconds_per_sentence": sum(s["wall_seconds"] for s in stats) / max(sentences, 1),
-            "median_shard_sentences_per_wall_second": statistics.median(s["lines"] / max(s["wall_seconds"], 1e-9) for s in stats),
+            "median_shard_sentences_per_wall_second": statistics.median(s["lines"] / max(s["wall_seconds"],
+                                                                                         1e-9) for s in stats),
             "device": device, "truncated_sources": sum(s["truncated_sources"] for s in stats)}
     filtered = {split: {"counts": {}, "examples": []} for split in SPLITS}
+    note = ("test is copied from the source corpus, never regenerated; raw/<split>.orig (and .orig.mode) hold "
+            "the original targets (and their modes)")
     built = build_corpus(out, splits, kind="distilled", config=config, sources=sources,
                          references=corpus.manifest["references"], filtered=filtered,
                          vocab_size=corpus.manifest["sentencepiece"]["vocab_size"], reuse_vocabulary_of=corpus,
                          extra_manifest={"distillation": {"teacher_cost": cost,
                                                           "distilled_targets_vs_references": quality,
-                                                          "note": "test is copied from the source corpus, never regenerated; "
-                                                                  "raw/<split>.orig (and .orig.mode) hold the original "
-                                                                  "targets (and their modes)"}})
+                                                          "note": note}})
     if built.manifest["config_hash"] != key:
         raise RuntimeError("assembled corpus has an unexpected config hash")
     shutil.rmtree(shard_dir)

@@ -56,7 +56,8 @@ def _lr_schedule(settings: dict) -> list:
     linear decay to 0 at ``max_update``, which fits a run of a fixed, short length."""
     scheduler = settings.get("lr_scheduler", "inverse_sqrt")
     if scheduler == "inverse_sqrt":
-        return ["--lr-scheduler", "inverse_sqrt", "--warmup-updates", settings["warmup_updates"], "--warmup-init-lr", "1e-07"]
+        return ["--lr-scheduler", "inverse_sqrt", "--warmup-updates", settings["warmup_updates"], "--warmup-init-lr",
+                "1e-07"]
     if scheduler != "linear":
         raise InputError(f"lr_scheduler {scheduler!r}: expected inverse_sqrt or linear")
     return ["--lr-scheduler", "polynomial_decay", "--warmup-updates", settings["warmup_updates"],
@@ -84,7 +85,8 @@ def shared_training_arguments(corpus: Corpus, save_dir: Path, settings: dict, se
         "--update-freq", settings.get("update_freq", 1),
         "--save-dir", save_dir, *(["--no-epoch-checkpoints"] if not keep_epoch_checkpoints else []),
         "--save-interval-updates", settings["save_interval_updates"],
-        "--keep-interval-updates", settings.get("keep_interval_updates", 1), "--seed", seed, "--log-format", "simple", "--log-interval", 50,
+        "--keep-interval-updates", settings.get("keep_interval_updates", 1), "--seed", seed, "--log-format", "simple",
+        "--log-interval", 50,
         "--num-workers", 0, "--skip-invalid-size-inputs-valid-test",
     ]
     if not settings.get("epoch_saves", True):
@@ -102,7 +104,8 @@ def shared_training_arguments(corpus: Corpus, save_dir: Path, settings: dict, se
 
 def training_arguments(corpus: Corpus, save_dir: Path, settings: dict, seed: int, device: str,
                        precision: str = "fp32") -> list:
-    """The AR teacher's fairseq-train arguments; ``settings["word_kd"]`` = {"teacher", "alpha"} selects word-level KD."""
+    """The AR teacher's fairseq-train arguments; ``settings["word_kd"]`` = {"teacher", "alpha"} selects
+    word-level KD."""
     word_kd = settings.get("word_kd")
     criterion = (["--criterion", "word_kd", "--teacher-checkpoint", word_kd["teacher"], "--kd-alpha", word_kd["alpha"]]
                  if word_kd else ["--criterion", "label_smoothed_cross_entropy"])
@@ -154,7 +157,8 @@ def teacher_evaluation_stem(corpus: Corpus, split: str, beam: int) -> str:
     return f"{corpus.path.name}.{split}.beam{beam}"
 
 
-def evaluate_teacher(run_dir, corpus_dir=None, *, split: str = "test", beam: int = 5, device: str | None = None) -> dict:
+def evaluate_teacher(run_dir, corpus_dir=None, *, split: str = "test", beam: int = 5,
+                     device: str | None = None) -> dict:
     """Translate a split with the best checkpoint; BLEU/chrF against each and all references."""
     from distill.generation import DecodeSettings, Translator
     from distill.scoring import evaluate_on_split, format_scores
@@ -164,7 +168,9 @@ def evaluate_teacher(run_dir, corpus_dir=None, *, split: str = "test", beam: int
     corpus = Corpus.open(corpus_dir or manifest["corpus"])
     translator = Translator.autoregressive([manifest["checkpoint"]], corpus,
                                            DecodeSettings(beam=beam, device=device or default_device()))
-    result = evaluate_on_split(translator, corpus, split, run_dir / "eval", teacher_evaluation_stem(corpus, split, beam))
+    stem = teacher_evaluation_stem(corpus, split, beam)
+    result = evaluate_on_split(translator, corpus, split, run_dir / "eval", stem)
     result["beam"] = beam
-    print(f"teacher {run_dir} on {corpus.path.name}/{split} (beam {beam}):\n{format_scores(result['scores'])}", flush=True)
+    print(f"teacher {run_dir} on {corpus.path.name}/{split} (beam {beam}):\n{format_scores(result['scores'])}",
+          flush=True)
     return result

@@ -1,6 +1,7 @@
 """`seqkd-nat`: train non-autoregressive students, decode text with any trained run, compare.
 
-  seqkd-nat train    --student KIND (ctc, ctc-glat, nat, nat-glat, cmlm, duration, ar) --corpus C --out RUN [--teacher T]
+  seqkd-nat train    --student KIND --corpus C --out RUN [--teacher T]   (KIND: ctc, ctc-glat, nat, nat-glat,
+                     cmlm, duration, ar)
   seqkd-nat decode   --run RUN [--input FILE] [--output FILE] [--length-beam 3 --rescore-teacher T]
   seqkd-nat evaluate --run RUN [--split test]
   seqkd-nat compare  --teacher T --raw C --distilled [NAME=]D [...] --out DIR [--seeds 1,2,3]  (raw vs distilled table)
@@ -25,7 +26,8 @@ def _decoding_options(parser) -> None:
     parser.add_argument("--blank-penalty", type=float,
                         help="ctc students: subtracted from the blank's log-probability (default: the value `compare` "
                              "tuned on the validation set, else 0)")
-    parser.add_argument("--beam", type=int, default=5, help="beam size when RUN is autoregressive (teacher, ar student)")
+    parser.add_argument("--beam", type=int, default=5,
+                        help="beam size when RUN is autoregressive (teacher, ar student)")
     parser.add_argument("--max-tokens", type=int, default=6000, help="tokens per batch")
     parser.add_argument("--device", choices=["cpu", "cuda"], help="default: cuda if available")
     parser.add_argument("--corpus", help="corpus directory for vocabulary and sentencepiece (default: the run's)")
@@ -43,11 +45,13 @@ def _preset_options(parser) -> None:
     parser.add_argument("--max-update", type=int, help="override the preset's number of updates")
     parser.add_argument("--lr", type=float, help="override the preset's peak learning rate")
     parser.add_argument("--lr-scheduler", choices=["inverse_sqrt", "linear"],
-                        help="inverse_sqrt (the presets') or linear: warm-up, then a linear decay to 0 at the last update")
+                        help="inverse_sqrt (the presets') or linear: warm-up, then a linear decay to 0 at the last "
+                             "update")
     parser.add_argument("--warmup-updates", type=int, help="override the preset's warm-up")
     parser.add_argument("--dropout", type=float, help="override the preset's dropout")
     parser.add_argument("--stop-time-hours", type=float,
-                        help="stop training after this many hours (fairseq's own cap; the schedule does not depend on it)")
+                        help="stop training after this many hours (fairseq's own cap; the schedule does not depend on "
+                             "it)")
     parser.add_argument("--save-interval-updates", type=int,
                         help="override the preset's checkpoint interval (the points of the learning curves)")
 
@@ -104,15 +108,16 @@ def build_parser() -> argparse.ArgumentParser:
                               "--distilled data/c.seqkd --distilled seq-inter=data/c.seq-inter (unnamed: distilled)")
     compare.add_argument("--out", required=True, help="directory for the student runs and the table")
     compare.add_argument("--students", default=",".join(DEFAULT_STUDENTS),
-                         help=f"comma-separated, in table order, from {','.join(student_names())} (default: %(default)s); "
-                              "the first is the headline student")
+                         help=f"comma-separated, in table order, from {','.join(student_names())} (default: "
+                              f"%(default)s); the first is the headline student")
     compare.add_argument("--preset", default="cpu", choices=sorted(PRESETS))
     _preset_options(compare)
     compare.add_argument("--seeds", default="1", help="the headline student's training seeds, e.g. 1,2,3 (mean ± sd)")
     compare.add_argument("--other-seeds", help="the other students' seeds (default: --seeds)")
     compare.add_argument("--parallel-runs", type=int, default=1, metavar="N",
                          help="train N runs at a time (a student's raw and distilled runs side by side), each with "
-                              "1/N of the CPU threads; on a CPU, 2 trains more updates per hour than 1 (docs/design.md)")
+                              "1/N of the CPU threads; on a CPU, 2 trains more updates per hour than 1 "
+                              "(docs/design.md)")
     add_precision_option(compare)
     _decoding_options(compare)
     return parser

@@ -155,7 +155,8 @@ def compare(*, teacher: str, raw: str, distilled: str | dict[str, str], out, see
                     run = student_run_dir(out, student, data, seed)
                     penalty = tune(student, run)
                     stem = evaluation_stem(student, beam, iterations, penalty, length_beam, rescored)
-                    evaluation = evaluate_on_split(translator_for(run, beam=beam), test_corpus, "test", run / "eval", stem)
+                    evaluation = evaluate_on_split(translator_for(run, beam=beam), test_corpus, "test", run / "eval",
+                                                   stem)
                     hypotheses[data, seed] = evaluation.pop("hypotheses")
                     results.append({"system": student, "data": data, "seed": seed, "decoding": decoding,
                                     **({"blank_penalty": penalty} if student_kind(student).ctc else {}),
@@ -172,7 +173,8 @@ def compare(*, teacher: str, raw: str, distilled: str | dict[str, str], out, see
                 curves.append({"student": student, "data": data, "seed": seed, "points": points})
     teacher_valid = _teacher_evaluation(teacher, test_corpus, translator_for, "valid")["scores"]
     signatures = {name: score["bleu_signature"] for name, score in teacher_result["scores"].items()}
-    return {"results": results, "teacher": teacher, "raw": str(raw), "distilled": str(next(iter(distilled_corpora.values()))),
+    return {"results": results, "teacher": teacher, "raw": str(raw),
+            "distilled": str(next(iter(distilled_corpora.values()))),
             "distilled_corpora": {name: str(path) for name, path in distilled_corpora.items()},
             "teacher_cost": costs, "preset": preset, "overrides": overrides or {},
             "precisions": dict(sorted(precisions.items())),
@@ -279,8 +281,10 @@ def gain_table(result: dict) -> str:
         cost = costs.get(data, {})
         cost = (f"{1000 * cost['cpu_seconds_per_sentence']:.1f} ({cost['device']})"
                 if cost.get("cpu_seconds_per_sentence") is not None else "")
-        lines.append(f"| {system} | {decoding} | {data} | {delta:+.2f} | {significant} of {len(distilled['p_value_vs_raw'])} | "
-                     f"{raw['bleu'][primary]['mean'] / teacher:.0%} | {distilled['bleu'][primary]['mean'] / teacher:.0%} | "
+        lines.append(f"| {system} | {decoding} | {data} | {delta:+.2f} | {significant} of "
+                     f"{len(distilled['p_value_vs_raw'])} | "
+                     f"{raw['bleu'][primary]['mean'] / teacher:.0%} | "
+                     f"{distilled['bleu'][primary]['mean'] / teacher:.0%} | "
                      f"{cost} |")
     return "\n".join(lines) + ("\n\nTeacher cost: the regeneration's CPU time per sentence, where it ran (on a GPU, "
                                "the host's CPU time: not comparable with a CPU's).\n")
@@ -313,7 +317,8 @@ def student_precisions(result: dict) -> list[str]:
 
 def settings_line(result: dict) -> str:
     """What the students were trained with: the preset and what the command line changed in it."""
-    changed = ", ".join(f"{key.replace('_', '-')} {value}" for key, value in sorted(result.get("overrides", {}).items()))
+    changed = ", ".join(f"{key.replace('_', '-')} {value}" for key, value in sorted(result.get("overrides",
+                                                                                               {}).items()))
     precisions = student_precisions(result)
     trained = f"; trained in {' and '.join(precisions)}" if precisions else ""
     return (f"Students: preset `{result['preset']}` with each student's own schedule (nat/registry.py){trained}"

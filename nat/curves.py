@@ -27,7 +27,8 @@ def interval_checkpoints(run_dir) -> dict[int, Path]:
     interval, and checkpoint_last.pt for the final update (it is rewritten at every save)."""
     run_dir = Path(run_dir)
     interval = read_run_manifest(run_dir)["settings"]["save_interval_updates"]
-    saved = [(Path(path).name, int(n)) for path, n in SAVED.findall((run_dir / "train.log").read_text(encoding="utf-8"))]
+    saved = [(Path(path).name, int(n)) for path,
+             n in SAVED.findall((run_dir / "train.log").read_text(encoding="utf-8"))]
     found = {}
     for name, updates in saved:
         path = run_dir / "checkpoints" / name
@@ -48,7 +49,8 @@ def wall_seconds_at(train_log, updates: list[int]) -> dict[int, float | None]:
 def training_loss_at(train_log, updates: list[int]) -> dict[int, float | None]:
     """fairseq's training loss at each update count: the mean over the log interval (or epoch) that
     ends there or last before it."""
-    logged = sorted((int(n), float(loss)) for loss, n in TRAINING_LOSS.findall(Path(train_log).read_text(encoding="utf-8")))
+    logged = sorted((int(n), float(loss)) for loss,
+                    n in TRAINING_LOSS.findall(Path(train_log).read_text(encoding="utf-8")))
     return {target: next((loss for n, loss in reversed(logged) if n <= target), None) for target in updates}
 
 

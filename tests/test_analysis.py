@@ -108,11 +108,13 @@ def test_tradeoff_figure_pairs_complexity_with_bleu(tmp_path):
     outputs["again"] = [references[1], *outputs["raw"][1:]]
     for name, bleu in (("raw", 10.0), ("seqkd", 14.0), ("again", 10.5)):
         (tmp_path / f"{name}.json").write_text(json.dumps({"corpus": str(raw), "split": "test", "scores": {
-            "kjv": {"bleu": bleu - 3, "bleu_signature": "nrefs:1"}, "web": {"bleu": bleu + 3, "bleu_signature": "nrefs:1"},
+            "kjv": {"bleu": bleu - 3, "bleu_signature": "nrefs:1"}, "web": {"bleu": bleu + 3,
+                                                                            "bleu_signature": "nrefs:1"},
             "web+kjv": {"bleu": bleu, "bleu_signature": "nrefs:2"}}}))
         (tmp_path / f"{name}.hyp").write_text("\n".join(outputs[name]) + "\n")
     assert analysis_main(["tradeoff", "--complexity-json", str(tmp_path / "complexity.json"),
-                          "--bleu", f"raw={tmp_path / 'raw.json'}", "--bleu", f"small teacher={tmp_path / 'seqkd.json'}",
+                          "--bleu", f"raw={tmp_path / 'raw.json'}", "--bleu",
+                          f"small teacher={tmp_path / 'seqkd.json'}",
                           "--bleu", f"raw again={tmp_path / 'again.json'}", "--out", str(tmp_path / "fig")]) == 0
     points = json.loads((tmp_path / "fig" / "complexity_vs_bleu.json").read_text())["points"]
     assert [(p["complexity_bits"], p["faithfulness_bits"], p["teacher_valid_bleu"], p["bleu"]) for p in points] == [
@@ -121,10 +123,12 @@ def test_tradeoff_figure_pairs_complexity_with_bleu(tmp_path):
     # sentence differs, and no significance for outputs that differ in one sentence
     assert points[0]["p_vs_first"] is None
     assert points[1]["p_vs_first"] == pytest.approx(1 / 1001) and points[2]["p_vs_first"] > 0.1
-    assert "| small teacher | 33.30 | 1.500 | 0.700 | 14.00 | 0.001 |" in (tmp_path / "fig" / "complexity_vs_bleu.md").read_text()
+    table = (tmp_path / "fig" / "complexity_vs_bleu.md").read_text()
+    assert "| small teacher | 33.30 | 1.500 | 0.700 | 14.00 | 0.001 |" in table
     (tmp_path / "seqkd.hyp").unlink()
     assert analysis_main(["tradeoff", "--complexity-json", str(tmp_path / "complexity.json"),
-                          "--bleu", f"raw={tmp_path / 'raw.json'}", "--bleu", f"small teacher={tmp_path / 'seqkd.json'}",
+                          "--bleu", f"raw={tmp_path / 'raw.json'}", "--bleu",
+                          f"small teacher={tmp_path / 'seqkd.json'}",
                           "--out", str(tmp_path / "fig")]) == 1  # no outputs to test
     assert analysis_main(["tradeoff", "--complexity-json", str(tmp_path / "complexity.json"), "--reference", "web",
                           "--bleu", f"raw={tmp_path / 'raw.json'}", "--out", str(tmp_path / "web")]) == 0
@@ -151,7 +155,8 @@ def test_rare_word_recall_and_name_copies_on_a_hand_checked_case():
 
     # names: capitalized, not first, in the source too once accents go; 'The' (first) and 'God' (not in source) are not
     assert names("Y Simeón y Leví vinieron a Dios", "The sons Simeon and Levi came to God") == ["Simeon", "Levi"]
-    copies = name_copies([names("Y Simeón y Leví vinieron", "So Simeon and Levi came")], ["and simeon and Levi came Levi"])
+    copies = name_copies([names("Y Simeón y Leví vinieron", "So Simeon and Levi came")],
+                         ["and simeon and Levi came Levi"])
     assert copies == {"names": 2, "copied": 1, "rate": 0.5}  # case matters: 'simeon' is not a copy
 
     assert output_statistics(outputs, references) == {"types": 5, "length_ratio": 7 / 6}
@@ -168,7 +173,8 @@ def test_calibration_error_and_entropy_on_hand_computed_cases():
     result = calibration(torch.tensor([0.95, 0.95, 0.15, 0.15]), torch.tensor([True, False, False, False]))
     assert result["ece"] == pytest.approx(0.5 * 0.45 + 0.5 * 0.15)
     assert [(b["count"], b["accuracy"]) for b in result["bins"]] == [(2, 0.0), (2, 0.5)]
-    assert calibration(torch.tensor([1.0, 0.75]), torch.tensor([True, True]))["ece"] == pytest.approx(0.125)  # 1.0: last bin
+    assert calibration(torch.tensor([1.0, 0.75]), torch.tensor([True,
+                                                                True]))["ece"] == pytest.approx(0.125)  # 1.0: last bin
     uniform = torch.full((1, 4), math.log(0.25))
     certain = torch.log(torch.tensor([[1.0, 1e-30, 1e-30, 1e-30]]))
     assert entropy_bits(uniform).item() == pytest.approx(2.0)

@@ -23,7 +23,8 @@ def pair(tmp_path):
 
 
 def _prepare(tmp_path, *extra):
-    return main(["prepare", "files", "--out", str(tmp_path / "corpus"), "--vocab-size", "60", "--max-words", "30", *extra])
+    return main(["prepare", "files", "--out", str(tmp_path / "corpus"), "--vocab-size", "60", "--max-words", "30",
+                 *extra])
 
 
 def test_prepare_files_writes_a_complete_corpus(tmp_path, pair):
@@ -52,7 +53,8 @@ def test_explicit_valid_test_and_extra_reference(tmp_path, pair):
     dev_s = _write(tmp_path / "dev.es", ["hola mundo", "adios"])
     dev_t = _write(tmp_path / "dev.en", ["hello world", "bye"])
     dev_r = _write(tmp_path / "dev.ref2", ["hi world", "goodbye"])
-    assert _prepare(tmp_path, "--src", str(src), "--tgt", str(tgt), "--valid-src", str(dev_s), "--valid-tgt", str(dev_t),
+    assert _prepare(tmp_path, "--src", str(src), "--tgt", str(tgt), "--valid-src", str(dev_s), "--valid-tgt",
+                    str(dev_t),
                     "--test-src", str(dev_s), "--test-tgt", str(dev_t), "--valid-ref", f"alt={dev_r}",
                     "--test-ref", f"alt={dev_r}") == 0
     corpus = Corpus.open(tmp_path / "corpus")

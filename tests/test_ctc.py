@@ -60,7 +60,8 @@ def test_best_alignment_matches_brute_force_in_a_padded_batch(seed):
         if best > -math.inf:
             chosen = path[row, :time]
             assert collapse(chosen, BLANK) == target
-            assert sum(float(log_probs[row, t, k]) for t, k in enumerate(chosen.tolist())) == pytest.approx(best, abs=1e-5)
+            assert sum(float(log_probs[row, t, k]) for t, k in enumerate(chosen.tolist())) == pytest.approx(best,
+                                                                                                            abs=1e-5)
         assert path[row, time:].eq(BLANK).all()
 
 

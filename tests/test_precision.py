@@ -25,7 +25,8 @@ CHOICES = [
 
 
 @pytest.mark.parametrize("requested, device, preset, feature, expected", CHOICES)
-def test_the_precision_chosen_for_each_device_cpu_and_request(requested, device, preset, feature, expected, monkeypatch):
+def test_the_precision_chosen_for_each_device_cpu_and_request(requested, device, preset, feature, expected,
+                                                              monkeypatch):
     monkeypatch.setattr(precision_module, "cpu_bf16_feature", lambda: feature)
     chosen = choose_precision(requested, device, preset)
     assert chosen.name == expected and chosen.autocast == (expected == "bf16")

@@ -40,7 +40,8 @@ def test_seqkd_and_seq_inter_write_distilled_corpora(tiny_teacher, tiny_syntheti
         assert info["distillation"]["teacher_cost"]["cpu_seconds_per_sentence"] > 0
         assert "bleu_signature" in info["distillation"]["distilled_targets_vs_references"]["train"]["tgt"]
         # same vocabulary as the source corpus
-        assert (distilled.bin_dir / "dict.src.txt").read_bytes() == (tiny_synthetic.bin_dir / "dict.src.txt").read_bytes()
+        dictionary = (tiny_synthetic.bin_dir / "dict.src.txt").read_bytes()
+        assert (distilled.bin_dir / "dict.src.txt").read_bytes() == dictionary
         assert not (tmp_path / f".{method}.shards").exists()
 
 

@@ -38,7 +38,8 @@ ARGUMENT_PARTS = [
     ("nat", 300, ["--arch", "nonautoregressive_transformer", "--noise", "full_mask", "--src-embedding-copy"], None),
     ("nat-glat", 40, ["--arch", "glancing_nat", "--glance-start", 0.5, "--glance-end", 0.3, "--glance-updates", 40,
                       "--noise", "full_mask", "--src-embedding-copy"], None),
-    ("cmlm", 300, ["--arch", "cmlm_transformer", "--noise", "random_mask", "--pred-length-offset"], "--apply-bert-init"),
+    ("cmlm", 300, ["--arch", "cmlm_transformer", "--noise", "random_mask", "--pred-length-offset"],
+     "--apply-bert-init"),
     ("ar", 300, ["--arch", "transformer", "--criterion", "label_smoothed_cross_entropy", "--label-smoothing", "0.1",
                  "--decoder-layers", 1], "--left-pad-source"),
 ]

@@ -49,7 +49,8 @@ def test_killed_preparation_is_never_read_as_done_and_rerun_matches(tmp_path):
 
 def test_killed_training_resumes_from_its_last_checkpoint(tiny_synthetic, tmp_path):
     run = tmp_path / "teacher"
-    command = [sys.executable, "-m", "distill", "train-teacher", "--corpus", str(tiny_synthetic.path), "--out", str(run),
+    command = [sys.executable, "-m", "distill", "train-teacher", "--corpus", str(tiny_synthetic.path), "--out",
+               str(run),
                "--preset", "tiny", "--max-update", "200", "--device", "cpu", "--no-eval"]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     last = run / "checkpoints" / "checkpoint_last.pt"
@@ -89,10 +90,12 @@ def test_bad_input_is_a_one_line_error(case, tiny_students, tiny_synthetic, tmp_
         code = nat_main(["decode", "--run", str(tiny_students["nat"][0]), "--input", str(bad)])
         expected = r"in\.txt:2: invalid UTF-8"
     elif case == "decode_missing_run":
-        code = nat_main(["decode", "--run", str(tmp_path / "nothing"), "--input", str(tiny_synthetic.raw("test", "src"))])
+        code = nat_main(["decode", "--run", str(tmp_path / "nothing"), "--input", str(tiny_synthetic.raw("test",
+                                                                                                         "src"))])
         expected = r"nothing/manifest\.json: missing"
     elif case == "regenerate_no_manifest":
-        code = distill_main(["regenerate", "--teacher", str(tiny_students["nat"][1]["checkpoint"]), "--corpus", str(half),
+        code = distill_main(["regenerate", "--teacher", str(tiny_students["nat"][1]["checkpoint"]), "--corpus",
+                             str(half),
                              "--out", str(tmp_path / "d")])
         expected = r"half-corpus/manifest\.json: missing"
     elif case == "decode_missing_input":
@@ -116,12 +119,14 @@ def test_bad_input_is_a_one_line_error(case, tiny_students, tiny_synthetic, tmp_
         empty.write_text("")
         corpus = distill_main([*SYNTHETIC, "--train-size", "300", "--out", str(tmp_path / "k2")])
         assert corpus == 0
-        code = analysis_main(["modes", "--corpus", str(tmp_path / "k2"), "--hyp", f"x={empty}", "--out", str(tmp_path / "m")])
+        code = analysis_main(["modes", "--corpus", str(tmp_path / "k2"), "--hyp", f"x={empty}", "--out",
+                              str(tmp_path / "m")])
         expected = r"empty\.hyp: file is empty"
     elif case == "modes_unknown_mode_name":
         corpus = distill_main([*SYNTHETIC, "--train-size", "300", "--out", str(tmp_path / "k2")])
         assert corpus == 0
-        code = analysis_main(["modes", "--corpus", str(tmp_path / "k2"), "--hyp", f"x={tmp_path / 'k2' / 'raw' / 'test.tgt'}",
+        code = analysis_main(["modes", "--corpus", str(tmp_path / "k2"), "--hyp",
+                              f"x={tmp_path / 'k2' / 'raw' / 'test.tgt'}",
                               "--mode-name", "7=WEB", "--out", str(tmp_path / "m")])
         expected = r"--mode-name 7: no such mode in .*train\.mode"
     elif case == "train_missing_corpus":
@@ -133,7 +138,8 @@ def test_bad_input_is_a_one_line_error(case, tiny_students, tiny_synthetic, tmp_
         tgt.write_text("".join(f"one {i}\n" for i in range(200)))
         assert distill_main(["prepare", "files", "--src", str(src), "--tgt", str(tgt), "--out", str(tmp_path / "c"),
                              "--vocab-size", "40", "--held-out-per-mille", "100"]) == 0
-        code = analysis_main(["modes", "--corpus", str(tmp_path / "c"), "--hyp", f"x={src}", "--out", str(tmp_path / "m")])
+        code = analysis_main(["modes", "--corpus", str(tmp_path / "c"), "--hyp", f"x={src}", "--out",
+                              str(tmp_path / "m")])
         expected = r"train\.mode: missing"
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1

@@ -19,7 +19,8 @@ def test_reproduce_script_writes_table_report_and_figures(tiny_students, tiny_te
     (runs / "teacher-tiny").symlink_to(tiny_teacher[0])  # same config: the script skips training it
     for student, (run, _) in tiny_students.items():  # the raw students too; the distilled ones get trained
         shutil.copytree(run, runs / "students-tiny" / f"{student}-raw-seed1")
-    shutil.copytree(tiny_students["ctc"][0], runs / "students-tiny" / "ctc-distilled-small-seed1")  # the complexity study's
+    shutil.copytree(tiny_students["ctc"][0],
+                    runs / "students-tiny" / "ctc-distilled-small-seed1")  # the complexity study's
     env = {**os.environ, "PRESET": "tiny", "SEEDS": "1", "DEVICE": "cpu", "CORPUS": str(tiny_synthetic.path),
            "RUNS": str(runs), "RESULTS": str(results), "SEQKD_BIN": str(Path(sys.executable).parent)}
     done = subprocess.run(["bash", str(ROOT / "scripts" / "reproduce_nat_distillation.sh")], env=env,
@@ -47,7 +48,8 @@ def test_reproduce_script_writes_table_report_and_figures(tiny_students, tiny_te
         "test.greedy.json", "test.beam5.json"]
     assert all(Path(r["evaluation"]).name == f"test.blank-penalty{r['blank_penalty']:g}.json"
                for r in records if r["system"].startswith("ctc"))
-    assert records[0]["evaluation"] == str(runs / "teacher-tiny" / "eval" / f"{tiny_synthetic.path.name}.test.beam5.json")
+    teacher_evaluation = runs / "teacher-tiny" / "eval" / f"{tiny_synthetic.path.name}.test.beam5.json"
+    assert records[0]["evaluation"] == str(teacher_evaluation)
     trained = (runs / "students-tiny" / "ctc-distilled-seed1" / "manifest.json").stat().st_mtime
     assert Path(records[0]["evaluation"]).stat().st_mtime < trained  # train-teacher's evaluation, not made again
 
@@ -68,7 +70,8 @@ def test_reproduce_script_writes_table_report_and_figures(tiny_students, tiny_te
     reference = lost["training_corpus"]["raw targets"]  # the raw targets against themselves recall everything
     assert reference["length_ratio"] == 1.0 and all(
         bucket["recall"] in (None, 1.0) for bucket in reference["recall_by_source_frequency"].values())
-    assert set(lost["test_outputs"]) == {"AR teacher", "ctc, raw", "ctc, distilled", "ctc-glat, raw", "ctc-glat, distilled",
+    assert set(lost["test_outputs"]) == {"AR teacher", "ctc, raw", "ctc, distilled", "ctc-glat, raw",
+                                         "ctc-glat, distilled",
                                          "ar, raw, greedy", "ar, distilled, greedy", "ar, raw, beam 5",
                                          "ar, distilled, beam 5"}
     confidence = json.loads((out / "confidence" / "confidence.json").read_text())["systems"]

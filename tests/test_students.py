@@ -158,7 +158,8 @@ def test_decode_round_trips_1000_lines_in_order(tiny_students, tiny_synthetic, t
     source = tmp_path / "in.txt"
     source.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
     output = tmp_path / "out.txt"
-    assert nat_main(["decode", "--run", str(run), "--input", str(source), "--output", str(output), "--device", "cpu"]) == 0
+    assert nat_main(["decode", "--run", str(run), "--input", str(source), "--output", str(output), "--device",
+                     "cpu"]) == 0
     decoded = output.read_text(encoding="utf-8").split("\n")[:-1]
     assert len(decoded) == 1000
     assert decoded[10] == decoded[500] == ""
@@ -210,7 +211,8 @@ def test_table_over_several_seeds_and_distilled_corpora_gives_mean_sd_one_p_per_
     from nat.compare import gain_table, markdown_table, training_loss_table
 
     def record(system, data, seed, bleu, seconds, p=None):
-        return {"system": system, "data": data, "seed": seed, "decoding": "beam 5" if system == "teacher" else "one pass",
+        return {"system": system, "data": data, "seed": seed,
+                "decoding": "beam 5" if system == "teacher" else "one pass",
                 "scores": {"web": {"bleu": bleu}}, "decode_wall_seconds": seconds,
                 **({"p_value_vs_raw": p} if p is not None else {})}
 
@@ -221,7 +223,8 @@ def test_table_over_several_seeds_and_distilled_corpora_gives_mean_sd_one_p_per_
     result = {"results": [record("teacher", "raw", None, 30.0, 4.0), record("nat", "raw", 1, 5.0, 1.0),
                           record("nat", "raw", 2, 7.0, 3.0), record("nat", "distilled", 1, 8.0, 2.0, p=0.001),
                           record("nat", "distilled", 2, 10.0, 2.0, p=0.0456),
-                          record("nat", "seq-inter", 1, 11.0, 2.0, p=0.002), record("nat", "seq-inter", 2, 12.0, 2.0, p=0.003)],
+                          record("nat", "seq-inter", 1, 11.0, 2.0, p=0.002), record("nat", "seq-inter", 2, 12.0, 2.0,
+                                                                                    p=0.003)],
               "references": ["web"], "test_sentences": 3, "bleu_signatures": {"web": "nrefs:1"},
               "teacher_cost": {"distilled": {"cpu_seconds_per_sentence": 0.0123, "device": "cpu"},
                                "seq-inter": {"cpu_seconds_per_sentence": 0.0456, "device": "cuda"}},
@@ -378,8 +381,10 @@ def test_training_loss_is_read_from_fairseq_log_lines(tmp_path):
     log.write_text(
         "2026-01-01 | INFO | train_inner | epoch 001:     50 / 280 loss=16.463, nll_loss=15.1, ups=0.86, "
         "num_updates=50, lr=0.00025, wall=60\n"
-        "2026-01-01 | INFO | train_inner | epoch 001:    100 / 280 loss=10.013, nll_loss=9.9, num_updates=100, wall=113\n"
-        "2026-01-01 | INFO | train | epoch 001 | loss 9.534 | nll_loss 8.367 | ppl 741.29 | num_updates 150 | wall 170\n")
+        "2026-01-01 | INFO | train_inner | epoch 001:    100 / 280 loss=10.013, nll_loss=9.9, num_updates=100, "
+        "wall=113\n"
+        "2026-01-01 | INFO | train | epoch 001 | loss 9.534 | nll_loss 8.367 | ppl 741.29 | num_updates 150 | wall "
+        "170\n")
     assert training_loss_at(log, [50, 120, 150, 10]) == {50: 16.463, 120: 10.013, 150: 9.534, 10: None}
 
 

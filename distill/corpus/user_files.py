@@ -25,7 +25,8 @@ def _held_out_split(source: str, valid_per_mille: int, test_per_mille: int) -> s
 
 def prepare_files(out_dir, *, train: dict[str, str], valid: dict[str, str] | None = None,
                   test: dict[str, str] | None = None, extra_refs: dict[str, dict[str, str]] | None = None,
-                  vocab_size: int = 8000, max_words: int = DEFAULT_MAX_WORDS, held_out_per_mille: int = 20, seed: int = 1):
+                  vocab_size: int = 8000, max_words: int = DEFAULT_MAX_WORDS, held_out_per_mille: int = 20,
+                  seed: int = 1):
     """``train``/``valid``/``test`` map "src"/"tgt" to paths; ``extra_refs[split][name]`` to paths."""
     extra_refs = extra_refs or {}
     if extra_refs.get("train"):

@@ -5,7 +5,8 @@ loss = (1 - kd_alpha) * label-smoothed NLL(gold)  +  kd_alpha * sum_t KL(p_teach
 The teacher is a fairseq checkpoint with the same dictionary, run under teacher forcing
 on the same batch. Its parameters are frozen (fairseq hands criterion parameters to the
 optimizer, so they must not require gradients). Use with
-``seqkd-distill train-teacher --word-kd-teacher T`` (fairseq: ``--criterion word_kd --teacher-checkpoint T.pt --kd-alpha 0.5`` with this ``--user-dir``).
+``seqkd-distill train-teacher --word-kd-teacher T`` (fairseq: ``--criterion word_kd --teacher-checkpoint T.pt
+--kd-alpha 0.5`` with this ``--user-dir``).
 (No ``from __future__ import annotations`` here: fairseq needs real types on config fields.)
 """
 
@@ -24,7 +25,8 @@ from fairseq.criterions.label_smoothed_cross_entropy import (
 
 @dataclass
 class WordKDConfig(LabelSmoothedCrossEntropyCriterionConfig):
-    teacher_checkpoint: str = field(default="", metadata={"help": "fairseq checkpoint of the AR teacher (trusted file)"})
+    teacher_checkpoint: str = field(default="",
+                                    metadata={"help": "fairseq checkpoint of the AR teacher (trusted file)"})
     kd_alpha: float = field(default=0.5, metadata={"help": "weight of the KL-to-teacher term; 0 = plain NLL"})
     kd_temperature: float = field(default=1.0, metadata={"help": "softmax temperature for teacher and student"})
 

@@ -49,7 +49,8 @@ class DurationNATLoss(FairseqCriterion):
         sample_size, ntokens = total("sample_size"), total("ntokens")
         metrics.log_scalar("loss", total("loss") / sample_size / math.log(2), sample_size, round=3)
         metrics.log_scalar("nll_loss", total("nll_loss") / ntokens / math.log(2), ntokens, round=3)
-        metrics.log_scalar("duration_loss", total("duration_loss") / max(total("nsource"), 1), total("nsource"), round=3)
+        metrics.log_scalar("duration_loss", total("duration_loss") / max(total("nsource"), 1), total("nsource"),
+                           round=3)
 
     @staticmethod
     def logging_outputs_can_be_summed() -> bool:
