@@ -118,6 +118,7 @@ def _compare_outputs(path: str) -> list[str]:
     """NAME=FILE items for the teacher and the headline student (first seed, first decoding) on raw
     and on distilled data, read from the results of ``seqkd-nat compare``."""
     from distill.io import read_json
+    from nat.systems import TEACHER
 
     comparison = read_json(path)
     # the results are in table order, the command line's; the JSON's keys (seeds) are sorted
@@ -126,7 +127,7 @@ def _compare_outputs(path: str) -> list[str]:
     outputs = {}
     for record in comparison["results"]:
         if record["system"] == "teacher":
-            outputs.setdefault("AR teacher", record["hypotheses"])
+            outputs.setdefault(TEACHER.label, record["hypotheses"])
         elif record["system"] == student and record["seed"] == seeds[0]:
             outputs.setdefault(f"{student}, {record['data']} data", record["hypotheses"])
     return [f"{name}={hypotheses}" for name, hypotheses in outputs.items()]
@@ -209,19 +210,19 @@ def _modes_markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _without_data(name: str) -> str:
-    """A system's name without its training data ("ar, raw, greedy" -> "ar, greedy")."""
-    from nat.compare import split_system_name
+def _without_data(name: str, record: dict) -> str:
+    """A row's colour key: its system's label without the training data ("ar, greedy"); a row that is
+    not a system (the training targets) keeps its name."""
+    from nat.systems import System
 
-    student, _, decoding = split_system_name(name)
-    return ", ".join([student, *([decoding] if decoding else [])])
+    return System.from_json(record["system"]).label_without_data if "system" in record else name
 
 
-def _trained_on_raw(name: str) -> bool:
-    """Whether a system's name ("ctc, raw", "ar, raw, greedy") says it was trained on raw data."""
-    from nat.compare import split_system_name
+def _trained_on_raw(record: dict) -> bool:
+    """Whether a row is a system trained on raw data (its ``system`` fields)."""
+    from nat.systems import System
 
-    return split_system_name(name)[1] == "raw"
+    return "system" in record and (system := System.from_json(record["system"])).data == "raw" and not system.is_teacher
 
 
 def run_lost_words(args) -> dict:
@@ -241,14 +242,14 @@ def run_lost_words(args) -> dict:
     # one colour per system, dashed on raw data, solid on distilled; the raw targets (the reference itself,
     # 100 %) are left out of the figure
     rows = {"training targets, distilled": result["training_corpus"]["distilled targets"], **result["test_outputs"]}
-    systems = list(dict.fromkeys(_without_data(name) for name in rows))
+    systems = list(dict.fromkeys(_without_data(name, r) for name, r in rows.items()))
     colors = dict(zip(systems, plt.rcParams["axes.prop_cycle"].by_key()["color"] * 3))
     figure, (recall_axis, names_axis) = plt.subplots(1, 2, figsize=(12, 4.6), gridspec_kw={"width_ratios": [3, 2]})
     for name, r in rows.items():
         recall = r["recall_by_source_frequency"]
         shown = [i for i, b in enumerate(buckets) if recall[b]["recall"] is not None]
         recall_axis.plot(shown, [100 * recall[buckets[i]]["recall"] for i in shown], "o", label=name,
-                         color=colors[_without_data(name)], linestyle="--" if _trained_on_raw(name) else "-")
+                         color=colors[_without_data(name, r)], linestyle="--" if _trained_on_raw(r) else "-")
     recall_axis.set_xticks(range(len(buckets)), buckets)
     recall_axis.set_xlabel("training-source count of the aligned source word")
     recall_axis.set_ylabel("reference words recalled [%]")
@@ -256,7 +257,7 @@ def run_lost_words(args) -> dict:
     recall_axis.grid(alpha=0.3)
     rates = {name: r["names"]["rate"] for name, r in rows.items() if r["names"]["rate"] is not None}
     names_axis.barh(list(rates), [100 * v for v in rates.values()],
-                    color=["tab:gray" if _trained_on_raw(name) else "tab:blue" for name in rates])
+                    color=["tab:gray" if _trained_on_raw(rows[name]) else "tab:blue" for name in rates])
     names_axis.invert_yaxis()
     names_axis.set_xlabel("names copied [%] (gray: trained on raw data)")
     names_axis.tick_params(axis="y", labelsize=7)
@@ -278,26 +279,27 @@ def run_confidence(args) -> dict:
     runs = compare_runs(comparison, Path(args.compare).parent)
     progress = tqdm(total=sum(map(len, runs.values())), desc="teacher forcing", unit="run")
     systems = {}
-    for name, run_dirs in runs.items():
+    for system, run_dirs in runs.items():
         results = []
         for run_dir in run_dirs:
             results.append(teacher_forced(run_dir, corpus, args.split))
             progress.update()
-        systems[name] = mean_over_seeds(results)
+        systems[system.label] = {**mean_over_seeds(results), "system": system.to_json()}
     progress.close()
     figure, (reliability, entropy) = plt.subplots(1, 2, figsize=(11, 4.2))
     reliability.plot([0, 1], [0, 1], "k:", linewidth=0.8)
-    colors = dict(zip(dict.fromkeys(map(_without_data, systems)), plt.rcParams["axes.prop_cycle"].by_key()["color"]))
+    colors = dict(zip(dict.fromkeys(_without_data(name, r) for name, r in systems.items()),
+                      plt.rcParams["axes.prop_cycle"].by_key()["color"]))
     for name, r in systems.items():
         bins = r["all_positions"]["bins"]
         reliability.plot([b["confidence"] for b in bins], [b["accuracy"] for b in bins], "o", markersize=3, label=name,
-                         color=colors[_without_data(name)], linestyle="--" if _trained_on_raw(name) else "-")
+                         color=colors[_without_data(name, r)], linestyle="--" if _trained_on_raw(r) else "-")
     reliability.set_xlabel("confidence (probability of the argmax)")
     reliability.set_ylabel("accuracy")
     reliability.set_title("reliability, all positions (first seed)")
     reliability.legend(fontsize=7)
     entropy.barh(list(systems), [r["all_positions"]["mean_entropy_bits"] for r in systems.values()],
-                 color=["tab:gray" if _trained_on_raw(name) else "tab:blue" for name in systems])
+                 color=["tab:gray" if _trained_on_raw(r) else "tab:blue" for r in systems.values()])
     entropy.invert_yaxis()
     entropy.set_xlabel("mean entropy per position [bits] (gray: trained on raw data)")
     figure.tight_layout()

@@ -108,16 +108,17 @@ def teacher_forced(run_dir, corpus, split: str = "test", max_tokens: int = 4000)
 
 
 def compare_runs(comparison: dict, out) -> dict[str, list[Path]]:
-    """name -> run directories (one per seed) of the teacher and every AR or CTC student of a
-    ``seqkd-nat compare`` result whose runs are in ``out``."""
-    from nat.compare import distilled_names, student_run_dir, system_name
+    """:class:`nat.systems.System` -> run directories (one per seed) of the teacher and every AR or CTC
+    student of a ``seqkd-nat compare`` result whose runs are in ``out``."""
+    from nat.compare import distilled_names, student_run_dir
     from nat.registry import student_kind
+    from nat.systems import TEACHER, System
 
-    runs = {"AR teacher": [Path(comparison["teacher"])]}
+    runs = {TEACHER: [Path(comparison["teacher"])]}
     for student, seeds in comparison["seeds"].items():
         if student_kind(student).teacher_forced:
             for data in ("raw", *distilled_names(comparison)):
-                runs[system_name(student, data)] = [student_run_dir(out, student, data, seed) for seed in seeds]
+                runs[System(student, data)] = [student_run_dir(out, student, data, seed) for seed in seeds]
     return runs
 
 

@@ -119,12 +119,18 @@ def _mean(values: list) -> float | None:
     return statistics.mean(present) if present else None
 
 
-def lost_words(raw, distilled, systems: dict[str, list[str]]) -> dict:
+def lost_words(raw, distilled, systems: dict) -> dict:
     """Measures of the distilled training corpus against the raw one, and of every system's test outputs.
 
-    ``raw``, ``distilled``: :class:`~distill.corpus.directory.Corpus`; ``systems``: name -> the
-    hypothesis files of its seeds (one sentence per test line).
+    ``raw``, ``distilled``: :class:`~distill.corpus.directory.Corpus`; ``systems``: :class:`nat.systems.System`
+    (or a name) -> the hypothesis files of its seeds (one sentence per test line). The test outputs are keyed by
+    the systems' labels, and each keeps its system's fields (``system``).
     """
+    from nat.systems import System
+
+    systems = {(key.label if isinstance(key, System) else key): (key, paths) for key, paths in systems.items()}
+    fields = {name: {"system": key.to_json()} if isinstance(key, System) else {} for name, (key, _) in systems.items()}
+    systems = {name: paths for name, (_, paths) in systems.items()}
     from distill.io import read_lines
 
     train = Reference(raw.lines("train", "src"), raw.lines("train", "tgt"))
@@ -144,23 +150,24 @@ def lost_words(raw, distilled, systems: dict[str, list[str]]) -> dict:
     source_counts = Counter(w for line in train.source_words for w in line)
     corpora = {"raw targets": train.measure(train.references, source_counts),
                "distilled targets": train.measure(distilled_targets, source_counts)}
-    outputs = {name: mean_over_seeds([test.measure(lines, source_counts) for lines in hypotheses[name]])
-               for name in systems}
+    outputs = {name: {**mean_over_seeds([test.measure(lines, source_counts) for lines in hypotheses[name]]),
+                      **fields[name]} for name in systems}
     return {"raw": str(raw.path), "distilled": str(distilled.path), "reference": raw.manifest["references"]["primary"],
             "buckets": [label for _, _, label in BUCKETS], "training_corpus": corpora, "test_outputs": outputs}
 
 
-def compare_systems(comparison: dict) -> dict[str, list[str]]:
-    """name -> hypothesis files (one per seed) of every row of a ``seqkd-nat compare`` result."""
-    from nat.compare import system_name
+def compare_systems(comparison: dict) -> dict:
+    """:class:`nat.systems.System` -> hypothesis files (one per seed) of every row of a ``seqkd-nat compare``
+    result; a system names its decoding where its kind has several (ar: greedy, beam 5)."""
+    from nat.systems import TEACHER, System
 
-    systems: dict[str, list[str]] = {}
+    systems: dict = {}
     decodings = Counter((r["system"], r["data"], r["seed"]) for r in comparison["results"])
     for record in comparison["results"]:
         several = decodings[record["system"], record["data"], record["seed"]] > 1
-        name = ("AR teacher" if record["system"] == "teacher" else
-                system_name(record["system"], record["data"], record["decoding"] if several else None))
-        systems.setdefault(name, []).append(record["hypotheses"])
+        system = (TEACHER if record["system"] == TEACHER.student else
+                  System(record["system"], record["data"], record["decoding"] if several else None))
+        systems.setdefault(system, []).append(record["hypotheses"])
     return systems
 
 

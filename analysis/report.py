@@ -21,7 +21,6 @@ from nat.compare import (
     gain_table,
     markdown_table,
     score_columns,
-    split_system_name,
     student_precisions,
     student_run_dir,
     table_rows,
@@ -101,8 +100,10 @@ def _optional_json(path: Path) -> dict | None:
 
 
 def _system(results: dict, student: str, data: str) -> dict | None:
-    """A student's entry of a lost-words or confidence result ("ctc, raw", or "ar, raw, greedy": its first decoding)."""
-    return next((r for name, r in results.items() if split_system_name(name)[:2] == (student, data)), None)
+    """A student's entry of a lost-words or confidence result (by its ``system`` fields; of an AR student, its first
+    decoding)."""
+    return next((r for r in results.values()
+                 if r.get("system", {}).get("student") == student and r["system"]["data"] == data), None)
 
 
 def _which_distillation_claim(which: dict) -> str | None:

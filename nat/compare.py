@@ -24,6 +24,7 @@ from distill.io import InputError, atomic_open, write_json
 from distill.scoring import evaluate_on_split, evaluation_files
 from nat.registry import student_kind, student_names
 from nat.students import train_student
+from nat.systems import TEACHER
 
 DISTILLED = "distilled"  # the name of the only distilled corpus, or of the unnamed one among several
 
@@ -48,17 +49,6 @@ def student_run_dir(out, student: str, data: str, seed: int) -> Path:
     """Where ``compare`` keeps one student run (``data``: raw or distilled; the complexity study
     puts its students on other teachers' corpora beside them as distilled-<size>)."""
     return Path(out) / f"{student}-{data}-seed{seed}"
-
-
-def system_name(student: str, data: str, decoding: str | None = None) -> str:
-    """How the analyses and the report name a trained system: "ctc, raw", "ar, distilled, greedy"."""
-    return ", ".join([student, data, *([decoding] if decoding else [])])
-
-
-def split_system_name(name: str) -> tuple[str, str | None, str | None]:
-    """(student, training data, decoding) of a :func:`system_name`; ("AR teacher", None, None) for the teacher."""
-    student, data, decoding = [*name.split(", ", 2), None, None][:3]  # a decoding may hold a comma itself
-    return student, data, decoding
 
 
 def decodings(student: str, iterations: int, length_beam: int = 1,
@@ -242,7 +232,7 @@ def markdown_table(result: dict) -> str:
             cells.append(f"{bleu['mean']:.2f}" + (f" ± {bleu['sd']:.2f}" if len(bleu["values"]) > 1 else ""))
         p_values = row.get("p_value_vs_raw")
         p_cell = ", ".join(f"{p:.3f}" for p in p_values) if p_values else ""
-        name = "AR teacher" if row["system"] == "teacher" else row["system"]
+        name = TEACHER.label if row["system"] == TEACHER.student else row["system"]
         lines.append(f"| {name} | {row['data']} | {row['decoding']} | {','.join(map(str, row['seeds']))} | "
                      + " | ".join(cells)
                      + f" | {p_cell} | {row['speedup']:.1f}x |")

@@ -191,10 +191,22 @@ def test_lost_words_names_a_short_output_file_before_aligning(tiny_synthetic, tm
         lost_words(tiny_synthetic, tiny_synthetic, {"broken system": [str(short)]})
 
 
-def test_system_names_round_trip_with_a_comma_in_the_decoding():
-    from nat.compare import split_system_name, system_name
+# system -> (label, label without the training data); fields travel in JSON, labels are only rendered
+SYSTEMS = [
+    (("ctc", "seq-inter", "one pass, blank penalty tuned on valid"),
+     ("ctc, seq-inter, one pass, blank penalty tuned on valid", "ctc, one pass, blank penalty tuned on valid")),
+    (("ar", "raw", None), ("ar, raw", "ar")),
+    (("ar", "distilled", "greedy"), ("ar, distilled, greedy", "ar, greedy")),
+    (("teacher", "raw", None), ("AR teacher", "AR teacher")),
+]
 
-    assert split_system_name(system_name("ctc", "seq-inter", "one pass, blank penalty tuned on valid")) == (
-        "ctc", "seq-inter", "one pass, blank penalty tuned on valid")
-    assert split_system_name(system_name("ar", "raw")) == ("ar", "raw", None)
-    assert split_system_name("AR teacher") == ("AR teacher", None, None)
+
+@pytest.mark.parametrize("fields, labels", SYSTEMS)
+def test_a_system_is_labelled_from_its_fields_and_keeps_them_in_json(fields, labels):
+    import json
+
+    from nat.systems import System
+
+    system = System(*fields)
+    assert (system.label, system.label_without_data) == labels
+    assert System.from_json(json.loads(json.dumps(system.to_json()))) == system
