@@ -232,8 +232,30 @@ def what_distillation_does(compare: dict, complexity: list, lost: dict | None, c
 
 
 def run_report(args) -> None:
+    """``seqkd-report write``: a report from a finished run's outputs, with the timings and commands that the
+    main job (``seqkd-reproduce main``) wrote into ``--out``."""
     out = Path(args.out)
-    compare_path = Path(args.students) / "compare.json"
+    for name in ("timings.tsv", "commands.sh"):
+        if not (out / name).is_file():
+            raise InputError(f"{out / name}: missing; the main job writes it (seqkd-reproduce main)")
+    timings = [(name, int(seconds)) for name, seconds in
+               (line.split("\t") for line in (out / "timings.tsv").read_text().splitlines() if line)]
+    commands = (out / "commands.sh").read_text().splitlines()
+    write_report(name=args.name, teacher=args.teacher, raw=args.raw, distilled=args.distilled, students=args.students,
+                 out=out, quick=args.quick, timings=timings, commands=commands)
+
+
+def write_report(*, name: str, teacher, raw, distilled, students, out, quick: bool, timings: list[tuple[str, int]],
+                 commands: list[str]) -> None:
+    """REPORT.md, results.json, the figures, timings.tsv and commands.sh in ``out``, read from the run's outputs:
+    the teacher's manifest, the raw and distilled corpora, ``students``/compare.json and the analyses in ``out``;
+    ``timings``: (step, wall seconds) of the invocation, ``commands``: its command lines."""
+    out, teacher_dir, students_dir = Path(out), Path(teacher), Path(students)
+    with atomic_open(out / "timings.tsv") as handle:
+        handle.write("".join(f"{step}\t{seconds}\n" for step, seconds in timings))
+    with atomic_open(out / "commands.sh") as handle:
+        handle.write("".join(f"{command}\n" for command in commands))
+    compare_path = students_dir / "compare.json"
     if not compare_path.is_file():
         raise InputError(f"{compare_path}: missing; run seqkd-nat compare "
                          "(scripts/reproduce_nat_distillation.sh) first")
@@ -243,16 +265,15 @@ def run_report(args) -> None:
     lost = _optional_json(out / "lost-words" / "lost_words.json")
     confidence = _optional_json(out / "confidence" / "confidence.json")
     sizes = _optional_json(out / "teacher-sizes" / "complexity_vs_bleu.json")  # scripts/complexity_plots.sh
-    teacher = read_run_manifest(args.teacher)
-    distilled = Corpus.open(args.distilled)
-    raw = Corpus.open(args.raw)
-    timings = [line.split("\t") for line in (out / "timings.tsv").read_text().splitlines() if line]
-    commands = (out / "commands.sh").read_text()
-    runs = list(dict.fromkeys(student_run_dir(args.students, record["system"], record["data"], record["seed"])
+    teacher = read_run_manifest(teacher_dir)
+    distilled = Corpus.open(distilled)
+    raw = Corpus.open(raw)
+    commands = "".join(f"{command}\n" for command in commands)
+    runs = list(dict.fromkeys(student_run_dir(students_dir, record["system"], record["data"], record["seed"])
                               for record in compare["results"] if record["system"] != "teacher"))
     training = {run.name: _training_seconds(run) for run in runs}
     busy = busy_seconds([Path(run) / "train.log" for run in runs])
-    teacher_training = _training_seconds(args.teacher)
+    teacher_training = _training_seconds(teacher_dir)
     teacher_scores = next(record for record in compare["results"] if record["system"] == "teacher")["scores"]
     cost = distilled.manifest["distillation"]["teacher_cost"]
     compute = {"teacher training": teacher_training, "SeqKD regeneration": cost["wall_seconds"],
@@ -260,7 +281,7 @@ def run_report(args) -> None:
     quality = distilled.manifest["distillation"]["distilled_targets_vs_references"]["train"]
     figure = _bleu_figure(compare, out)
     curves = plot_curves(compare["curves"], out / "curves.png", compare["teacher_valid_bleu"]).name
-    results = {"name": args.name, "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    results = {"name": name, "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                "machine": _machine(), "versions": library_versions(), "corpus": raw.manifest["counts"],
                "teacher": {"settings": teacher["settings"], "model": teacher["model"],
                            "precision": teacher["precision"],
@@ -277,7 +298,7 @@ def run_report(args) -> None:
 
     machine = results["machine"]
     columns = score_columns(compare)
-    lines = [f"# SeqKD for non-autoregressive students: {args.name}", "",
+    lines = [f"# SeqKD for non-autoregressive students: {name}", "",
              f"Generated {results['date']} by `scripts/reproduce_nat_distillation.sh` on {machine['platform']}, "
              f"{machine['processor']}, {machine['cpu_cores']} CPU cores, {machine['memory_gib']} GiB "
              f"(device: {teacher['device']}). Versions: "
@@ -288,7 +309,7 @@ def run_report(args) -> None:
                f"d={teacher['model']['embed_dim']}, {teacher['settings']['max_update']} updates); student preset "
                f"`{compare['preset']}`. Training precision (docs/design.md): teacher {teacher['precision']}, students "
                f"{' and '.join(student_precisions(compare)) or 'fp32'}.", "",
-             *(QUICK_NOTE if args.quick else []),
+             *(QUICK_NOTE if quick else []),
              "## Raw vs distilled (test set)", "", markdown_table(compare), f"![BLEU]({figure})", "",
              "## Distillation gain", "", gain_table(compare), "",
              "## Learning curves (validation set)", "",

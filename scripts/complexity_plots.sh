@@ -33,26 +33,5 @@ USAGE
 [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]] && { usage; exit 0; }
 [[ $# -eq 0 ]] || { usage >&2; exit 2; }
 
-STUDENT=${STUDENT:-ctc}
-SEED=${SEED:-1}
-source "$(dirname "$0")/main_job_settings.sh"
-if [[ "${QUICK:-0}" == "1" ]]; then  # a mode-mixing study in minutes too
-  : "${PAIRS:=5000}" "${NAT_UPDATES:=600}" "${TEACHER_UPDATES:=400}"
-  export PAIRS NAT_UPDATES TEACHER_UPDATES
-fi
-OUT=$RESULTS/$(basename "$CORPUS_DIR")-$PRESET/teacher-sizes
-
-if [[ -z "${CORPUS:-}" ]]; then
-  "$BIN/seqkd-distill" "${PREPARE[@]}" --out "$CORPUS_DIR"
-fi
-sizes=()
-[[ -n "${TEACHER_SIZES:-}" ]] && sizes=(--sizes "${TEACHER_SIZES// /,}")
-"$BIN/seqkd-analysis" teacher-sizes --corpus "$CORPUS_DIR" --teacher "$TEACHER" --distilled "$DISTILLED" \
-  --student-runs "$STUDENT_RUNS" --runs "$RUNS" --out "$OUT" --preset "$PRESET" "${sizes[@]}" \
-  --student "$STUDENT" --seed "$SEED" "${REGENERATE_BACKEND[@]}" "${DEVICE_ARGS[@]}"
-
-if [[ "${MODE_MIXING:-1}" != "0" ]]; then
-  echo "== mode-mixing study"
-  "$(dirname "$0")/mode_mixing.sh" "$OUT/../synthetic-mode-mixing"
-fi
-echo "teacher-size study done: $OUT (complexity/complexity.png, complexity_vs_bleu.png)"
+BIN=${SEQKD_BIN:-$(cd "$(dirname "$0")/.." && pwd)/.venv/bin}
+exec "$BIN/seqkd-reproduce" teacher-sizes

@@ -14,30 +14,5 @@ Environment: MODES (default 3), PAIRS (training pairs, default 20000), NAT_UPDAT
 USAGE
 }
 [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]] && { usage; exit 0; }
-OUT=${1:-results/mode-mixing}
-MODES=${MODES:-3}
-PAIRS=${PAIRS:-20000}
-NAT_UPDATES=${NAT_UPDATES:-3000}
-TEACHER_UPDATES=${TEACHER_UPDATES:-1500}
-SEED=${SEED:-1}
 BIN=${SEQKD_BIN:-$(cd "$(dirname "$0")/.." && pwd)/.venv/bin}
-mkdir -p "$OUT"
-
-"$BIN/seqkd-distill" prepare synthetic --out "$OUT/corpus-k$MODES" --modes "$MODES" --train-size "$PAIRS" \
-  --word-entropy 0.5 --source-types 200 --vocab-size 2000 --seed "$SEED"
-"$BIN/seqkd-distill" train-teacher --corpus "$OUT/corpus-k$MODES" --out "$OUT/teacher" --preset tiny \
-  --size small --max-update "$TEACHER_UPDATES" --seed "$SEED" --no-eval
-"$BIN/seqkd-distill" regenerate --teacher "$OUT/teacher" --corpus "$OUT/corpus-k$MODES" \
-  --out "$OUT/corpus-k$MODES.seqkd" --method seqkd
-for data in raw seqkd; do
-  corpus="$OUT/corpus-k$MODES"; [[ $data == seqkd ]] && corpus="$OUT/corpus-k$MODES.seqkd"
-  "$BIN/seqkd-nat" train --student nat --corpus "$corpus" --out "$OUT/nat-$data" --preset tiny --size small \
-    --max-update "$NAT_UPDATES" --seed "$SEED"
-done
-for run in teacher nat-raw nat-seqkd; do
-  "$BIN/seqkd-nat" decode --run "$OUT/$run" --corpus "$OUT/corpus-k$MODES" \
-    --input "$OUT/corpus-k$MODES/raw/test.src" --output "$OUT/$run.test.hyp"
-done
-"$BIN/seqkd-analysis" modes --corpus "$OUT/corpus-k$MODES" --hyp "AR teacher=$OUT/teacher.test.hyp" \
-  --hyp "NAT on raw data=$OUT/nat-raw.test.hyp" --hyp "NAT on SeqKD data=$OUT/nat-seqkd.test.hyp" --out "$OUT"
-echo "mode-mixing study done: $OUT/mode_mixing.json, $OUT/mode_mixing.png"
+exec "$BIN/seqkd-reproduce" mode-mixing "$@"

@@ -15,7 +15,7 @@ output exists with the same configuration (config hash), so re-running resumes.
 Steps: prepare bible-es-en -> train-teacher -> regenerate (SeqKD) -> seqkd-nat compare
        (students x raw/distilled x seeds; BLEU mean ± sd, paired bootstrap, speedup, curves)
        -> seqkd-analysis complexity (C(d), F(d)), lost-words (rare words, names), confidence
-       (entropy, calibration) -> seqkd-report write
+       (entropy, calibration) -> the report (the steps: analysis/jobs.py, seqkd-reproduce main)
 
 Environment:
   QUICK=1     the mechanism in <= 15 min on 2 CPU cores: a synthetic corpus with 3 target
@@ -37,44 +37,5 @@ USAGE
 [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]] && { usage; exit 0; }
 [[ $# -eq 0 ]] || { usage >&2; exit 2; }
 
-source "$(dirname "$0")/main_job_settings.sh"
-NAME=$(basename "$CORPUS_DIR")-$PRESET
-OUT=$RESULTS/$NAME
-mkdir -p "$OUT"
-: > "$OUT/.timings.tsv"
-: > "$OUT/.commands.sh"
-
-step() {  # step NAME COMMAND...: log the command, run it, record its wall time
-  local name=$1 started
-  shift
-  local shown  # quoted so that it re-runs; seqkd-distill ..., not /path/.venv/bin/seqkd-distill ...
-  shown=$(printf '%q ' "${1#"$BIN/"}" "${@:2}")
-  echo "${shown% }" >> "$OUT/.commands.sh"
-  echo "== $name: $*"
-  started=$(date +%s)
-  "$@"
-  printf '%s\t%s\n' "$name" "$(( $(date +%s) - started ))" >> "$OUT/.timings.tsv"
-}
-
-begun=$(date +%s)
-if [[ -z "${CORPUS:-}" ]]; then
-  step prepare "$BIN/seqkd-distill" "${PREPARE[@]}" --out "$CORPUS_DIR"
-fi
-step teacher "$BIN/seqkd-distill" train-teacher --corpus "$CORPUS_DIR" --out "$TEACHER" --preset "$PRESET" "${DEVICE_ARGS[@]}" \
-  "${PRECISION_ARGS[@]}"
-step distill "$BIN/seqkd-distill" regenerate --teacher "$TEACHER" --corpus "$CORPUS_DIR" --out "$DISTILLED" \
-  --method seqkd "${REGENERATE_BACKEND[@]}" "${DEVICE_ARGS[@]}"
-step students "$BIN/seqkd-nat" compare --teacher "$TEACHER" --raw "$CORPUS_DIR" --distilled "$DISTILLED" \
-  --out "$STUDENT_RUNS" --preset "$PRESET" --students "$STUDENTS" --seeds "$SEEDS" --other-seeds "$OTHER_SEEDS" \
-  --parallel-runs "$PARALLEL_RUNS" "${DEVICE_ARGS[@]}" "${PRECISION_ARGS[@]}"
-step analysis "$BIN/seqkd-analysis" complexity --corpus "$CORPUS_DIR" --corpus "$DISTILLED" --out "$OUT/complexity"
-step lost-words "$BIN/seqkd-analysis" lost-words --compare "$STUDENT_RUNS/compare.json" --out "$OUT/lost-words"
-step confidence "$BIN/seqkd-analysis" confidence --compare "$STUDENT_RUNS/compare.json" --out "$OUT/confidence"
-if [[ -f "$CORPUS_DIR/raw/train.mode" ]]; then  # a multi-target corpus: which systems mix its modes?
-  step modes "$BIN/seqkd-analysis" modes --corpus "$CORPUS_DIR" --compare "$STUDENT_RUNS/compare.json" --out "$OUT/modes"
-fi
-printf 'total\t%s\n' "$(( $(date +%s) - begun ))" >> "$OUT/.timings.tsv"
-mv "$OUT/.timings.tsv" "$OUT/timings.tsv"
-mv "$OUT/.commands.sh" "$OUT/commands.sh"
-"$BIN/seqkd-report" write --name "$NAME" --teacher "$TEACHER" --raw "$CORPUS_DIR" \
-  --distilled "$DISTILLED" --students "$STUDENT_RUNS" --out "$OUT" "${REPORT_ARGS[@]}"
+BIN=${SEQKD_BIN:-$(cd "$(dirname "$0")/.." && pwd)/.venv/bin}
+exec "$BIN/seqkd-reproduce" main

