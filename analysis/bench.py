@@ -602,7 +602,32 @@ def run_render(args) -> None:
     print(f"wrote {out / 'bench.json'} and {out / 'bench.md'}")
 
 
+def _default_runs(args) -> None:
+    """Fill the runs that the command line leaves out from the environment and the main job's layout."""
+    import os
+
+    from analysis.jobs import Settings
+
+    layout = Settings.from_environment().layout
+    env = os.environ
+    args.teacher = args.teacher or env.get("TEACHER") or str(layout.teacher)
+    args.students = args.students or env.get("STUDENT_RUNS") or str(layout.students)
+    args.corpus = args.corpus or env.get("CORPUS") or str(layout.corpus)
+    args.out = args.out or env.get("OUT") or str(layout.results / "bench")
+    args.device = args.device or env.get("DEVICE") or "cpu"
+    if not args.regen_teacher:
+        if env.get("REGEN_TEACHER"):
+            if not env.get("REGEN_CORPUS"):
+                raise InputError("REGEN_TEACHER: set REGEN_CORPUS too")
+            args.regen_teacher, args.regen_corpus = env["REGEN_TEACHER"], env["REGEN_CORPUS"]
+        else:
+            cpu = Settings.from_environment({**env, "QUICK": "0", "PRESET": "cpu", "CORPUS": ""}).layout
+            if (cpu.teacher / "manifest.json").is_file() and (cpu.corpus / "manifest.json").is_file():
+                args.regen_teacher, args.regen_corpus = str(cpu.teacher), str(cpu.corpus)
+
+
 def run_bench(args) -> None:
+    _default_runs(args)
     sections = [s.strip() for s in args.sections.split(",") if s.strip()]
     unknown = sorted(set(sections) - set(SECTIONS))
     if unknown:
@@ -639,11 +664,14 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run the benchmarks and write bench.json / bench.md")
-    run.add_argument("--teacher", required=True, help="AR teacher run directory or checkpoint")
-    run.add_argument("--students", required=True, help="directory with <student>-<data>-seed<k> runs")
+    # the defaults: the runs of `make reproduce` (QUICK=1: of `make reproduce QUICK=1`), found by its layout
+    run.add_argument("--teacher", help="AR teacher run directory or checkpoint (default: TEACHER, else the main job's)")
+    run.add_argument("--students", help="directory with <student>-<data>-seed<k> runs (default: STUDENT_RUNS, "
+                                        "else the main job's)")
     run.add_argument("--student-data", default="distilled", choices=["distilled", "raw"])
-    run.add_argument("--corpus", required=True, help="corpus directory (test set for decoding, train for regeneration)")
-    run.add_argument("--out", default="results/bench")
+    run.add_argument("--corpus", help="corpus directory (test set for decoding, train for regeneration; default: "
+                                      "CORPUS, else the main job's)")
+    run.add_argument("--out", help="default: OUT, else RESULTS/bench")
     run.add_argument("--sections", default=",".join(SECTIONS), help="comma-separated, from %(default)s")
     run.add_argument("--add-to-existing", action="store_true",
                      help="keep the other sections of <out>/bench.json and replace only these (each section "
@@ -651,12 +679,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--repeats", type=int, default=3, help="runs per measurement (the median is reported)")
     run.add_argument("--latency-sentences", type=int, default=100, help="sentences decoded one at a time")
     run.add_argument("--regen-sentences", type=int, default=2000)
-    run.add_argument("--regen-teacher", help="teacher for the regeneration section (default: --teacher)")
-    run.add_argument("--regen-corpus", help="its corpus (default: --corpus)")
+    run.add_argument("--regen-teacher", help="teacher for the regeneration section (default: REGEN_TEACHER, else the "
+                     "cpu main job's teacher where it exists, else --teacher: CTranslate2's advantage grows with "
+                     "model size, the quick teacher is tiny)")
+    run.add_argument("--regen-corpus", help="its corpus (default: REGEN_CORPUS, else that teacher's, else --corpus)")
     run.add_argument("--analysis-pairs", type=int, default=1_000_000)
     run.add_argument("--analysis-repeats", type=int, default=1, help="1M-pair runs (each takes minutes)")
     run.add_argument("--max-tokens", type=int, default=6000, help="tokens per batch for the batched measurements")
-    run.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    run.add_argument("--device", choices=["cpu", "cuda"], help="default: DEVICE, else cpu")
     run.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="thread counts of the decoding section")
     run.add_argument("--train-sizes", nargs="+", default=["tiny", "small", "medium"],
                      help="model sizes of the training section (default: %(default)s)")

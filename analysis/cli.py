@@ -13,7 +13,6 @@
         entropy and calibration (ECE) under teacher forcing of the teacher and the AR and CTC students
   seqkd-analysis tradeoff --complexity-json FILE --bleu CORPUS=EVAL_JSON [...] --out DIR
         BLEU of students vs C(d) and F(d) of the corpora they were trained on
-  seqkd-analysis teacher-sizes --corpus RAW --teacher RUN --distilled DIR --student-runs DIR --runs DIR --out DIR
         the teacher-size study: teachers of several sizes, their distilled corpora, C(d) and F(d),
         and the BLEU of a student trained on each (scripts/complexity_plots.sh)
   seqkd-analysis validate --out DIR
@@ -28,8 +27,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from analysis.teacher_sizes import add_parser as add_teacher_sizes_parser
-from analysis.teacher_sizes import run_teacher_sizes
 from distill.io import InputError, atomic_open, dispatch, name_and_value, write_json
 
 
@@ -494,7 +491,6 @@ def build_parser() -> argparse.ArgumentParser:
                           help="evaluation JSON (seqkd-nat evaluate) of the student trained on that corpus; repeatable")
     tradeoff.add_argument("--reference", help="reference set to plot BLEU against (default: all references together)")
     tradeoff.add_argument("--out", required=True)
-    add_teacher_sizes_parser(commands)
     validate = commands.add_parser("validate", help="estimated vs true complexity on synthetic corpora")
     validate.add_argument("--out", required=True)
     validate.add_argument("--pairs", type=int, default=20000)
@@ -506,7 +502,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 COMMANDS = {"complexity": run_complexity, "validate": run_validate, "modes": run_modes, "tradeoff": run_tradeoff,
-            "lost-words": run_lost_words, "confidence": run_confidence, "teacher-sizes": run_teacher_sizes}
+            "lost-words": run_lost_words, "confidence": run_confidence}
 
 
 def main(argv: list[str] | None = None) -> int:

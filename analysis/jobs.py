@@ -98,10 +98,18 @@ class Settings:
 
     @classmethod
     def from_environment(cls, env=os.environ) -> Settings:
+        from distill.teacher import PRESETS as TEACHER_PRESETS
         from nat.students import DEFAULT_STUDENTS
+        from nat.students import PRESETS as STUDENT_PRESETS
 
         quick = env.get("QUICK", "0") == "1"
         preset = "quick" if quick else env.get("PRESET") or "cpu"
+        # the teachers and the students train under the same preset: only the presets both have (the teachers'
+        # `big` has no student preset, so it is refused here, before any teacher trains)
+        presets = sorted(set(TEACHER_PRESETS) & set(STUDENT_PRESETS))
+        if preset not in presets:
+            raise InputError(f"PRESET={preset}: choose one of {', '.join(presets)} (the presets that both the teacher "
+                             "and the students have)")
         data, runs, results = (Path(env.get(name) or name.lower()) for name in ("DATA", "RUNS", "RESULTS"))
         corpus = Path(env["CORPUS"]) if env.get("CORPUS") else data / ("synthetic-k3" if quick else "bible-es-en")
         return cls(quick=quick, layout=Layout(data, runs, results, corpus, preset),
@@ -184,20 +192,57 @@ def run_main(args) -> None:
                  quick=settings.quick, timings=steps.timings, commands=steps.commands)
 
 
+# teacher sizes per preset: around the preset's own size, as far as its hardware allows
+DEFAULT_SIZES = {"cpu": ("tiny", "small", "medium"), "base": ("small", "base", "big")}
+OTHER_PRESET_SIZES = ("tiny", "small")
+
+
 def run_teacher_sizes(args) -> None:
-    """Teachers of several sizes, then the mode-mixing study (scripts/complexity_plots.sh)."""
+    """Teachers of several sizes, then the mode-mixing study (scripts/complexity_plots.sh).
+
+    The teacher-size study (Zhou, Gu & Neubig 2020, Fig. 4): AR teachers of several sizes, one distilled
+    corpus each, C(d) and F(d) of every corpus, and the BLEU of one student trained on each. The teacher
+    of the preset's own size is the main job's, with its SeqKD corpus and its student runs; the other
+    sizes get ``RUNS/teacher-PRESET-SIZE`` and ``CORPUS.seqkd-SIZE``."""
+    from distill.teacher import PRESETS as TEACHER_PRESETS
+
     env = os.environ
     settings = Settings.from_environment()
     layout = settings.layout
     out = layout.report / "teacher-sizes"
+    student, seed = env.get("STUDENT") or "ctc", int(env.get("SEED") or "1")
+    sizes = env["TEACHER_SIZES"].split() if env.get("TEACHER_SIZES") else DEFAULT_SIZES.get(layout.preset,
+                                                                                          OTHER_PRESET_SIZES)
+    own_size = TEACHER_PRESETS[layout.preset]["size"]
     steps = Steps()
     if settings.prepare:
         steps.run(None, "seqkd-distill", *settings.prepare, "--out", layout.corpus)
-    sizes = ["--sizes", ",".join(env["TEACHER_SIZES"].split())] if env.get("TEACHER_SIZES") else []
-    steps.run(None, "seqkd-analysis", "teacher-sizes", "--corpus", layout.corpus, "--teacher", layout.teacher,
-              "--distilled", layout.distilled, "--student-runs", layout.students, "--runs", layout.runs,
-              "--out", out, "--preset", layout.preset, *sizes, "--student", env.get("STUDENT") or "ctc",
-              "--seed", env.get("SEED") or "1", *settings.regeneration, *settings.device_arguments)
+    # (name in tables, corpus, the data label of its student run, teacher of that corpus)
+    corpora = [("raw", layout.corpus, "raw", layout.teacher)]
+    for size in sizes:
+        if size == own_size:
+            teacher, distilled, data = layout.teacher, layout.distilled, "distilled"
+        else:
+            teacher = layout.runs / f"teacher-{layout.preset}-{size}"
+            distilled, data = layout.distilled_by(f"seqkd-{size}"), f"distilled-{size}"
+        steps.run(None, "seqkd-distill", "train-teacher", "--corpus", layout.corpus, "--out", teacher,
+                  "--preset", layout.preset, "--size", size, *settings.device_arguments)
+        steps.run(None, "seqkd-distill", "regenerate", "--teacher", teacher, "--corpus", layout.corpus,
+                  "--out", distilled, "--method", "seqkd", *settings.regeneration, *settings.device_arguments)
+        corpora.append((f"{size} teacher", distilled, data, teacher))
+    steps.run(None, "seqkd-analysis", "complexity", *(f"--corpus={name}={corpus}" for name, corpus, _, _ in corpora),
+              "--out", out / "complexity")
+    bleu = []
+    for name, corpus, data, teacher in corpora:
+        run = layout.student_run(student, data, seed)
+        steps.run(None, "seqkd-nat", "train", "--student", student, "--corpus", corpus, "--out", run,
+                  "--preset", layout.preset, "--seed", seed, "--teacher", teacher, *settings.device_arguments)
+        scores = out / "bleu" / f"{name.replace(' ', '-')}.json"
+        steps.run(None, "seqkd-nat", "evaluate", "--run", run, "--corpus", layout.corpus, "--iterations", 10,
+                  "--length-beam", 1, "--out", scores, *settings.device_arguments)
+        bleu.append(f"--bleu={name}={scores}")
+    steps.run(None, "seqkd-analysis", "tradeoff", "--complexity-json", out / "complexity" / "complexity.json", *bleu,
+              "--out", out)
     if env.get("MODE_MIXING", "1") != "0":
         # QUICK: a mode-mixing study in minutes too
         quick_sizes = {"PAIRS": "5000", "NAT_UPDATES": "600", "TEACHER_UPDATES": "400"} if settings.quick else {}

@@ -32,13 +32,4 @@ case "${1:-}" in
   -h|--help) usage; exit 0 ;;
   --help-all) exec "$BIN/seqkd-bench" run --help ;;
 esac
-DATA=${DATA:-data} RUNS=${RUNS:-runs} RESULTS=${RESULTS:-results}
-if [[ "${QUICK:-0}" == "1" ]]; then preset=quick corpus=$DATA/synthetic-k3; else preset=cpu corpus=$DATA/bible-es-en; fi
-regen=()
-if [[ -n "${REGEN_TEACHER:-}" ]]; then regen=(--regen-teacher "$REGEN_TEACHER" --regen-corpus "${REGEN_CORPUS:?set REGEN_CORPUS too}")
-elif [[ -f $RUNS/teacher-cpu/manifest.json && -f $DATA/bible-es-en/manifest.json ]]; then
-  regen=(--regen-teacher "$RUNS/teacher-cpu" --regen-corpus "$DATA/bible-es-en")
-fi
-exec "$BIN/seqkd-bench" run --teacher "${TEACHER:-$RUNS/teacher-$preset}" \
-  --students "${STUDENT_RUNS:-$RUNS/students-$preset}" --corpus "${CORPUS:-$corpus}" --out "${OUT:-$RESULTS/bench}" \
-  --device "${DEVICE:-cpu}" "${regen[@]}" "$@"
+exec "$BIN/seqkd-bench" run "$@"

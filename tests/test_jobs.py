@@ -1,0 +1,70 @@
+"""The main job's and the studies' settings, paths and steps (analysis/jobs.py), without training."""
+import stat
+from pathlib import Path
+
+import pytest
+
+from analysis.jobs import Layout, Settings, Steps
+from analysis.jobs import main as jobs_main
+from distill.io import InputError
+
+LAYOUT = Layout(Path("d"), Path("r"), Path("out"), Path("d/bible-es-en"), "cpu")
+# what -> where: one rule per path, used by the main job, the studies, the benchmark and the report
+PATHS = [
+    (LAYOUT.name, "bible-es-en-cpu"),
+    (LAYOUT.teacher, Path("r/teacher-cpu")),
+    (LAYOUT.distilled, Path("d/bible-es-en.seqkd")),
+    (LAYOUT.distilled_by("seq-inter"), Path("d/bible-es-en.seq-inter")),
+    (LAYOUT.students, Path("r/students-cpu")),
+    (LAYOUT.student_run("ctc-glat", "distilled", 2), Path("r/students-cpu/ctc-glat-distilled-seed2")),
+    (LAYOUT.report, Path("out/bible-es-en-cpu")),
+]
+
+
+@pytest.mark.parametrize("value, expected", PATHS)
+def test_the_layout_of_paths(value, expected):
+    assert value == expected
+
+
+# environment -> (preset, corpus, students, seeds, parallel runs, prepares, regeneration backend)
+ENVIRONMENTS = [
+    ({}, ("cpu", Path("data/bible-es-en"), "ctc,ctc-glat,ar", "1,2,3", "2", True, ())),
+    ({"QUICK": "1", "DATA": "x"}, ("quick", Path("x/synthetic-k3"), "ctc,ctc-glat,ar", "1", "2", True,
+                                   ("--backend", "ctranslate2", "--compute-type", "int8"))),
+    ({"PRESET": "base", "CORPUS": "wmt/en-de", "STUDENTS": "nat", "SEEDS": "4"},
+     ("base", Path("wmt/en-de"), "nat", "4", "1", False, ())),
+]
+
+
+@pytest.mark.parametrize("env, expected", ENVIRONMENTS)
+def test_settings_from_the_environment(env, expected):
+    settings = Settings.from_environment(env)
+    assert (settings.layout.preset, settings.layout.corpus, settings.students, settings.seeds, settings.parallel_runs,
+            settings.prepare is not None, settings.regeneration) == expected
+
+
+@pytest.mark.parametrize("study", ["main", "teacher-sizes", "which-distillation"])
+def test_a_preset_the_students_lack_is_refused_before_anything_runs(study, tmp_path, monkeypatch, capsys):
+    """The teachers' `big` preset has no student preset: every study refuses it first, where teacher-sizes
+    used to fail after training its teachers."""
+    monkeypatch.setenv("PRESET", "big")
+    for root in ("DATA", "RUNS", "RESULTS"):
+        monkeypatch.setenv(root, str(tmp_path / root.lower()))
+    monkeypatch.setattr(Steps, "run", lambda *args: pytest.fail("a step ran"))
+    assert jobs_main([study]) == 1
+    assert "PRESET=big: choose one of base, cpu, quick, tiny" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_steps_keep_each_commands_line_and_time_and_stop_at_a_failure(tmp_path):
+    for name, status in (("seqkd-ok", 0), ("seqkd-broken", 3)):
+        program = tmp_path / name
+        program.write_text(f"#!/bin/sh\nexit {status}\n")
+        program.chmod(program.stat().st_mode | stat.S_IEXEC)
+    steps = Steps(bin_dir=tmp_path)
+    steps.run("first", "seqkd-ok", "train", "--out", Path("a dir"))
+    steps.run(None, "seqkd-ok", "untimed")
+    with pytest.raises(InputError, match="step second failed with exit status 3"):
+        steps.run("second", "seqkd-broken", "x")
+    assert steps.commands == ["seqkd-ok train --out 'a dir'", "seqkd-broken x"]
+    assert [name for name, _ in steps.timings] == ["first"] and steps.timings[0][1] >= 0
