@@ -10,15 +10,16 @@ are their entry points).
 
 Every study reads its settings from the environment (the variables each script's ``--help`` lists), and
 finds the main job's teacher, corpora and students through one :class:`Layout`, so the studies reuse what
-``make reproduce`` made. Each step is one ``seqkd-*`` command, run as its own process; its command line
-and wall time are kept and handed to the report. Every command skips what is done, so a job resumes.
+``make reproduce`` made. Each step is one ``seqkd-*`` command, run in this process (its trainings run in
+fairseq processes of their own); its command line and wall time are kept and handed to the report. Every
+command skips what is done, so a job resumes.
 """
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import shlex
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -133,12 +134,16 @@ class Settings:
         return ["--precision", self.precision] if self.precision else []
 
 
+# the commands a step runs, and the module whose ``main(argv)`` each is (setup.cfg's console scripts)
+PROGRAMS = {"seqkd-distill": "distill.cli", "seqkd-nat": "nat.cli", "seqkd-analysis": "analysis.cli"}
+
+
 @dataclass
 class Steps:
     """Runs ``seqkd-*`` commands one after another and keeps what the report needs: each step's command line
-    (as it re-runs: ``seqkd-nat compare ...``) and its wall seconds."""
+    (as it re-runs: ``seqkd-nat compare ...``) and its wall seconds. A command runs in this process, as its
+    console script would (one process start and fairseq import less per step)."""
 
-    bin_dir: Path = field(default_factory=lambda: Path(os.environ.get("SEQKD_BIN") or Path(sys.executable).parent))
     commands: list[str] = field(default_factory=list)
     timings: list[tuple[str, int]] = field(default_factory=list)
 
@@ -150,9 +155,10 @@ class Steps:
             self.commands.append(shlex.join(command))
         print(f"== {name or command[0]}: {shlex.join(command)}", flush=True)
         started = time.monotonic()
-        done = subprocess.run([str(self.bin_dir / command[0]), *command[1:]])
-        if done.returncode != 0:
-            raise InputError(f"step {name or command[0]} failed with exit status {done.returncode} "
+        status = importlib.import_module(PROGRAMS[command[0]]).main(command[1:])
+        sys.stdout.flush()
+        if status != 0:
+            raise InputError(f"step {name or command[0]} failed with exit status {status} "
                              f"(its own message is above); re-running resumes from it")
         if name:
             self.timings.append((name, round(time.monotonic() - started)))

@@ -1,5 +1,4 @@
 """The main job's and the studies' settings, paths and steps (analysis/jobs.py), without training."""
-import stat
 from pathlib import Path
 
 import pytest
@@ -56,15 +55,35 @@ def test_a_preset_the_students_lack_is_refused_before_anything_runs(study, tmp_p
     assert list(tmp_path.iterdir()) == []
 
 
-def test_steps_keep_each_commands_line_and_time_and_stop_at_a_failure(tmp_path):
+def test_steps_keep_each_commands_line_and_time_and_stop_at_a_failure(monkeypatch):
+    import sys
+    import types
+
+    import analysis.jobs as jobs
+
+    calls = []
     for name, status in (("seqkd-ok", 0), ("seqkd-broken", 3)):
-        program = tmp_path / name
-        program.write_text(f"#!/bin/sh\nexit {status}\n")
-        program.chmod(program.stat().st_mode | stat.S_IEXEC)
-    steps = Steps(bin_dir=tmp_path)
+        module = types.ModuleType(f"fake_{status}")
+        module.main = lambda argv, status=status: calls.append(argv) or status
+        monkeypatch.setitem(sys.modules, module.__name__, module)
+        monkeypatch.setitem(jobs.PROGRAMS, name, module.__name__)
+    steps = Steps()
     steps.run("first", "seqkd-ok", "train", "--out", Path("a dir"))
     steps.run(None, "seqkd-ok", "untimed")
     with pytest.raises(InputError, match="step second failed with exit status 3"):
         steps.run("second", "seqkd-broken", "x")
+    assert calls == [["train", "--out", "a dir"], ["untimed"], ["x"]]  # the console script's argv, as strings
     assert steps.commands == ["seqkd-ok train --out 'a dir'", "seqkd-broken x"]
     assert [name for name, _ in steps.timings] == ["first"] and steps.timings[0][1] >= 0
+
+
+def test_every_program_of_a_step_is_a_console_script():
+    import configparser
+
+    import analysis.jobs as jobs
+
+    config = configparser.ConfigParser()
+    config.read(Path(__file__).resolve().parent.parent / "setup.cfg")
+    scripts = dict(line.split(" = ") for line in config["options.entry_points"]["console_scripts"].split("\n") if line)
+    assert {name: f"{module}:main" for name, module in jobs.PROGRAMS.items()} == {
+        name: scripts[name] for name in jobs.PROGRAMS}
