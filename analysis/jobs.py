@@ -7,6 +7,7 @@ are their entry points).
                       (scripts/complexity_plots.sh)
   which-distillation  the headline student on SeqKD, Seq-Inter and ensemble corpora (scripts/which_distillation.sh)
   mode-mixing         AR teacher and vanilla NAT on a synthetic K-mode corpus (scripts/mode_mixing.sh)
+  mode-mixing-bible   the same on bible-es-en with WEB or KJV targets (scripts/mode_mixing_bible.sh)
 
 Every study reads its settings from the environment (the variables each script's ``--help`` lists), and
 finds the main job's teacher, corpora and students through one :class:`Layout`, so the studies reuse what
@@ -286,6 +287,33 @@ def run_mode_mixing(args) -> None:
     mode_mixing(Path(args.out), os.environ, Steps())
 
 
+def run_mode_mixing_bible(args) -> None:
+    """Mode mixing on real data (scripts/mode_mixing_bible.sh): bible-es-en with each verse's target drawn
+    from WEB or KJV (K = 2), an AR teacher, its SeqKD corpus, the ctc student on raw and on distilled data,
+    and the share of outputs that mix the two English styles ("thou hast" beside "you have")."""
+    env, out = os.environ, Path(args.out)
+    preset, seed = env.get("PRESET") or "cpu", env.get("SEED") or "1"
+    corpus, distilled = out / "bible-es-en-multi", out / "bible-es-en-multi.seqkd"
+    out.mkdir(parents=True, exist_ok=True)
+    steps = Steps()
+    steps.run(None, "seqkd-distill", "prepare", "bible-es-en", "--multi-target", "--out", corpus)
+    steps.run(None, "seqkd-distill", "train-teacher", "--corpus", corpus, "--out", out / "teacher", "--preset", preset,
+              "--seed", seed)
+    steps.run(None, "seqkd-distill", "regenerate", "--teacher", out / "teacher", "--corpus", corpus, "--out", distilled,
+              "--method", "seqkd")
+    steps.run(None, "seqkd-nat", "compare", "--teacher", out / "teacher", "--raw", corpus, "--distilled", distilled,
+              "--out", out / "students", "--students", "ctc", "--seeds", seed, "--preset", preset)
+    # the two human translations themselves give the floor: how often a marker word of the other style
+    # occurs in a text written in one style ("upon" is rare in WEB, not absent)
+    steps.run(None, "seqkd-analysis", "modes", "--corpus", corpus,
+              "--hyp", f"WEB reference={corpus / 'raw' / 'test.ref.web'}",
+              "--hyp", f"KJV reference={corpus / 'raw' / 'test.ref.kjv'}",
+              "--compare", out / "students" / "compare.json",
+              "--marker-posterior", "0.95", "--min-count", "20", "--mode-name", "0=WEB", "--mode-name", "1=KJV",
+              "--out", out)
+    print(f"real-data mode-mixing study done: {out / 'mode_mixing.json'}, {out / 'mode_mixing.png'}")
+
+
 def run_which_distillation(args) -> None:
     """The headline student on the SeqKD, Seq-Inter and ensemble corpora (scripts/which_distillation.sh)."""
     env = os.environ
@@ -329,7 +357,8 @@ def run_which_distillation(args) -> None:
 
 
 COMMANDS = {"main": run_main, "teacher-sizes": run_teacher_sizes, "which-distillation": run_which_distillation,
-            "mode-mixing": run_mode_mixing}
+            "mode-mixing": run_mode_mixing, "mode-mixing-bible": run_mode_mixing_bible}
+OUT_DEFAULTS = {"mode-mixing": "results/mode-mixing", "mode-mixing-bible": "results/mode-mixing-bible"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -338,8 +367,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     for name, function in COMMANDS.items():
         study = commands.add_parser(name, help=function.__doc__.splitlines()[0] if function.__doc__ else None)
-        if name == "mode-mixing":
-            study.add_argument("out", nargs="?", default="results/mode-mixing",
+        if name in OUT_DEFAULTS:
+            study.add_argument("out", nargs="?", default=OUT_DEFAULTS[name],
                                help="where corpora, runs and figures go (default: %(default)s)")
     return parser
 

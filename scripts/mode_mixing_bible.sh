@@ -15,21 +15,5 @@ Takes about 1.5 h on 2 CPU cores at the cpu preset.
 USAGE
 }
 [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]] && { usage; exit 0; }
-OUT=${1:-results/mode-mixing-bible}
-PRESET=${PRESET:-cpu}
-SEED=${SEED:-1}
 BIN=${SEQKD_BIN:-$(cd "$(dirname "$0")/.." && pwd)/.venv/bin}
-mkdir -p "$OUT"
-
-"$BIN/seqkd-distill" prepare bible-es-en --multi-target --out "$OUT/bible-es-en-multi"
-"$BIN/seqkd-distill" train-teacher --corpus "$OUT/bible-es-en-multi" --out "$OUT/teacher" --preset "$PRESET" --seed "$SEED"
-"$BIN/seqkd-distill" regenerate --teacher "$OUT/teacher" --corpus "$OUT/bible-es-en-multi" \
-  --out "$OUT/bible-es-en-multi.seqkd" --method seqkd
-"$BIN/seqkd-nat" compare --teacher "$OUT/teacher" --raw "$OUT/bible-es-en-multi" --distilled "$OUT/bible-es-en-multi.seqkd" \
-  --out "$OUT/students" --students ctc --seeds "$SEED" --preset "$PRESET"
-# the two human translations themselves give the floor: how often a marker word of the other style
-# occurs in a text written in one style ("upon" is rare in WEB, not absent)
-"$BIN/seqkd-analysis" modes --corpus "$OUT/bible-es-en-multi" --hyp "WEB reference=$OUT/bible-es-en-multi/raw/test.ref.web" \
-  --hyp "KJV reference=$OUT/bible-es-en-multi/raw/test.ref.kjv" --compare "$OUT/students/compare.json" \
-  --marker-posterior 0.95 --min-count 20 --mode-name 0=WEB --mode-name 1=KJV --out "$OUT"
-echo "real-data mode-mixing study done: $OUT/mode_mixing.json, $OUT/mode_mixing.png"
+exec "$BIN/seqkd-reproduce" mode-mixing-bible "$@"
