@@ -1,21 +1,12 @@
-"""Decoding trained students (and the teacher) from raw text, with length beam + AR rescoring.
-
-Noisy parallel decoding (Gu et al. 2018): decode several target lengths in parallel and
-let the AR teacher pick the candidate it scores best (mean log-probability under
-teacher forcing). For vanilla NAT and CMLM this plugs into fairseq's
-IterativeRefinementGenerator (its own reranker assumes an old encoder-output type and
-fails on current fairseq models, so :class:`RescoringRefinementGenerator` replaces just
-that method); the duration NAT has its own generator with the same interface.
-Vanilla NAT always decodes with 0 refinement iterations (fairseq#1231): a NAT run
-ignores ``iterations``.
+"""Decoding trained students (and the teacher) from raw text: a ready Translator for any run, the CTC
+blank penalty tuned on the validation set. The generators, with the length beam and the teacher's
+rescoring, are in :mod:`nat.generators`; which one a run gets, its kind says (:mod:`nat.registry`).
+Vanilla NAT always decodes with 0 refinement iterations (fairseq#1231): a NAT run ignores ``iterations``.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-
-import torch
-import torch.nn.functional as F
 
 from distill.corpus.directory import Corpus
 from distill.engine import load_ensemble, read_run_manifest
@@ -66,157 +57,6 @@ def tune_blank_penalty(run_dir, corpus, translator_for_penalty) -> dict:
               "blank_penalty": best}
     write_json(path, result)
     return result
-
-
-def run_blank_penalty(run_dir) -> float:
-    """The run's tuned blank penalty (``blank_penalty.json``), else 0."""
-    path = Path(run_dir) / "blank_penalty.json"
-    if not path.is_file():
-        return 0.0
-    from distill.io import read_json
-
-    return float(read_json(path)["blank_penalty"])
-
-
-def teacher_scores(teacher, src_tokens, src_lengths, candidates: list[torch.Tensor], owners: torch.Tensor,
-                   pad: int, eos: int) -> torch.Tensor:
-    """Mean log-probability of each candidate (tokens ending in </s>) under the AR teacher.
-
-    ``owners[k]`` is the row of ``src_tokens`` that candidate k translates.
-    """
-    width = max(len(c) for c in candidates)
-    target = src_tokens.new_full((len(candidates), width), pad)
-    for k, tokens in enumerate(candidates):
-        target[k, : len(tokens)] = tokens
-    previous = torch.cat([target.new_full((len(candidates), 1), eos), target[:, :-1]], dim=1)
-    previous = previous.masked_fill(previous.eq(eos) & (torch.arange(width, device=target.device) > 0), pad)
-    encoder_out = teacher.encoder(src_tokens, src_lengths=src_lengths)
-    encoder_out = teacher.encoder.reorder_encoder_out(encoder_out, owners.to(src_tokens.device))
-    lprobs = teacher.get_normalized_probs(teacher.decoder(previous, encoder_out), log_probs=True)
-    picked = lprobs.gather(2, target.unsqueeze(-1)).squeeze(-1)
-    mask = target.ne(pad)
-    return picked.masked_fill(~mask, 0).sum(1) / mask.sum(1).clamp(min=1)
-
-
-def _ending_with_eos(tokens: torch.Tensor, eos: int) -> torch.Tensor:
-    """Cut after the first </s>, or append one."""
-    hits = (tokens == eos).nonzero()
-    if len(hits):
-        return tokens[: int(hits[0]) + 1]
-    return torch.cat([tokens, tokens.new_tensor([eos])])
-
-
-def refinement_generator_class():
-    from fairseq.iterative_refinement_generator import IterativeRefinementGenerator
-
-    class RescoringRefinementGenerator(IterativeRefinementGenerator):
-        def rerank(self, reranker, finalized, encoder_input, beam_size):
-            src_tokens, src_lengths = encoder_input
-            candidates = [_ending_with_eos(f[0]["tokens"][1:], self.eos) for f in finalized]  # drop <s>
-            owners = torch.arange(len(finalized)) // beam_size
-            scores = teacher_scores(reranker, src_tokens, src_lengths, candidates, owners, self.pad, self.eos)
-            for hypos, score in zip(finalized, scores):
-                hypos[0]["score"] = score
-            return finalized
-
-    return RescoringRefinementGenerator
-
-
-def allocate_durations(expected: torch.Tensor, totals: torch.Tensor, padding_mask: torch.Tensor | None = None):
-    """Integer durations proportional to ``expected`` [batch, src] summing exactly to ``totals`` [batch].
-
-    Largest-remainder rounding in float64 (tiny predictions must not overflow); a row with
-    (almost) nothing predicted spreads its length evenly over its non-padding positions.
-    """
-    result = torch.zeros(expected.shape, dtype=torch.long, device=expected.device)
-    for row in range(expected.size(0)):
-        weights = expected[row].double().clamp(min=0)
-        if padding_mask is not None:
-            weights = weights.masked_fill(padding_mask[row], 0)
-        if float(weights.sum()) <= 1e-9:
-            weights = torch.ones_like(weights) if padding_mask is None else (~padding_mask[row]).double()
-        scaled = weights * (float(totals[row]) / float(weights.sum()))
-        floor = scaled.floor()
-        remaining = int(totals[row]) - int(floor.sum())
-        if remaining > 0:
-            floor[torch.argsort(scaled - floor, descending=True)[:remaining]] += 1
-        result[row] = floor.long()
-    return result
-
-
-class OnePassNATGenerator:
-    """Vanilla NAT (and ``nat-glat``) without fairseq's IterativeRefinementGenerator: predicted lengths,
-    one decoder pass, argmax; the same outputs as that generator with 0 iterations and no length beam."""
-
-    def __init__(self, dictionary):
-        self.pad = dictionary.pad()
-
-    @torch.no_grad()
-    def generate(self, models, sample, **unused):
-        model = models[0]
-        src_tokens, src_lengths = sample["net_input"]["src_tokens"], sample["net_input"]["src_lengths"]
-        encoder_out = model.forward_encoder([src_tokens, src_lengths])
-        start = model.initialize_output_tokens(encoder_out, src_tokens)
-        decoded = model.forward_decoder(start._replace(step=0, max_step=1), encoder_out)
-        results = []
-        for tokens, scores in zip(decoded.output_tokens, decoded.output_scores):
-            keep = tokens.ne(self.pad)
-            results.append([{"tokens": tokens[keep], "score": scores[keep].mean(), "positional_scores": scores[keep],
-                             "alignment": None}])
-        return results
-
-
-class DurationGenerator:
-    """Inference for the duration NAT: predicted durations, a beam of total lengths, optional AR rescoring."""
-
-    def __init__(self, dictionary, length_beam: int = 1, rescore: bool = False):
-        self.pad, self.eos = dictionary.pad(), dictionary.eos()
-        self.length_beam, self.rescore = length_beam, rescore
-
-    @torch.no_grad()
-    def generate(self, models, sample, **unused):
-        model = models[0]
-        teacher = models[-1] if self.rescore else None
-        src_tokens, src_lengths = sample["net_input"]["src_tokens"], sample["net_input"]["src_lengths"]
-        states, padding_mask = model.encode(src_tokens, src_lengths)
-        expected = torch.expm1(model.predict_log_durations(states, padding_mask)).clamp(min=0)
-        expected = expected.masked_fill(padding_mask, 0)
-        base = expected.sum(1).round().clamp(min=1)
-        offsets = [k - (self.length_beam - 1) // 2 for k in range(self.length_beam)]
-        candidates, scores, owners = [], [], []
-        for offset in offsets:
-            totals = (base + offset).clamp(min=1)
-            durations = allocate_durations(expected, totals, padding_mask)
-            logits, output_mask = model.decode(states, durations)
-            best = F.log_softmax(logits.float(), dim=-1).max(-1)
-            for row in range(src_tokens.size(0)):
-                keep = ~output_mask[row]
-                candidates.append(_ending_with_eos(best.indices[row][keep], self.eos))
-                scores.append(best.values[row][keep].mean())
-                owners.append(row)
-        owners = torch.tensor(owners)
-        scores = torch.stack(scores)
-        if teacher is not None and self.length_beam > 1:
-            scores = teacher_scores(teacher, src_tokens, src_lengths, candidates, owners, self.pad, self.eos)
-        results = []
-        for row in range(src_tokens.size(0)):
-            mine = (owners == row).nonzero().squeeze(1)
-            pick = int(mine[scores[mine].argmax()])
-            results.append([{"tokens": candidates[pick], "score": scores[pick], "positional_scores": None,
-                             "alignment": None}])
-        return results
-
-
-def clamp_predicted_lengths(model, length_beam: int) -> None:
-    """Keep fairseq's predicted target lengths within the decoder's positions (this model only).
-
-    With ``--pred-length-offset`` a length is the source length plus up to 127, so a source near
-    the position limit asked for positions the decoder does not have (an IndexError inside
-    torch.embedding that lost the whole file); the length beam adds up to ``length_beam // 2``.
-    """
-    limit = model.decoder.max_positions() - length_beam // 2
-    predict = model.decoder.forward_length_prediction
-    model.decoder.forward_length_prediction = lambda *args, **kwargs: predict(*args, **kwargs).clamp(max=limit)
 
 
 def load_translator(run_dir, *, corpus_dir=None, settings: StudentSettings | None = None,

@@ -140,7 +140,7 @@ class CTCStudent(StudentKind):
             raise InputError(f"{run_dir}: a ctc student has no length to beam over; use --length-beam 1")
 
     def generator(self, models, task, settings, run_dir, rescore, lean):
-        from nat.decoding import run_blank_penalty
+        from nat.generators import run_blank_penalty
         from nat.models.ctc_nat import CTCGenerator, CTCLogits, trace_ctc
 
         penalty = settings.blank_penalty if settings.blank_penalty is not None else run_blank_penalty(run_dir)
@@ -186,7 +186,7 @@ class DurationStudent(StudentKind):
                 "--activation-fn", "gelu"]
 
     def generator(self, models, task, settings, run_dir, rescore, lean):
-        from nat.decoding import DurationGenerator
+        from nat.generators import DurationGenerator
 
         return DurationGenerator(task.target_dictionary, settings.length_beam, rescore)
 
@@ -212,7 +212,7 @@ class LevenshteinTaskStudent(StudentKind):
                 "--encoder-learned-pos", "--decoder-learned-pos", "--activation-fn", "gelu"]
 
     def generator(self, models, task, settings, run_dir, rescore, lean):
-        from nat.decoding import OnePassNATGenerator, clamp_predicted_lengths, refinement_generator_class
+        from nat.generators import OnePassNATGenerator, clamp_predicted_lengths, refinement_generator_class
 
         clamp_predicted_lengths(models[0], settings.length_beam)
         if lean:

@@ -14,8 +14,9 @@ from hypothesis import strategies as st
 import analysis.report as reporting
 from distill.io import InputError
 from nat.cli import main as nat_main
-from nat.decoding import StudentSettings, allocate_durations, load_translator
+from nat.decoding import StudentSettings, load_translator
 from nat.durations import durations_from_attention, load_meta, read_durations
+from nat.generators import allocate_durations
 from nat.registry import student_kind, student_kinds
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -132,7 +133,7 @@ def test_length_beam_rescoring_picks_the_candidate_the_teacher_scores_best(stude
     """Noisy parallel decoding: of the candidates of a sentence (one per length), the output is the one with
     the teacher's best mean log-probability, whichever generator (fairseq's refinement or the duration NAT's)
     made them."""
-    import nat.decoding as decoding
+    import nat.generators as generators
 
     scored = []
 
@@ -141,8 +142,8 @@ def test_length_beam_rescoring_picks_the_candidate_the_teacher_scores_best(stude
         scored.append((args[3], scores))  # the candidates and the teacher's scores of one batch
         return scores
 
-    original = decoding.teacher_scores
-    monkeypatch.setattr(decoding, "teacher_scores", recording_teacher_scores)
+    original = generators.teacher_scores
+    monkeypatch.setattr(generators, "teacher_scores", recording_teacher_scores)
     run, _ = tiny_students[student]
     translator = load_translator(run, settings=StudentSettings(iterations=2, length_beam=3),
                                  teacher=tiny_teacher[1]["checkpoint"])
