@@ -42,6 +42,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from analysis.render import bench_markdown
 from distill.io import InputError, atomic_open, dispatch, write_json
 
 TARGETS = {"nat_speedup_bs1": 15.0, "nat_vs_ct2_greedy_bs1": 2.0, "ct2_int8_speedup": 3.0, "ct2_int8_bleu_delta": 0.3,
@@ -409,79 +410,6 @@ def _machine(device: str) -> dict:
     return info
 
 
-def _markdown(report: dict) -> str:
-    gpu = ", " + report["machine"]["gpu"] if "gpu" in report["machine"] else ""
-    lines = [f"Measured {report['date']} on {report['machine']['platform']} ({report['machine']['cpu_threads']} "
-             f"threads, "
-             f"device {report['machine']['device']}{gpu}); "
-             f"medians of {report['repeats']} runs"
-             + ("; the sections added later say when and where they were measured." if "sections_added" in report
-                else "."), ""]
-    if "decoding" in report:
-        decoding = report["decoding"]
-        primary = decoding["reference"]
-        lines += [f"### Decoding ({decoding['test_sentences']} test sentences of {Path(decoding['corpus']).name}; "
-                  f"batch size 1 on the first {decoding['latency_sentences']}; teacher `{report['teacher']}`, "
-                  f"students from `{decoding['students']}`)", "",
-                  "Speedups against the teacher in fairseq at beam 5 with as many threads (batch size 1: ratio of "
-                  "median latencies). Memory: peak resident memory of the process that loaded and ran the system "
-                  "(libraries and model included).", "",
-                  f"| system | threads | sent/s (batch {decoding['max_tokens']} tokens) | speedup | p50 ms (batch "
-                  f"size 1) | p90 ms | speedup | vs CTranslate2 int8 greedy | peak MiB | BLEU ({primary}) |",
-                  "|---|---|---|---|---|---|---|---|---|---|"]
-        for row in sorted(decoding["rows"], key=lambda r: -r["threads"]):
-            lines.append(f"| {row['system']} | {row['threads']} | {row['batch_sentences_per_second']:.1f} | "
-                         f"{row['speedup_batch']:.1f}x | {row['bs1_p50_ms']:.1f} | {row['bs1_p90_ms']:.1f} | "
-                         f"{row['speedup_bs1']:.1f}x | {row['speedup_bs1_vs_ct2_greedy']:.2f}x | "
-                         f"{row['peak_mib']:.0f} | "
-                         f"{row['scores'][primary]['bleu']:.2f} |")
-        lines += ["", "Lean path vs fairseq's path, identical output lines (float32): "
-                  + ", ".join(f"{student} {c['identical']:,} of {c['sentences']:,}"
-                              for student, c in decoding["lean_identical"].items()) + ".", "",
-                  f"![speed and quality]({decoding['figure']})", "",
-                  f"sacrebleu: {decoding['rows'][0]['scores'][primary]['bleu_signature']}", ""]
-    if "regeneration" in report:
-        regeneration = report["regeneration"]
-        primary = regeneration["reference"]
-        lines += [f"### Teacher regeneration ({regeneration['sentences']} training sources of "
-                  f"{Path(regeneration['corpus']).name}, beam 5, {regeneration['threads']} threads; teacher "
-                  f"`{regeneration['teacher']}`)", "",
-                  f"| backend | sent/s | speedup | BLEU ({primary}) | BLEU delta | outputs identical to fairseq |",
-                  "|---|---|---|---|---|---|"]
-        for row in regeneration["rows"]:
-            lines.append(f"| {row['backend']} | {row['sentences_per_second']:.1f} | {row['speedup']:.1f}x | "
-                         f"{row['scores'][primary]['bleu']:.2f} | {row['bleu_delta']:+.2f} | "
-                         f"{100 * row['identical_outputs_share']:.1f} % |")
-        lines.append("")
-    if "analysis" in report:
-        analysis = report["analysis"]
-        lines += ["### Analysis", "", f"Complexity + statistics (eflomal included) of {analysis['pairs']:,} synthetic "
-                  f"pairs: {analysis['analysis_seconds']:.0f} s ({analysis['pairs_per_second']:,.0f} pairs/s), "
-                  f"peak memory {analysis['peak_memory_mib']:,.0f} MiB.", ""]
-    if "training" in report:
-        training = report["training"]
-        machine = training["machine"]
-        lines += [f"### Training throughput, fp32 and bf16 ({Path(training['corpus']).name}, the cpu preset's "
-                  f"4,096-token batches, {training['threads']} thread{'s' if training['threads'] > 1 else ''} per run; "
-                  f"measured {training['date']} on "
-                  f"{machine['processor']}, bf16 through {training['cpu_bf16_feature'] or 'no hardware support'})", "",
-                  f"fairseq's target tokens per second, median over the log intervals of {training['repeats']} runs of "
-                  f"{training['updates_per_run']} updates per precision (the first interval of each run left out); "
-                  f"fp32 and bf16 runs alternate, so the ratio is side by side. Sizes: `distill/teacher.py` "
-                  f"MODEL_SIZES.",
-                  "", "| model | size | fp32 tokens/s | bf16 tokens/s | bf16 / fp32 |", "|---|---|---|---|---|"]
-        for row in training["rows"]:
-            lines.append(f"| {'AR teacher' if row['model'] == 'teacher' else row['model']} | {row['size']} | "
-                         f"{row['fp32_tokens_per_second']:,.0f} | {row['bf16_tokens_per_second']:,.0f} | "
-                         f"{row['bf16_speedup']:.2f}x |")
-        lines.append("")
-    lines += ["### Targets", "", "| target | wanted | measured | met |", "|---|---|---|---|"]
-    for target in report["targets"]:
-        lines.append(f"| {target['name']} | {target['wanted']} | {target['measured']} | "
-                     f"{'yes' if target['met'] else 'no (' + target['gap'] + ')'} |")
-    return "\n".join(lines) + "\n"
-
-
 WAIT_POLICIES = ("default", "PASSIVE", "ACTIVE")
 
 
@@ -598,7 +526,7 @@ def run_render(args) -> None:
     report["targets"] = _targets(report)
     write_json(out / "bench.json", report)
     with atomic_open(out / "bench.md") as handle:
-        handle.write(_markdown(report))
+        handle.write(bench_markdown(report))
     print(f"wrote {out / 'bench.json'} and {out / 'bench.md'}")
 
 
@@ -655,8 +583,8 @@ def run_bench(args) -> None:
     report["targets"] = _targets(report)
     write_json(out / "bench.json", report)
     with atomic_open(out / "bench.md") as handle:
-        handle.write(_markdown(report))
-    print(f"\n{_markdown(report)}\nwrote {out / 'bench.json'} and {out / 'bench.md'}")
+        handle.write(bench_markdown(report))
+    print(f"\n{bench_markdown(report)}\nwrote {out / 'bench.json'} and {out / 'bench.md'}")
 
 
 def build_parser() -> argparse.ArgumentParser:

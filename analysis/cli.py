@@ -28,6 +28,7 @@ import sys
 from pathlib import Path
 
 from distill.io import InputError, atomic_open, dispatch, name_and_value, write_json
+from nat.systems import row_key, row_label
 
 
 def _pyplot():
@@ -111,23 +112,23 @@ def run_complexity(args) -> dict:
     return report
 
 
-def _compare_outputs(path: str) -> list[str]:
-    """NAME=FILE items for the teacher and the headline student (first seed, first decoding) on raw
+def _compare_outputs(path: str) -> list[tuple]:
+    """(system, hypothesis file) of the teacher and of the headline student (first seed, first decoding) on raw
     and on distilled data, read from the results of ``seqkd-nat compare``."""
     from distill.io import read_json
-    from nat.systems import TEACHER
+    from nat.systems import TEACHER, TEACHER_KIND, System
 
     comparison = read_json(path)
     # the results are in table order, the command line's; the JSON's keys (seeds) are sorted
-    student = next(record["system"] for record in comparison["results"] if record["system"] != "teacher")
+    student = next(record["system"] for record in comparison["results"] if record["system"] != TEACHER_KIND)
     seeds = comparison["seeds"][student]
     outputs = {}
     for record in comparison["results"]:
-        if record["system"] == "teacher":
-            outputs.setdefault(TEACHER.label, record["hypotheses"])
+        if record["system"] == TEACHER_KIND:
+            outputs.setdefault(TEACHER, record["hypotheses"])
         elif record["system"] == student and record["seed"] == seeds[0]:
-            outputs.setdefault(f"{student}, {record['data']} data", record["hypotheses"])
-    return [f"{name}={hypotheses}" for name, hypotheses in outputs.items()]
+            outputs.setdefault(System(student, record["data"]), record["hypotheses"])
+    return list(outputs.items())
 
 
 def run_modes(args) -> dict:
@@ -135,6 +136,7 @@ def run_modes(args) -> dict:
     import numpy as np
 
     from analysis.multimodality import ModeLexicon, mode_mixing, simplex_xy
+    from analysis.multimodality import markdown as modes_markdown
     from distill.corpus.directory import Corpus
     from distill.io import read_lines
 
@@ -152,18 +154,18 @@ def run_modes(args) -> dict:
     if unknown := set(names) - set(lexicon.modes):
         raise InputError(f"--mode-name {', '.join(sorted(unknown))}: no such mode in {corpus.raw('train', 'mode')} "
                          f"(modes {', '.join(lexicon.modes)})")
-    systems = {}
-    for item in [*(args.hyp or []), *(_compare_outputs(args.compare) if args.compare else [])]:
-        name, path = name_and_value(item, "--hyp", "NAME=FILE")
+    given = [name_and_value(item, "--hyp", "NAME=FILE") for item in args.hyp or []]
+    systems = []  # the --hyp files, then the comparison's systems
+    for system, path in [*given, *(_compare_outputs(args.compare) if args.compare else [])]:
         outputs = read_lines(path)
         if not outputs:
             raise InputError(f"{path}: file is empty; expected one system output per line")
-        systems[name] = mode_mixing(lexicon, outputs)
-        print(f"{name}: mode-mixing rate {systems[name]['mode_mixing_rate']:.3f}, "
-              f"mean majority share {systems[name]['mean_majority_share']:.3f}", file=sys.stderr)
+        systems.append({**row_key(system), **mode_mixing(lexicon, outputs)})
+        print(f"{row_label(systems[-1])}: mode-mixing rate {systems[-1]['mode_mixing_rate']:.3f}, "
+              f"mean majority share {systems[-1]['mean_majority_share']:.3f}", file=sys.stderr)
     k = len(lexicon.modes)
     figure, axes = plt.subplots(1, len(systems), figsize=(4.5 * len(systems), 4.2), squeeze=False)
-    for axis, (name, result) in zip(axes[0], systems.items()):
+    for axis, result in zip(axes[0], systems):
         shares = np.array(result["shares"]).reshape(-1, k)
         if not len(shares):
             axis.text(0.5, 0.5, "no attributable output", ha="center")
@@ -185,34 +187,20 @@ def run_modes(args) -> dict:
             axis.hist(shares[:, 0], bins=20, range=(0, 1), color="tab:blue")
             axis.set_xlabel(f"share of marker words from {lexicon.labels[0]}")
             axis.set_ylabel("sentences")
-        axis.set_title(f"{name}\nmode mixing {result['mode_mixing_rate']:.1%}", pad=14)
+        axis.set_title(f"{row_label(result)}\nmode mixing {result['mode_mixing_rate']:.1%}", pad=14)
     out = Path(args.out)
     report = {"corpus": str(corpus.path), "modes": lexicon.modes, "mode_labels": lexicon.labels,
               "marker_posterior": args.marker_posterior, "min_count": args.min_count,
               "attributable_words": len(lexicon.best_mode), "systems": systems}
-    return _write_study(out, "mode_mixing", figure, report, _modes_markdown(report))
+    return _write_study(out, "mode_mixing", figure, report, modes_markdown(report))
 
 
-def _modes_markdown(report: dict) -> str:
-    """The mode-mixing table and the first mixing outputs of every system, their marker words tagged."""
-    lines = [f"Mode mixing on `{report['corpus']}` ({' vs '.join(report['mode_labels'])}; "
-             f"{report['attributable_words']} marker words: posterior >= {report['marker_posterior']:g}, "
-             f"count >= {report['min_count']})", "",
-             "| system | sentences | with a marker word | mode mixing | mean majority share |", "|---|---|---|---|---|"]
-    lines += [f"| {name} | {r['sentences']} | {r['attributable_sentences']} | {r['mode_mixing_rate']:.1%} | "
-              f"{r['mean_majority_share']:.3f} |" for name, r in report["systems"].items()]
-    for name, r in report["systems"].items():
-        lines += ["", f"{name}, first outputs that mix modes (word[mode]):", ""]
-        lines += [f"- {example}" for example in r["mixing_examples"]] or ["- none"]
-    return "\n".join(lines) + "\n"
-
-
-def _without_data(name: str, record: dict) -> str:
+def _without_data(record: dict) -> str:
     """A row's colour key: its system's label without the training data ("ar, greedy"); a row that is
     not a system (the training targets) keeps its name."""
     from nat.systems import System
 
-    return System.from_json(record["system"]).label_without_data if "system" in record else name
+    return System.from_json(record["system"]).label_without_data if "system" in record else record["name"]
 
 
 def _trained_on_raw(record: dict) -> bool:
@@ -225,7 +213,7 @@ def _trained_on_raw(record: dict) -> bool:
 def run_lost_words(args) -> dict:
     """Rare-word recall, name copies, types and length: distilled vs raw corpus, and every system of a comparison."""
     plt = _pyplot()
-    from analysis.lost_words import compare_systems, lost_words, markdown
+    from analysis.lost_words import compare_systems, lost_words, markdown, training_corpus
     from distill.corpus.directory import Corpus
     from distill.io import read_json
 
@@ -238,23 +226,23 @@ def run_lost_words(args) -> dict:
     buckets = result["buckets"]
     # one colour per system, dashed on raw data, solid on distilled; the raw targets (the reference itself,
     # 100 %) are left out of the figure
-    rows = {"training targets, distilled": result["training_corpus"]["distilled targets"], **result["test_outputs"]}
-    systems = list(dict.fromkeys(_without_data(name, r) for name, r in rows.items()))
-    colors = dict(zip(systems, plt.rcParams["axes.prop_cycle"].by_key()["color"] * 3))
+    rows = [{**training_corpus(result, "distilled targets"), "name": "training targets, distilled"},
+            *result["test_outputs"]]
+    colors = dict(zip(dict.fromkeys(map(_without_data, rows)), plt.rcParams["axes.prop_cycle"].by_key()["color"] * 3))
     figure, (recall_axis, names_axis) = plt.subplots(1, 2, figsize=(12, 4.6), gridspec_kw={"width_ratios": [3, 2]})
-    for name, r in rows.items():
+    for r in rows:
         recall = r["recall_by_source_frequency"]
         shown = [i for i, b in enumerate(buckets) if recall[b]["recall"] is not None]
-        recall_axis.plot(shown, [100 * recall[buckets[i]]["recall"] for i in shown], "o", label=name,
-                         color=colors[_without_data(name, r)], linestyle="--" if _trained_on_raw(r) else "-")
+        recall_axis.plot(shown, [100 * recall[buckets[i]]["recall"] for i in shown], "o", label=row_label(r),
+                         color=colors[_without_data(r)], linestyle="--" if _trained_on_raw(r) else "-")
     recall_axis.set_xticks(range(len(buckets)), buckets)
     recall_axis.set_xlabel("training-source count of the aligned source word")
     recall_axis.set_ylabel("reference words recalled [%]")
     recall_axis.legend(fontsize=7, ncol=2)
     recall_axis.grid(alpha=0.3)
-    rates = {name: r["names"]["rate"] for name, r in rows.items() if r["names"]["rate"] is not None}
-    names_axis.barh(list(rates), [100 * v for v in rates.values()],
-                    color=["tab:gray" if _trained_on_raw(rows[name]) else "tab:blue" for name in rates])
+    named = [r for r in rows if r["names"]["rate"] is not None]
+    names_axis.barh([row_label(r) for r in named], [100 * r["names"]["rate"] for r in named],
+                    color=["tab:gray" if _trained_on_raw(r) else "tab:blue" for r in named])
     names_axis.invert_yaxis()
     names_axis.set_xlabel("names copied [%] (gray: trained on raw data)")
     names_axis.tick_params(axis="y", labelsize=7)
@@ -275,37 +263,33 @@ def run_confidence(args) -> dict:
     corpus = Corpus.open(args.corpus or comparison["raw"])
     runs = compare_runs(comparison, Path(args.compare).parent)
     progress = tqdm(total=sum(map(len, runs.values())), desc="teacher forcing", unit="run")
-    systems = {}
+    systems = []  # in the comparison's order: the teacher, then each student on each corpus
     for system, run_dirs in runs.items():
         results = []
         for run_dir in run_dirs:
             results.append(teacher_forced(run_dir, corpus, args.split))
             progress.update()
-        systems[system.label] = {**mean_over_seeds(results), "system": system.to_json()}
+        systems.append({**row_key(system), **mean_over_seeds(results)})
     progress.close()
     figure, (reliability, entropy) = plt.subplots(1, 2, figsize=(11, 4.2))
     reliability.plot([0, 1], [0, 1], "k:", linewidth=0.8)
-    colors = dict(zip(dict.fromkeys(_without_data(name, r) for name, r in systems.items()),
-                      plt.rcParams["axes.prop_cycle"].by_key()["color"]))
-    for name, r in systems.items():
+    colors = dict(zip(dict.fromkeys(map(_without_data, systems)), plt.rcParams["axes.prop_cycle"].by_key()["color"]))
+    for r in systems:
         bins = r["all_positions"]["bins"]
-        reliability.plot([b["confidence"] for b in bins], [b["accuracy"] for b in bins], "o", markersize=3, label=name,
-                         color=colors[_without_data(name, r)], linestyle="--" if _trained_on_raw(r) else "-")
+        reliability.plot([b["confidence"] for b in bins], [b["accuracy"] for b in bins], "o", markersize=3,
+                         label=row_label(r), color=colors[_without_data(r)],
+                         linestyle="--" if _trained_on_raw(r) else "-")
     reliability.set_xlabel("confidence (probability of the argmax)")
     reliability.set_ylabel("accuracy")
     reliability.set_title("reliability, all positions (first seed)")
     reliability.legend(fontsize=7)
-    entropy.barh(list(systems), [r["all_positions"]["mean_entropy_bits"] for r in systems.values()],
-                 color=["tab:gray" if _trained_on_raw(r) else "tab:blue" for r in systems.values()])
+    entropy.barh([row_label(r) for r in systems], [r["all_positions"]["mean_entropy_bits"] for r in systems],
+                 color=["tab:gray" if _trained_on_raw(r) else "tab:blue" for r in systems])
     entropy.invert_yaxis()
     entropy.set_xlabel("mean entropy per position [bits] (gray: trained on raw data)")
     figure.tight_layout()
-    return _write_study(Path(args.out), "confidence", figure,
-                        {"corpus": str(corpus.path), "split": args.split, "systems": systems}, markdown(systems))
-
-
-def _or_dash(value: float | None, spec: str) -> str:
-    return "—" if value is None else format(value, spec)
+    result = {"corpus": str(corpus.path), "split": args.split, "systems": systems}
+    return _write_study(Path(args.out), "confidence", figure, result, markdown(result))
 
 
 def _teacher_valid_bleu(corpus_dir: str, reference: str) -> float | None:
@@ -337,6 +321,7 @@ def run_tradeoff(args) -> dict:
     """Student BLEU against C(d) and F(d) of the corpus it was trained on (Zhou et al. 2020, Fig. 4)."""
     plt = _pyplot()
 
+    from analysis.render import tradeoff_markdown
     from distill.io import read_json
     from nat.compare import paired_bootstrap
 
@@ -375,16 +360,9 @@ def run_tradeoff(args) -> dict:
     axes[0].set_ylabel(f"student test BLEU ({points[0]['reference']})")
     axes[0].set_title("Student BLEU vs corpus complexity")
     axes[1].set_title("Student BLEU vs faithfulness")
-    first = points[0]["corpus"]
-    table = ["| training corpus | its teacher's valid BLEU | C(d) [bits] | F(d) [bits] | student test BLEU | "
-             f"p vs {first} |", "|---|---|---|---|---|---|"]
-    table += [f"| {p['corpus']} | {_or_dash(p['teacher_valid_bleu'], '.2f')} | {p['complexity_bits']:.3f} | "
-              f"{_or_dash(p['faithfulness_bits'], '.3f')} | {p['bleu']:.2f} | {_or_dash(p['p_vs_first'], '.3f')} |"
-              for p in points]
-    table += ["", f"BLEU against {points[0]['reference']}: `{points[0]['bleu_signature']}`; p: sacrebleu paired "
-              f"bootstrap (1,000 resamples) of each student against the one trained on {first}, two-sided."]
-    print("\n".join(table))
-    return _write_study(Path(args.out), "complexity_vs_bleu", figure, {"points": points}, "\n".join(table) + "\n")
+    result = {"points": points}
+    print(tradeoff_markdown(result))
+    return _write_study(Path(args.out), "complexity_vs_bleu", figure, result, tradeoff_markdown(result))
 
 
 VALIDATION_ENTROPIES = (0.0, 0.5, 1.0, 1.5, 2.0, 2.5)

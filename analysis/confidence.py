@@ -133,15 +133,21 @@ def mean_over_seeds(results: list[dict]) -> dict:
     return merged
 
 
-def markdown(systems: dict) -> str:
-    lines = ["| system | positions | mean entropy [bits] | mean confidence | accuracy | ECE | "
-             "token positions: entropy | confidence | accuracy | ECE |", "|---" * 10 + "|"]
-    for name, r in systems.items():
+def markdown(result: dict) -> str:
+    """confidence.md: one row per system of ``result["systems"]``."""
+    from distill.tables import markdown_table
+    from nat.systems import row_label
+
+    def cells(r):
         a, t = r["all_positions"], r.get("token_positions")
-        token = (f"{t['mean_entropy_bits']:.3f} | {t['mean_confidence']:.3f} | {t['accuracy']:.3f} | {t['ece']:.3f}"
-                 if t else "– | – | – | –")
-        lines.append(f"| {name} | {a['positions']:,.0f} | {a['mean_entropy_bits']:.3f} | {a['mean_confidence']:.3f} | "
-                     f"{a['accuracy']:.3f} | {a['ece']:.3f} | {token} |")
+        token = ([f"{t['mean_entropy_bits']:.3f}", f"{t['mean_confidence']:.3f}", f"{t['accuracy']:.3f}",
+                  f"{t['ece']:.3f}"] if t else ["–"] * 4)
+        return [row_label(r), f"{a['positions']:,.0f}", f"{a['mean_entropy_bits']:.3f}", f"{a['mean_confidence']:.3f}",
+                f"{a['accuracy']:.3f}", f"{a['ece']:.3f}", *token]
+
+    lines = [markdown_table(["system", "positions", "mean entropy [bits]", "mean confidence", "accuracy", "ECE",
+                             "token positions: entropy", "confidence", "accuracy", "ECE"],
+                            map(cells, result["systems"]))]
     return "\n".join(lines) + ("\n\nTeacher forcing on the test set (students: mean over seeds). AR models: every "
                                "reference token given its prefix; CTC students: every decoder position against the "
                                "reference's best CTC path, blanks included (token positions: the path's tokens). "

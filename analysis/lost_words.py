@@ -123,15 +123,11 @@ def lost_words(raw, distilled, systems: dict) -> dict:
     """Measures of the distilled training corpus against the raw one, and of every system's test outputs.
 
     ``raw``, ``distilled``: :class:`~distill.corpus.directory.Corpus`; ``systems``: :class:`nat.systems.System`
-    (or a name) -> the hypothesis files of its seeds (one sentence per test line). The test outputs are keyed by
-    the systems' labels, and each keeps its system's fields (``system``).
+    (or a name) -> the hypothesis files of its seeds (one sentence per test line). ``test_outputs`` keeps the
+    systems' order, one record each with its system's fields (:func:`nat.systems.row_key`).
     """
-    from nat.systems import System
-
-    systems = {(key.label if isinstance(key, System) else key): (key, paths) for key, paths in systems.items()}
-    fields = {name: {"system": key.to_json()} if isinstance(key, System) else {} for name, (key, _) in systems.items()}
-    systems = {name: paths for name, (_, paths) in systems.items()}
     from distill.io import read_lines
+    from nat.systems import row_key
 
     train = Reference(raw.lines("train", "src"), raw.lines("train", "tgt"))
     test = Reference(raw.lines("test", "src"), raw.lines("test", "tgt"))
@@ -139,21 +135,27 @@ def lost_words(raw, distilled, systems: dict) -> dict:
     if len(distilled_targets) != len(train.sources):
         raise InputError(f"{distilled.path}: {len(distilled_targets)} training targets for {len(train.sources)} raw "
                          "sources; the distilled corpus must keep the raw corpus's lines")
-    hypotheses = {name: [read_lines(path) for path in paths] for name, paths in systems.items()}
-    for name, paths in systems.items():  # before the alignment, which takes a minute
-        for path, lines in zip(paths, hypotheses[name]):
+    hypotheses = {}
+    for system, paths in systems.items():  # read and checked before the alignment, which takes a minute
+        hypotheses[system] = [read_lines(path) for path in paths]
+        for path, lines in zip(paths, hypotheses[system]):
             if len(lines) != len(test.sources):
                 raise InputError(f"{path}: {len(lines)} lines for {len(test.sources)} test sentences of {raw.path}; "
                                  "expected one output per test sentence")
     links = align(train.source_words + test.source_words, train.reference_words + test.reference_words)
     train.links, test.links = links[:len(train.sources)], links[len(train.sources):]
     source_counts = Counter(w for line in train.source_words for w in line)
-    corpora = {"raw targets": train.measure(train.references, source_counts),
-               "distilled targets": train.measure(distilled_targets, source_counts)}
-    outputs = {name: {**mean_over_seeds([test.measure(lines, source_counts) for lines in hypotheses[name]]),
-                      **fields[name]} for name in systems}
+    corpora = [{"name": "raw targets", **train.measure(train.references, source_counts)},
+               {"name": "distilled targets", **train.measure(distilled_targets, source_counts)}]
+    outputs = [{**row_key(system), **mean_over_seeds([test.measure(lines, source_counts) for lines in seeds])}
+               for system, seeds in hypotheses.items()]
     return {"raw": str(raw.path), "distilled": str(distilled.path), "reference": raw.manifest["references"]["primary"],
             "buckets": [label for _, _, label in BUCKETS], "training_corpus": corpora, "test_outputs": outputs}
+
+
+def training_corpus(result: dict, name: str) -> dict:
+    """The measures of the raw or the distilled training targets (``name``: "raw targets", "distilled targets")."""
+    return next(corpus for corpus in result["training_corpus"] if corpus["name"] == name)
 
 
 def compare_systems(comparison: dict) -> dict:
@@ -172,31 +174,34 @@ def compare_systems(comparison: dict) -> dict:
 
 
 def markdown(result: dict) -> str:
+    from distill.tables import markdown_table
+    from nat.systems import row_label
+
     buckets = result["buckets"]
-    header = ["| | " + " | ".join(f"recall, {b}" for b in buckets) + " | name copy rate | types | length ratio |",
-              "|---" * (len(buckets) + 4) + "|"]
+    header = ["", *(f"recall, {b}" for b in buckets), "name copy rate", "types", "length ratio"]
 
-    def row(name, r):
-        recall = r["recall_by_source_frequency"]
-        cells = [f"{recall[b]['recall']:.1%}" if recall[b]["recall"] is not None else "–" for b in buckets]
-        rate = f"{r['names']['rate']:.1%}" if r["names"]["rate"] is not None else "–"
-        return f"| {name} | " + " | ".join(cells) + f" | {rate} | {r['types']:,.0f} | {r['length_ratio']:.3f} |"
+    def table(records):
+        return markdown_table(header, ([row_label(r), *(_share(r["recall_by_source_frequency"][b]["recall"])
+                                                         for b in buckets),
+                                        _share(r["names"]["rate"]), f"{r['types']:,.0f}", f"{r['length_ratio']:.3f}"]
+                                       for r in records))
 
-    links = result["training_corpus"]["raw targets"]["recall_by_source_frequency"]
-    outputs = result["test_outputs"]
-    test_links = next(iter(outputs.values()))["recall_by_source_frequency"] if outputs else {}
+    links = training_corpus(result, "raw targets")["recall_by_source_frequency"]
     lines = [f"What distillation loses, against the `{result['reference']}` reference (`{result['raw']}` vs "
              f"`{result['distilled']}`).", "", "Training corpus (the distilled targets against the raw ones):", "",
-             *header, *(row(name, r) for name, r in result["training_corpus"].items()), "",
+             table(result["training_corpus"]), "",
              "Links per bucket (training): " + ", ".join(f"{b} {links[b]['links']:,}" for b in buckets) + "."]
-    if result["test_outputs"]:
-        lines += ["", "Test outputs (students: mean over seeds):", "", *header,
-                  *(row(name, r) for name, r in result["test_outputs"].items()), "",
+    if outputs := result["test_outputs"]:
+        test_links = outputs[0]["recall_by_source_frequency"]
+        lines += ["", "Test outputs (students: mean over seeds):", "", table(outputs), "",
                   "Links per bucket (test): " + ", ".join(f"{b} {test_links[b]['links']:,}" for b in buckets) +
-                  f"; names in the test references: {next(iter(result['test_outputs'].values()))['names']['names']:,}."]
+                  f"; names in the test references: {outputs[0]['names']['names']:,}."]
     lines += ["", "Recall, N: share of the reference words aligned (eflomal) to a source word seen N times in the "
               "training sources that the output has (the raw targets' row is the reference against itself). Names: "
               "capitalized reference words, not sentence-initial, also in the "
               "source (accents removed); copied when the output has them with the same case."]
     return "\n".join(lines) + "\n"
 
+
+def _share(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1%}"

@@ -78,3 +78,20 @@ def simplex_xy(shares: np.ndarray) -> np.ndarray:
     """Barycentric (K=3) shares -> 2-D points in an equilateral triangle."""
     corners = np.array([[0.0, 0.0], [1.0, 0.0], [0.5, np.sqrt(3) / 2]])
     return np.asarray(shares) @ corners
+
+
+def markdown(report: dict) -> str:
+    """The mode-mixing table and the first mixing outputs of every system, their marker words tagged."""
+    from distill.tables import markdown_table
+    from nat.systems import row_label
+
+    lines = [f"Mode mixing on `{report['corpus']}` ({' vs '.join(report['mode_labels'])}; "
+             f"{report['attributable_words']} marker words: posterior >= {report['marker_posterior']:g}, "
+             f"count >= {report['min_count']})", "",
+             markdown_table(["system", "sentences", "with a marker word", "mode mixing", "mean majority share"],
+                            ([row_label(r), r["sentences"], r["attributable_sentences"], f"{r['mode_mixing_rate']:.1%}",
+                              f"{r['mean_majority_share']:.3f}"] for r in report["systems"]))]
+    for r in report["systems"]:
+        lines += ["", f"{row_label(r)}, first outputs that mix modes (word[mode]):", ""]
+        lines += [f"- {example}" for example in r["mixing_examples"]] or ["- none"]
+    return "\n".join(lines) + "\n"

@@ -16,13 +16,12 @@ longest source (``max_len_a * longest + max_len_b``), not per sentence.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from pathlib import Path
 
 from distill.corpus.directory import Corpus
-from distill.engine import DISTILL_USER_DIR
+from distill.engine import DISTILL_USER_DIR, cpu_threads
 from distill.fairseq_setup import prepare_fairseq
 from distill.generation import DecodeSettings, Hypothesis
 from distill.io import InputError, sha256_file
@@ -82,7 +81,7 @@ class CTranslate2Translator:
             raise InputError(f"unknown compute type {compute_type!r}; choose one of {', '.join(COMPUTE_TYPES)}")
         model_dir = converted_model(checkpoint, corpus)
         self.max_source_tokens = json.loads((model_dir / "seqkd.json").read_text())["max_source_positions"]
-        threads = threads or len(os.sched_getaffinity(0))
+        threads = threads or cpu_threads()
         on_cpu = settings.device == "cpu"
         replicas = threads if on_cpu and not one_batch_at_a_time else 1
         self.translator = ctranslate2.Translator(str(model_dir), device=settings.device, compute_type=compute_type,

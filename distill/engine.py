@@ -35,10 +35,17 @@ def fairseq_command(tool: str, args: list[str], user_dir: str | None = None, pre
     return [sys.executable, "-m", *module, *(["--user-dir", user_dir] if user_dir else []), *map(str, args)]
 
 
+def cpu_threads() -> int:
+    """The CPU threads this process may use: ``OMP_NUM_THREADS`` where it is set (torch's own rule; the QUICK job
+    sets 1), else the cores of its affinity (``taskset``, a container's CPU set, a test worker pinned to a core)."""
+    budget = os.environ.get("OMP_NUM_THREADS", "")
+    return int(budget) if budget.isdigit() and int(budget) > 0 else len(os.sched_getaffinity(0))
+
+
 def threads_each(sharing: int) -> int:
-    """CPU threads for each of ``sharing`` processes training at once on this machine (at least 1), so
-    that together they do not oversubscribe its cores."""
-    return max(1, (os.cpu_count() or 1) // sharing)
+    """CPU threads for each of ``sharing`` processes training at once (at least 1), so that together they do
+    not oversubscribe :func:`cpu_threads`."""
+    return max(1, cpu_threads() // sharing)
 
 
 def run_fairseq(tool: str, args: list[str], log_path: str | os.PathLike, echo: bool = True,

@@ -22,6 +22,7 @@ from distill.corpus.directory import Corpus
 from distill.engine import checkpoint_of, threads_each
 from distill.io import InputError, atomic_open, write_json
 from distill.scoring import evaluate_on_split, evaluation_files
+from distill.tables import markdown_table as write_table
 from nat.registry import student_kind, student_names
 from nat.students import train_student
 from nat.systems import TEACHER
@@ -223,19 +224,18 @@ def score_columns(result: dict) -> list[str]:
 def markdown_table(result: dict) -> str:
     """The comparison as Markdown: BLEU mean ± sd per reference set, p-values, speedup."""
     columns = score_columns(result)
-    lines = ["| system | training data | decoding | seeds | " + " | ".join(f"BLEU {c}" for c in columns)
-             + " | p (distilled vs raw) | speedup vs teacher |", "|---|---|---|---|" + "---|" * (len(columns) + 2)]
+    rows = []
     for row in table_rows(result):
         cells = []
         for column in columns:
             bleu = row["bleu"][column]
             cells.append(f"{bleu['mean']:.2f}" + (f" ± {bleu['sd']:.2f}" if len(bleu["values"]) > 1 else ""))
         p_values = row.get("p_value_vs_raw")
-        p_cell = ", ".join(f"{p:.3f}" for p in p_values) if p_values else ""
         name = TEACHER.label if row["system"] == TEACHER.student else row["system"]
-        lines.append(f"| {name} | {row['data']} | {row['decoding']} | {','.join(map(str, row['seeds']))} | "
-                     + " | ".join(cells)
-                     + f" | {p_cell} | {row['speedup']:.1f}x |")
+        rows.append([name, row["data"], row["decoding"], ",".join(map(str, row["seeds"])), *cells,
+                     ", ".join(f"{p:.3f}" for p in p_values or []), f"{row['speedup']:.1f}x"])
+    lines = [write_table(["system", "training data", "decoding", "seeds", *(f"BLEU {c}" for c in columns),
+                          "p (distilled vs raw)", "speedup vs teacher"], rows)]
     return ("\n".join(lines) + "\n\nStudents: mean ± sd over the seeds of their row; "
             f"p: sacrebleu paired bootstrap (1,000 resamples) of BLEU against all references, one per seed, "
             f"two-sided (the BLEU columns give the direction).\nSpeedup: batched decoding of the "
@@ -259,9 +259,7 @@ def gain_table(result: dict) -> str:
     teacher = next(row for row in table if row["system"] == "teacher")["bleu"][primary]["mean"]
     rows = {(row["system"], row["decoding"], row["data"]): row for row in table if row["system"] != "teacher"}
     costs = result.get("teacher_cost", {})
-    lines = [f"| system | decoding | distilled corpus | distilled − raw, BLEU {primary} | seeds with p < 0.01 | "
-             "raw / teacher | distilled / teacher | teacher cost, CPU ms per sentence (device) |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = []
     for system, decoding, data in rows:
         if data == "raw":
             continue
@@ -271,11 +269,13 @@ def gain_table(result: dict) -> str:
         cost = costs.get(data, {})
         cost = (f"{1000 * cost['cpu_seconds_per_sentence']:.1f} ({cost['device']})"
                 if cost.get("cpu_seconds_per_sentence") is not None else "")
-        lines.append(f"| {system} | {decoding} | {data} | {delta:+.2f} | {significant} of "
-                     f"{len(distilled['p_value_vs_raw'])} | "
-                     f"{raw['bleu'][primary]['mean'] / teacher:.0%} | "
-                     f"{distilled['bleu'][primary]['mean'] / teacher:.0%} | "
-                     f"{cost} |")
+        share = {side: f"{row['bleu'][primary]['mean'] / teacher:.0%}" for side, row in (("raw", raw),
+                                                                                       ("distilled", distilled))}
+        lines.append([system, decoding, data, f"{delta:+.2f}", f"{significant} of {len(distilled['p_value_vs_raw'])}",
+                      share["raw"], share["distilled"], cost])
+    lines = [write_table(["system", "decoding", "distilled corpus", f"distilled − raw, BLEU {primary}",
+                          "seeds with p < 0.01", "raw / teacher", "distilled / teacher",
+                          "teacher cost, CPU ms per sentence (device)"], lines)]
     return "\n".join(lines) + ("\n\nTeacher cost: the regeneration's CPU time per sentence, where it ran (on a GPU, "
                                "the host's CPU time: not comparable with a CPU's).\n")
 
@@ -291,11 +291,10 @@ def training_loss_table(result: dict) -> str:
             losses.setdefault((curve["student"], curve["data"]), []).append(last["train_loss"])
             updates[curve["student"]] = last["updates"]
     data = ["raw", *distilled_names(result)]
-    lines = ["| student | updates | " + " | ".join(f"training loss, {name} targets" for name in data) + " |",
-             "|---|---|" + "---|" * len(data)]
-    for student in updates:
-        cells = [f"{statistics.mean(losses[student, name]):.3f}" if (student, name) in losses else "" for name in data]
-        lines.append(f"| {student} | {updates[student]} | " + " | ".join(cells) + " |")
+    lines = [write_table(["student", "updates", *(f"training loss, {name} targets" for name in data)],
+                         ([student, updates[student],
+                           *(f"{statistics.mean(losses[student, name]):.3f}" if (student, name) in losses else ""
+                             for name in data)] for student in updates))]
     return "\n".join(lines) + "\n\nfairseq's training loss (its criterion's units, per target token) over the " \
                               "last log interval, mean over seeds.\n"
 
@@ -322,8 +321,13 @@ def write_comparison(result: dict, out) -> str:
     out = Path(out)
     write_json(out / "compare.json", result)
     plot_curves(result["curves"], out / "curves.png", result["teacher_valid_bleu"])
-    table = (settings_line(result) + "\n\n" + markdown_table(result) + "\n" + gain_table(result) + "\n"
-             + training_loss_table(result))
+    table = comparison_markdown(result)
     with atomic_open(out / "compare.md") as handle:
         handle.write(table)
     return table
+
+
+def comparison_markdown(result: dict) -> str:
+    """compare.md: the settings line, the score table, the gain table and the training losses."""
+    return (settings_line(result) + "\n\n" + markdown_table(result) + "\n" + gain_table(result) + "\n"
+            + training_loss_table(result))

@@ -47,3 +47,14 @@ class System:
 
 
 TEACHER = System(TEACHER_KIND)
+
+
+def row_label(record: dict) -> str:
+    """How a table or a figure names one row of an analysis's result: the label of its system (``system``: the
+    fields of a :class:`System`), or the ``name`` it was given (``--hyp NAME=FILE``, a training corpus)."""
+    return System.from_json(record["system"]).label if "system" in record else record["name"]
+
+
+def row_key(system: System | str) -> dict:
+    """The fields that say which row a result is (the inverse of :func:`row_label`'s reading)."""
+    return {"system": system.to_json()} if isinstance(system, System) else {"name": system}

@@ -1,11 +1,26 @@
-"""Shared fixtures: small corpora built once per test session."""
+"""Shared fixtures: small corpora built once per test session (once per worker under ``pytest -n``)."""
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 
 import pytest
 
 from distill.corpus.synthetic import SyntheticConfig, prepare_synthetic
+
+
+def pytest_configure(config):
+    """Under pytest-xdist (``make test`` runs ``pytest -n auto``), pin each worker to a core of its own
+    before anything imports torch: every thread count in the code follows the process's affinity
+    (torch's OpenMP pool, ``distill.engine.threads_each``, CTranslate2's threads), so the workers'
+    trainings share the machine without oversubscribing it, which on 2 cores costs up to 10x
+    (docs/design.md, "Student runs side by side")."""
+    worker = getattr(config, "workerinput", {}).get("workerid")  # "gw0", "gw1", ...: set in xdist workers only
+    if worker is None:
+        return
+    cores = sorted(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, {cores[int(worker.removeprefix("gw")) % len(cores)]})
+
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import analysis.report as reporting
+import analysis.render as rendering
 from distill.io import InputError
 from nat.cli import main as nat_main
 from nat.decoding import StudentSettings, load_translator
@@ -360,7 +360,7 @@ def test_compare_trains_runs_side_by_side_in_turns_and_a_failure_ends_the_job(fa
         comparison.compare(teacher=str(tmp_path / "teacher.pt"), raw=str(tiny_synthetic.path),
                            distilled=str(tiny_synthetic.path), out=tmp_path, seeds={"ctc": [1], "ar": [1]},
                            preset="tiny", translator_for=None, parallel_runs=2)
-    half = max(1, (os.cpu_count() or 1) // 2)
+    half = max(1, len(os.sched_getaffinity(0)) // 2)
     assert calls[0] == ("ar-raw-seed1", None)
     assert sorted(calls[1:3]) == [("ctc-distilled-seed1", half), ("ctc-raw-seed1", half)]  # one turn, in either order
     assert calls[3:] == ([("ar-distilled-seed1", None)] if failing == "ar-distilled-seed1" else [])
@@ -486,6 +486,6 @@ def test_the_report_tests_seq_inter_against_seqkd_with_a_paired_bootstrap(tiny_s
              "results": [{"system": "teacher", "data": "raw", "seed": None}, record("raw", "first-word.hyp", 1.0),
                          record("distilled", "first-word.hyp", 1.0), record("seq-inter", "perfect.hyp", 100.0),
                          record("ensemble", "first-word.hyp", 1.0)]}
-    claim = reporting._which_distillation_claim(which)
+    claim = rendering._which_distillation_claim(which)
     assert "seq-inter - SeqKD +99.00 BLEU (p 0.001): supported" in claim
     assert "ensemble - SeqKD +0.00 BLEU (p " in claim and claim.endswith(": not supported.")  # no gain, whatever p says
