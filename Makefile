@@ -26,8 +26,7 @@ $(STAMP): setup.cfg pyproject.toml
 
 test: $(STAMP) lint
 	$(BIN)/python -m distill.corpus.bible --ensure-modules
-	$(BIN)/python -m pytest -q --durations=15
-	$(MAKE) check-quick
+	$(BIN)/python -m pytest -q --durations=15 -n auto --dist loadscope --no-loadscope-reorder
 
 # ruff, configured in pyproject.toml: pyflakes, pycodestyle (120 columns), import order, bugbear, pyupgrade
 lint: $(STAMP)

@@ -42,7 +42,6 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from analysis.render import bench_markdown
 from distill.io import InputError, atomic_open, dispatch, write_json
 
 TARGETS = {"nat_speedup_bs1": 15.0, "nat_vs_ct2_greedy_bs1": 2.0, "ct2_int8_speedup": 3.0, "ct2_int8_bleu_delta": 0.3,
@@ -519,6 +518,7 @@ def _targets(report: dict) -> list[dict]:
 
 def run_render(args) -> None:
     """bench.md again from bench.json (targets recomputed), without measuring anything."""
+    from analysis.render import bench_markdown  # here: the openmp worker must not import torch
     from distill.io import read_json
 
     out = Path(args.out)
@@ -555,6 +555,8 @@ def _default_runs(args) -> None:
 
 
 def run_bench(args) -> None:
+    from analysis.render import bench_markdown  # here: the openmp worker must not import torch
+
     _default_runs(args)
     sections = [s.strip() for s in args.sections.split(",") if s.strip()]
     unknown = sorted(set(sections) - set(SECTIONS))

@@ -128,9 +128,8 @@ def _which_distillation_claim(which: dict) -> str | None:
                                      read_lines(records[student, data, s]["hypotheses"]), references) for s in seeds]
         verdict = ("supported" if all(g > 0 for g in gains) and all(p < 0.01 for p in p_values) else
                    "not supported" if all(g <= 0 for g in gains) or all(p >= 0.01 for p in p_values) else "mixed")
-        parts.append(f"{data} - SeqKD {sum(gains) / len(gains):+.2f} BLEU (p "
-                     f"{', '.join(f'{p:.3f}' for p in p_values)}): "
-                     f"{verdict}")
+        p_list = ", ".join(f"{p:.3f}" for p in p_values)
+        parts.append(f"{data} - SeqKD {sum(gains) / len(gains):+.2f} BLEU (p {p_list}): {verdict}")
     if not parts:
         return None
     return (f"- **Seq-Inter and an ensemble teacher beat SeqKD** (Kim & Rush 2016; Freitag et al. 2017; "
@@ -151,10 +150,9 @@ def _teacher_size_claim(sizes: dict) -> str | None:
                       f"student {p['bleu']:.2f} (p {p['p_vs_first']:.3f} vs {first['corpus']}, {first['bleu']:.2f})"
                       for p in points)
     best = max(points, key=lambda p: p["bleu"])
-    return (f"- **Stronger teachers give more complex data, and the strongest is not always the best teacher for a "
-            f"small "
-            f"student** (Zhou et al. 2020, Fig. 4; `teacher-sizes/`, student BLEU against {points[0]['reference']}), "
-            f"teachers from weakest to strongest: {steps}. C(d) "
+    return ("- **Stronger teachers give more complex data, and the strongest is not always the best teacher for a "
+            f"small student** (Zhou et al. 2020, Fig. 4; `teacher-sizes/`, student BLEU against "
+            f"{points[0]['reference']}), teachers from weakest to strongest: {steps}. C(d) "
             + ("rises with the teacher's BLEU; " if rises else "does not rise with the teacher's BLEU; ")
             + f"the best student learnt from the {best['corpus']}'s corpus"
             + (", the strongest." if best is points[-1] else ", not the strongest.")
@@ -242,10 +240,11 @@ def run_names(compare: dict) -> list[str]:
 
 
 BLEU_FIGURE, CURVES_FIGURE = "bleu.png", "curves.png"
+COMPLEXITY_FIGURE = "complexity.png"  # seqkd-analysis complexity --out <report>/complexity
 
 
 # the analyses the main job writes beside its report (seqkd-reproduce main), and the studies that write there
-ANALYSES = {"complexity": "complexity/complexity.json", "modes": "modes/mode_mixing.json",
+ANALYSES = {"modes": "modes/mode_mixing.json",
             "lost": "lost-words/lost_words.json", "confidence": "confidence/confidence.json",
             "sizes": "teacher-sizes/complexity_vs_bleu.json", "which": "which-distillation/compare.json"}
 
@@ -257,11 +256,9 @@ def render_report(results: dict, out: Path) -> str:
     from analysis.lost_words import markdown as lost_words_markdown
 
     analyses = {key: optional_json(out / path) for key, path in ANALYSES.items()}
-    if analyses["complexity"] is None:
-        raise InputError(f"{out / ANALYSES['complexity']}: missing; run seqkd-analysis complexity (the main job does)")
     compare, teacher, machine = results["comparison"], results["teacher"], results["machine"]
-    complexity, modes, lost, confidence, sizes = (analyses[key] for key in ("complexity", "modes", "lost",
-                                                                             "confidence", "sizes"))
+    complexity = results["complexity"]
+    modes, lost, confidence, sizes = (analyses[key] for key in ("modes", "lost", "confidence", "sizes"))
     cost, config = results["distillation"]["teacher_cost"], results["distillation"]["config"]
     quality, teacher_scores = results["distillation"]["train_targets_vs_references"], teacher["test_scores"]
     columns = score_columns(compare)
@@ -298,8 +295,8 @@ def render_report(results: dict, out: Path) -> str:
                          ([corpus.get("name", Path(corpus["corpus"]).name), f"{corpus['complexity_bits']:.3f}",
                            _or_empty(corpus.get("faithfulness_bits_vs_first"), ".3f"),
                            f"{corpus['avg_target_length']:.1f}", f"{corpus['reordering']:.3f}"]
-                          for corpus in complexity["corpora"])),
-             "", f"![complexity](complexity/{Path(complexity['figures'][0]).name})", ""]
+                          for corpus in complexity)),
+             "", f"![complexity](complexity/{COMPLEXITY_FIGURE})", ""]
     if modes:
         lines += ["## Mode mixing (test set)", "", "Share of output sentences whose tokens come from more than one of "
                   f"the corpus's {len(modes['modes'])} target languages (Zhou et al. 2020, sec. 3):", "",
@@ -320,7 +317,7 @@ def render_report(results: dict, out: Path) -> str:
                   "included, so a larger teacher sees fewer epochs: the table answers which teacher suits this "
                   "budget.", "", tradeoff_markdown(sizes).rstrip(), "",
                   f"![teacher size](teacher-sizes/{Path(sizes['figures'][0]).name})", ""]
-    lines += what_distillation_does(compare, complexity["corpora"], lost, confidence, analyses["which"], sizes)
+    lines += what_distillation_does(compare, complexity, lost, confidence, analyses["which"], sizes)
     compute, training = results["compute_seconds"], results["student_train_wall_seconds"]
     training = {run: training[run] for run in run_names(compare)}  # in table order (the JSON's keys are sorted)
     steps = [("teacher training", compute["teacher_training"]), ("SeqKD regeneration", compute["regeneration"]),
@@ -347,10 +344,9 @@ def _or_empty(value: float | None, spec: str) -> str:
 def bench_markdown(report: dict) -> str:
     """bench.md (``seqkd-bench run``, ``seqkd-bench render``)."""
     gpu = ", " + report["machine"]["gpu"] if "gpu" in report["machine"] else ""
-    lines = [f"Measured {report['date']} on {report['machine']['platform']} ({report['machine']['cpu_threads']} "
-             f"threads, "
-             f"device {report['machine']['device']}{gpu}); "
-             f"medians of {report['repeats']} runs"
+    machine = report["machine"]
+    lines = [f"Measured {report['date']} on {machine['platform']} ({machine['cpu_threads']} threads, "
+             f"device {machine['device']}{gpu}); medians of {report['repeats']} runs"
              + ("; the sections added later say when and where they were measured." if "sections_added" in report
                 else "."), ""]
     if "decoding" in report:
@@ -403,8 +399,8 @@ def bench_markdown(report: dict) -> str:
                   f"{machine['processor']}, bf16 through {training['cpu_bf16_feature'] or 'no hardware support'})", "",
                   f"fairseq's target tokens per second, median over the log intervals of {training['repeats']} runs of "
                   f"{training['updates_per_run']} updates per precision (the first interval of each run left out); "
-                  f"fp32 and bf16 runs alternate, so the ratio is side by side. Sizes: `distill/teacher.py` "
-                  f"MODEL_SIZES.",
+                  "fp32 and bf16 runs alternate, so the ratio is side by side. Sizes: `distill/teacher.py` "
+                  "MODEL_SIZES.",
                   "", "| model | size | fp32 tokens/s | bf16 tokens/s | bf16 / fp32 |", "|---|---|---|---|---|"]
         for row in training["rows"]:
             lines.append(f"| {'AR teacher' if row['model'] == 'teacher' else row['model']} | {row['size']} | "

@@ -109,7 +109,8 @@ def write_report(*, name: str, teacher, raw, distilled, students, out, quick: bo
     seconds) of the invocation, ``commands``: its command lines."""
     out = Path(out)
     results = collect_results(name=name, teacher=Path(teacher), raw=Corpus.open(raw),
-                              distilled=Corpus.open(distilled), students=Path(students), quick=quick,
+                              distilled=Corpus.open(distilled), students=Path(students),
+                              complexity=read_json(out / "complexity" / "complexity.json"), quick=quick,
                               timings=timings, commands=commands)
     write_json(out / "results.json", results)
     _bleu_figure(results["comparison"], out)
@@ -120,10 +121,11 @@ def write_report(*, name: str, teacher, raw, distilled, students, out, quick: bo
           f"{out / CURVES_FIGURE}, {out / 'complexity'}/")
 
 
-def collect_results(*, name: str, teacher: Path, raw: Corpus, distilled: Corpus, students: Path, quick: bool,
-                    timings: list[tuple[str, int]], commands: list[str]) -> dict:
+def collect_results(*, name: str, teacher: Path, raw: Corpus, distilled: Corpus, students: Path, complexity: dict,
+                    quick: bool, timings: list[tuple[str, int]], commands: list[str]) -> dict:
     """What REPORT.md says, from the run's outputs: everything :func:`render_report` reads besides the analyses'
-    own JSON files (written beside it); nothing here is rendered."""
+    own JSON files (written beside it), and the corpora's C(d) and F(d) (``complexity``: complexity.json), which
+    ``check`` compares; nothing here is rendered."""
     compare_path = students / "compare.json"
     if not compare_path.is_file():
         raise InputError(f"{compare_path}: missing; run seqkd-nat compare "
@@ -143,7 +145,7 @@ def collect_results(*, name: str, teacher: Path, raw: Corpus, distilled: Corpus,
             "distillation": {"config": distilled.manifest["config"], "teacher_cost": cost,
                              "train_targets_vs_references":
                                  distilled.manifest["distillation"]["distilled_targets_vs_references"]["train"]},
-            "comparison": compare,
+            "comparison": compare, "complexity": complexity["corpora"],
             "compute_seconds": {"teacher_training": teacher_training, "regeneration": cost["wall_seconds"],
                                 "student_training": busy_seconds([run / "train.log" for run in runs])},
             "student_train_wall_seconds": {run.name: _training_seconds(run) for run in runs},

@@ -14,11 +14,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 
 from distill.fairseq_train import AUTOCAST_DTYPES
-from distill.precision import Precision, legacy_precision
+from distill.precision import Precision
 
 # the teacher side's fairseq plugin (checkpoint loading under torch >= 2.6, word-level KD)
 DISTILL_USER_DIR = str(Path(__file__).resolve().parent / "seqkd_distill_plugin")
@@ -105,15 +106,52 @@ def run_fairseq(tool: str, args: list[str], log_path: str | os.PathLike, echo: b
         raise RuntimeError(f"fairseq-{tool} failed with exit status {code} (log: {logs[rank]}): {' | '.join(tail)}")
 
 
-def _differences(recorded: dict, config: dict) -> str:
+# What a training run's config means. A run whose config has another version (or none: made before versions)
+# is another run: train it again. Bump this when a field is added, dropped or changes meaning.
+RUN_CONFIG_VERSION = 1
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """What a training run is; its hash (:attr:`identity`) is the run's identity. Its inputs enter by their own
+    identities (``corpus_hash``, ``durations``), never by path, so moving them retrains nothing.
+
+    ``kind``: teacher or student; ``preset``: the preset it started from; ``settings``: its schedule (the preset,
+    the kind's departures, the command line's overrides); ``model``: the size's dimensions; ``precision``: fp32,
+    bf16 or fp16 (:mod:`distill.precision`); ``student``, ``durations``, ``student_arguments``: a student's kind,
+    the key of its teacher durations and the fairseq arguments of its kind.
+    """
+
+    kind: str
+    corpus_hash: str
+    preset: str
+    settings: dict
+    model: dict
+    seed: int
+    device: str
+    precision: str
+    student: str | None = None
+    durations: str | None = None
+    student_arguments: list | None = None
+    version: int = RUN_CONFIG_VERSION
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @property
+    def identity(self) -> str:
+        from distill.io import config_hash
+
+        return config_hash(self.to_json())
+
+
+def _differences(recorded: dict, config: RunConfig) -> str:
     """`` (precision: fp32 there, bf16 here; seed: ...)``: the top-level settings in which a run on
     disk differs from the one asked for, for the error that refuses to reuse it."""
-    def recorded_value(key):
-        return recorded.get(key, legacy_precision(recorded) if key == "precision" else None)
-
-    keys = [key for key in config if recorded_value(key) != config[key]]
-    shown = [f"{key}: {recorded_value(key)} there, {config[key]} here"
-             if key in ("precision", "seed", "preset", "student", "device") else key for key in keys]
+    wanted = config.to_json()
+    keys = [key for key in wanted if recorded.get(key) != wanted[key]]
+    shown = [f"{key}: {recorded.get(key)} there, {wanted[key]} here"
+             if key in ("precision", "seed", "preset", "student", "device", "version") else key for key in keys]
     return f" ({'; '.join(shown)})" if shown else ""
 
 
@@ -123,37 +161,33 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def train_run(run_dir, config: dict, build_arguments: Callable[[Path], list],
+def train_run(run_dir, config: RunConfig, build_arguments: Callable[[Path], list],
               final_checkpoint: str = "checkpoint_best.pt", processes: int = 1,
               user_dir: str = DISTILL_USER_DIR, locations: dict | None = None, threads: int | None = None,
               precision: Precision | None = None) -> dict:
     """Train a fairseq model in ``run_dir``, resume an unfinished run, or skip a finished one.
 
-    ``config`` says what the run is (its hash is the run's identity: inputs enter it by their own
-    hashes); ``locations`` say where its inputs are now (e.g. ``{"corpus": PATH}``): recorded in
-    the manifest and updated when they move, never hashed, so moving a corpus retrains nothing.
-    ``config.json`` is written first, ``manifest.json`` last; fairseq itself resumes from
-    ``checkpoints/checkpoint_last.pt``. ``build_arguments(save_dir)`` returns the fairseq-train
-    arguments; ``final_checkpoint`` is the one the manifest names (fairseq's best by validation
-    loss, or the last); ``processes``, ``user_dir``, ``threads``: see :func:`run_fairseq`;
-    ``precision`` (:mod:`distill.precision`): its name enters ``config`` (the run's identity), its
-    reason is printed and written to ``train.log``. Returns the manifest.
+    ``config`` says what the run is (:class:`RunConfig`; its hash is the run's identity); ``locations`` say
+    where its inputs are now (e.g. ``{"corpus": PATH}``): recorded in the manifest and updated when they move,
+    never hashed, so moving a corpus retrains nothing. ``config.json`` is written first, ``manifest.json``
+    last; fairseq itself resumes from ``checkpoints/checkpoint_last.pt``. ``build_arguments(save_dir)``
+    returns the fairseq-train arguments; ``final_checkpoint`` is the one the manifest names (fairseq's best
+    by validation loss, or the last); ``processes``, ``user_dir``, ``threads``: see :func:`run_fairseq`;
+    ``precision``: why ``config.precision`` was chosen (printed and written to ``train.log``). Returns the
+    manifest.
     """
-    from distill.io import InputError, config_hash, read_json, write_json
+    from distill.io import InputError, read_json, write_json
 
     run_dir = Path(run_dir)
     locations = locations or {}
-    legacy = dict(config)  # runs made before the precision was a choice: their configs do not name it
-    precision = precision or Precision(legacy_precision(legacy), "the default")
-    config = {**config, "precision": precision.name}
-    key = config_hash(config)
-    accepted = {key, config_hash({**config, **locations})}  # the second: runs hashed with their paths, unmoved
-    if precision.name == legacy_precision(legacy):
-        accepted |= {config_hash(legacy), config_hash({**legacy, **locations})}
+    precision = precision or Precision(config.precision, "given")
+    if precision.name != config.precision:
+        raise ValueError(f"precision {precision.name} for a run configured as {config.precision}")
+    key = config.identity
     manifest_path = run_dir / "manifest.json"
     if manifest_path.is_file():
         manifest = read_json(manifest_path)
-        if manifest.get("config_hash") not in accepted:
+        if manifest.get("config_hash") != key:
             raise InputError(f"{run_dir}: holds a different run{_differences(manifest, config)}; "
                              f"choose another --out or delete it")
         if any(manifest.get(name) != value for name, value in locations.items()):
@@ -161,10 +195,10 @@ def train_run(run_dir, config: dict, build_arguments: Callable[[Path], list],
         print(f"{run_dir}: already trained ({manifest['config_hash']}); skipping", flush=True)
         return read_run_manifest(run_dir)
     config_path = run_dir / "config.json"
-    if config_path.is_file() and (unfinished := read_json(config_path)).get("config_hash") not in accepted:
+    if config_path.is_file() and (unfinished := read_json(config_path)).get("config_hash") != key:
         raise InputError(f"{config_path}: an unfinished run with another config{_differences(unfinished, config)}; "
                          f"choose another --out or delete it")
-    write_json(config_path, {**config, **locations, "config_hash": key})
+    write_json(config_path, {**config.to_json(), **locations, "config_hash": key})
 
     save_dir = run_dir / "checkpoints"
     started = time.time()
@@ -178,7 +212,7 @@ def train_run(run_dir, config: dict, build_arguments: Callable[[Path], list],
     if not best.is_file():
         raise RuntimeError(f"{save_dir}: fairseq finished without writing {final_checkpoint} (see "
                            f"{run_dir / 'train.log'})")
-    manifest = {**config, **locations, "config_hash": key, "checkpoint": str(best.relative_to(run_dir)),
+    manifest = {**config.to_json(), **locations, "config_hash": key, "checkpoint": str(best.relative_to(run_dir)),
                 "train_wall_seconds": training_seconds(run_dir / "train.log"),
                 "train_wall_seconds_last_invocation": round(time.time() - started, 1), "train_log": "train.log"}
     write_json(manifest_path, manifest)
@@ -246,8 +280,7 @@ def read_run_manifest(run_dir) -> dict:
     if not path.is_file():
         raise InputError(f"{path}: missing; is {run_dir} a finished training run?")
     manifest = read_json(path)
-    return {"precision": legacy_precision(manifest), **manifest,  # a run older than the choice names none
-            "checkpoint": str((Path(run_dir) / manifest["checkpoint"]).resolve())}
+    return {**manifest, "checkpoint": str((Path(run_dir) / manifest["checkpoint"]).resolve())}
 
 
 def checkpoint_of(run_or_checkpoint: str) -> str:

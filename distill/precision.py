@@ -29,13 +29,6 @@ from distill.io import InputError
 PRECISIONS = ("fp32", "bf16", "fp16")
 
 
-def legacy_precision(config: dict) -> str:
-    """What a run made before the precision was a choice (its config does not name it) was trained in:
-    fairseq's fp16 for a GPU preset on CUDA, fp32 otherwise."""
-    fp16 = config.get("device") == "cuda" and (config.get("settings") or {}).get("fp16")
-    return "fp16" if fp16 else "fp32"
-
-
 @dataclass(frozen=True)
 class Precision:
     """A training's arithmetic (:data:`PRECISIONS`) and why it was chosen (the log line)."""

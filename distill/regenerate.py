@@ -30,9 +30,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from distill.corpus.directory import SPLITS, Corpus, build_corpus
+from distill.corpus.directory import SPLITS, Corpus, build_corpus, corpus_identity
 from distill.generation import DecodeSettings, Hypothesis, Translator
-from distill.io import InputError, config_hash, read_json, read_lines, sha256_file, write_json, write_lines
+from distill.io import InputError, read_json, read_lines, sha256_file, write_json, write_lines
 from distill.scoring import score_translations
 
 METHODS = ("seqkd", "seq-inter", "sample")
@@ -104,18 +104,16 @@ def regenerate(request: RegenerationRequest) -> Corpus | None:
               "teachers": [{"sha256": sha256_file(t)} for t in teachers],  # by content: a moved teacher is the same
               "decoding": {k: v for k, v in settings.as_dict().items() if k not in ("device", "max_tokens")},
               "shard_size": request.shard_size, "seed": request.seed}
-    if request.backend != "fairseq":  # fairseq corpora keep the hash they had before backends existed
+    config["backend"] = request.backend
+    if request.backend == "ctranslate2":
         from distill.ctranslate2_backend import batching
 
-        config.update(backend=request.backend, compute_type=request.compute_type, batching=batching(settings))
-    key = config_hash(config)
-    # corpora distilled before teachers were identified by content alone also hashed their paths
-    with_paths = [{"path": teacher, **digest} for teacher, digest in zip(teachers, config["teachers"])]
-    accepted = {key, config_hash({**config, "teachers": with_paths})}
+        config.update(compute_type=request.compute_type, batching=batching(settings))
+    key = corpus_identity(config)
     out = Path(request.out)
     if (out / "manifest.json").is_file():
         existing = Corpus.open(out)
-        if existing.manifest.get("config_hash") not in accepted:
+        if existing.manifest.get("config_hash") != key:
             raise InputError(f"{out}: holds a corpus distilled with other settings; choose another --out or delete it")
         print(f"{out}: already distilled ({existing.manifest['config_hash']}); skipping", flush=True)
         return existing
@@ -123,7 +121,7 @@ def regenerate(request: RegenerationRequest) -> Corpus | None:
     shard_dir = out.parent / f".{out.name}.shards"
     shard_dir.mkdir(parents=True, exist_ok=True)
     state_path = shard_dir / "config.json"
-    if state_path.is_file() and read_json(state_path).get("config_hash") not in accepted:
+    if state_path.is_file() and read_json(state_path).get("config_hash") != key:
         raise InputError(f"{shard_dir}: shards of a run with other settings; delete the directory to start over")
     write_json(state_path, {**config, "config_hash": key})
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from distill.corpus.directory import Corpus
-from distill.engine import read_run_manifest, train_run
+from distill.engine import RunConfig, read_run_manifest, train_run
 from distill.io import InputError
 from distill.precision import choose_precision
 
@@ -144,9 +144,8 @@ def train_teacher(corpus_dir, run_dir, *, preset: str = "cpu", size: str | None 
             raise InputError("--processes is for CPU training; on GPUs fairseq uses every visible GPU by itself")
         settings["processes"] = processes
     chosen = choose_precision(precision, device, preset_precision(settings))
-    config = {"kind": "teacher", "corpus_hash": corpus.manifest["config_hash"],
-              "preset": preset, "settings": settings, "model": MODEL_SIZES[settings["size"]], "seed": seed,
-              "device": device}
+    config = RunConfig(kind="teacher", corpus_hash=corpus.manifest["config_hash"], preset=preset, settings=settings,
+                       model=MODEL_SIZES[settings["size"]], seed=seed, device=device, precision=chosen.name)
     return train_run(run_dir, config,
                      lambda save_dir: training_arguments(corpus, save_dir, settings, seed, device, chosen.name),
                      processes=processes, locations={"corpus": str(corpus.path.resolve())}, precision=chosen)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from distill.corpus.directory import Corpus
-from distill.engine import train_run
+from distill.engine import RunConfig, train_run
 from distill.io import InputError
 from distill.precision import choose_precision
 from distill.teacher import MODEL_SIZES, default_device, preset_precision, shared_training_arguments
@@ -61,10 +61,10 @@ def train_student(student: str, corpus_dir, run_dir, *, preset: str = "cpu", tea
     chosen = choose_precision(precision, device, preset_precision(settings))
     # the run's identity names the durations by their key (teacher and corpus hashes), not their path
     durations_key = Path(durations_dir).name if durations_dir else None
-    config = {"kind": "student", "student": student, "corpus_hash": corpus.manifest["config_hash"], "preset": preset,
-              "settings": settings, "model": MODEL_SIZES[settings["size"]], "seed": seed, "device": device,
-              "durations": durations_key,
-              "student_arguments": student_arguments(student, durations_key, settings["max_update"])}
+    config = RunConfig(kind="student", corpus_hash=corpus.manifest["config_hash"], preset=preset, settings=settings,
+                       model=MODEL_SIZES[settings["size"]], seed=seed, device=device, precision=chosen.name,
+                       student=student, durations=durations_key,
+                       student_arguments=student_arguments(student, durations_key, settings["max_update"]))
     locations = {"corpus": str(corpus.path.resolve()), **({"durations_dir": durations_dir} if durations_dir else {})}
     # the last checkpoint, not fairseq's best by validation loss: on multi-target data the loss against
     # the one sampled reference rises while the student learns to commit to one target language

@@ -27,6 +27,8 @@ Environment:
   SEEDS       the headline student's seeds, comma-separated (default 1,2,3; QUICK: 1)
   OTHER_SEEDS the other students' seeds (default 1)
   PARALLEL_RUNS  student runs trained at a time, sharing the CPU threads (default 2; base: 1)
+  THREADS     CPU threads of every training and decoding (default: the machine's; QUICK: 1, so
+              its numbers are the same on any number of cores)
   DEVICE      cpu | cuda (default: cuda if available)
   PRECISION   fp32 | bf16 | fp16 for every training (default: each run's own, docs/usage.md: bf16 on
               a CPU with AMX or AVX512-BF16 except for tiny models, fp32 elsewhere, fp16 on CUDA's GPU presets)

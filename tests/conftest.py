@@ -23,6 +23,18 @@ def pytest_configure(config):
 
 
 
+# the longest modules first, so that under `pytest -n` no long one starts last and keeps one worker busy alone at
+# the end: the QUICK job (~12 min on one core), then the ones that run a job end to end or prepare the real corpus.
+# `make test` sends each module to one worker in this order (--dist loadscope --no-loadscope-reorder; loadgroup's
+# xdist_group marks are ignored under pytest 9.2, pytest-xdist#1386), so a module's fixtures are built once.
+LONGEST_FIRST = ("test_quick.py", "test_reproduce.py", "test_bible.py", "test_bench.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: position for position, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order
+
+
 @pytest.fixture(scope="session")
 def tiny_synthetic(tmp_path_factory):
     """A small K=1 synthetic corpus: fast to train on, fully prepared (spm + fairseq bin)."""

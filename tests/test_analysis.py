@@ -210,3 +210,19 @@ def test_a_system_is_labelled_from_its_fields_and_keeps_them_in_json(fields, lab
     system = System(*fields)
     assert (system.label, system.label_without_data) == labels
     assert System.from_json(json.loads(json.dumps(system.to_json()))) == system
+
+
+@pytest.mark.parametrize("lines, tokens, repeated", [
+    (["the Lord said"], 3, 0),
+    (["the the Lord Lord said"], 5, 2),  # two tokens equal to the one before them
+    (["the the the"], 3, 2),  # a run of three repeats twice
+    (["said the", "the Lord"], 4, 0),  # not across lines
+    (["a  a"], 2, 1),  # whitespace-separated words, however many spaces
+    (["", "   "], 0, 0),
+])
+def test_repetition_rate_counts_tokens_equal_to_their_predecessor(lines, tokens, repeated):
+    from analysis.repetition import repetition_rate
+
+    result = repetition_rate(lines)
+    assert (result["tokens"], result["repeated"]) == (tokens, repeated)
+    assert result["rate"] == (repeated / tokens if tokens else None)

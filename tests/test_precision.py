@@ -7,7 +7,7 @@ import torch
 
 from distill import precision as precision_module
 from distill.io import InputError, config_hash
-from distill.precision import Precision, choose_precision, legacy_precision
+from distill.precision import choose_precision
 
 # requested, device, the preset's precision, the CPU's bf16 feature -> the precision chosen
 CHOICES = [
@@ -62,13 +62,7 @@ def test_the_cpu_feature_is_what_torch_reports(monkeypatch):
         precision_module.cpu_bf16_feature.cache_clear()
 
 
-def test_legacy_runs_were_fp32_on_a_cpu_and_the_gpu_presets_fp16():
-    assert legacy_precision({"device": "cpu", "settings": {"fp16": True}}) == "fp32"
-    assert legacy_precision({"device": "cuda", "settings": {"fp16": True}}) == "fp16"
-    assert legacy_precision({"device": "cuda", "settings": {}}) == "fp32"
-
-
-def _finished_run(run_dir, config):
+def _finished_run(run_dir, config: dict):
     """A run directory as train_run leaves it, without training: its manifest (and a checkpoint)."""
     (run_dir / "checkpoints").mkdir(parents=True)
     (run_dir / "checkpoints" / "checkpoint_best.pt").write_bytes(b"")
@@ -76,27 +70,27 @@ def _finished_run(run_dir, config):
                                                        "checkpoint": "checkpoints/checkpoint_best.pt"}))
 
 
-def test_a_bf16_run_never_reuses_an_fp32_one_and_older_runs_count_as_fp32(tmp_path):
-    from distill.engine import train_run
+def test_a_bf16_run_never_reuses_an_fp32_one_and_a_run_of_another_config_version_is_another_run(tmp_path):
+    from distill.engine import RUN_CONFIG_VERSION, RunConfig, train_run
 
     def never(save_dir):
         raise AssertionError("nothing should be trained")
 
-    config = {"kind": "teacher", "seed": 1, "device": "cpu", "settings": {"size": "tiny"}}
-    fp32, bf16 = Precision("fp32", "test"), Precision("bf16", "test")
-    assert config_hash({**config, "precision": "fp32"}) != config_hash({**config, "precision": "bf16"})
+    fp32 = RunConfig(kind="teacher", corpus_hash="c0ffee", preset="tiny", settings={"size": "tiny"}, model={},
+                     seed=1, device="cpu", precision="fp32")
+    bf16 = RunConfig(**{**fp32.to_json(), "precision": "bf16"})
+    assert fp32.identity != bf16.identity and fp32.to_json()["version"] == RUN_CONFIG_VERSION
 
     new = tmp_path / "new"
-    _finished_run(new, {**config, "precision": "fp32"})
-    assert train_run(new, config, never, precision=fp32)["precision"] == "fp32"  # found and skipped
+    _finished_run(new, fp32.to_json())
+    assert train_run(new, fp32, never)["precision"] == "fp32"  # found and skipped
     with pytest.raises(InputError, match=r"holds a different run \(precision: fp32 there, bf16 here\)"):
-        train_run(new, config, never, precision=bf16)
+        train_run(new, bf16, never)
 
-    old = tmp_path / "old"  # made before the precision was a choice: its config does not name it
-    _finished_run(old, config)
-    assert train_run(old, config, never, precision=fp32)["precision"] == "fp32"
-    with pytest.raises(InputError, match=r"precision: fp32 there, bf16 here"):
-        train_run(old, config, never, precision=bf16)
+    old = tmp_path / "old"  # made before configs had a version: another run, made again rather than guessed at
+    _finished_run(old, {key: value for key, value in fp32.to_json().items() if key != "version"})
+    with pytest.raises(InputError, match=rf"holds a different run \(version: None there, {RUN_CONFIG_VERSION} here\)"):
+        train_run(old, fp32, never)
 
 
 def test_the_launcher_runs_every_criterion_call_under_bf16_autocast(monkeypatch):

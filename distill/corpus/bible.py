@@ -142,8 +142,7 @@ def prepare_bible(out_dir, *, vocab_size: int = 8000, max_words: int = DEFAULT_M
     from distill.corpus.filtering import filter_rows
 
     config = {"corpus": "bible-es-en", "vocab_size": vocab_size, "max_words": max_words, "seed": seed,
-              **({"multi_target": True} if multi_target else {}),  # absent otherwise: keeps existing hashes
-              **({"train_limit": train_limit} if train_limit is not None else {}),
+              "multi_target": multi_target, "train_limit": train_limit,
               "split_rule": f"rank by sha256('<book> <chapter>:<verse>'): first {HELD_OUT_VERSES['test']} test, "
                             f"next {HELD_OUT_VERSES['valid']} valid, rest train"}
     existing = finished_corpus(out_dir, config)

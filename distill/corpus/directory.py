@@ -104,6 +104,17 @@ def _train_sentencepiece(work: Path, train_columns: dict[str, list[str]], vocab_
                                              for i in range(processor.get_piece_size())))
 
 
+# What a corpus's config means (every kind: prepared, synthetic, distilled). A corpus made with another version
+# (or none: made before versions) is another corpus: made again. Bump it when a config's fields change meaning.
+CORPUS_CONFIG_VERSION = 1
+
+
+def corpus_identity(config: dict) -> str:
+    """A corpus's identity: the hash of its config (the fields its kind's preparation says it is made from),
+    and of :data:`CORPUS_CONFIG_VERSION`."""
+    return config_hash({**config, "version": CORPUS_CONFIG_VERSION})
+
+
 def finished_corpus(out_dir, config: dict) -> Corpus | None:
     """The corpus in ``out_dir`` if it is finished and made with ``config``; None if there is none.
 
@@ -113,7 +124,7 @@ def finished_corpus(out_dir, config: dict) -> Corpus | None:
     if not (out_dir / "manifest.json").is_file():
         return None
     existing = Corpus.open(out_dir)
-    key = config_hash(config)
+    key = corpus_identity(config)
     if existing.manifest.get("config_hash") != key:
         raise InputError(f"{out_dir}: holds a corpus made with another config; choose another --out or delete it")
     print(f"{out_dir}: already prepared with this config ({key}); skipping", flush=True)
@@ -131,7 +142,7 @@ def build_corpus(out_dir: str | os.PathLike, splits: dict[str, dict[str, list[st
     corpus, so a distilled corpus and its raw original share one vocabulary.
     """
     out_dir = Path(out_dir)
-    key = config_hash(config)
+    key = corpus_identity(config)
     existing = finished_corpus(out_dir, config)
     if existing:
         return existing
