@@ -51,13 +51,16 @@ def _save_figure(figure, stem: Path) -> list[str]:
     return paths
 
 
-def _write_study(out: Path, stem: str, figure, report: dict, table: str) -> dict:
-    """A study's figure (PNG and PDF), numbers (JSON, with the figures' paths) and table (Markdown), all named
-    ``stem``."""
+def _write_study(out: Path, stem: str, figure, report: dict, render) -> dict:
+    """A study's figure (PNG and PDF), numbers (JSON, with the figures' paths) and table (Markdown, ``render``
+    of the JSON as written, as ``seqkd-report render`` renders it again), all named ``stem``."""
+    from distill.io import read_json
+
     report["figures"] = _save_figure(figure, out / stem)
     write_json(out / f"{stem}.json", report)
+    report = read_json(out / f"{stem}.json")
     with atomic_open(out / f"{stem}.md") as handle:
-        handle.write(table)
+        handle.write(render(report))
     return report
 
 
@@ -192,7 +195,7 @@ def run_modes(args) -> dict:
     report = {"corpus": str(corpus.path), "modes": lexicon.modes, "mode_labels": lexicon.labels,
               "marker_posterior": args.marker_posterior, "min_count": args.min_count,
               "attributable_words": len(lexicon.best_mode), "systems": systems}
-    return _write_study(out, "mode_mixing", figure, report, modes_markdown(report))
+    return _write_study(out, "mode_mixing", figure, report, modes_markdown)
 
 
 def _without_data(record: dict) -> str:
@@ -247,7 +250,7 @@ def run_lost_words(args) -> dict:
     names_axis.set_xlabel("names copied [%] (gray: trained on raw data)")
     names_axis.tick_params(axis="y", labelsize=7)
     figure.tight_layout()
-    return _write_study(Path(args.out), "lost_words", figure, result, markdown(result))
+    return _write_study(Path(args.out), "lost_words", figure, result, markdown)
 
 
 def run_confidence(args) -> dict:
@@ -289,7 +292,7 @@ def run_confidence(args) -> dict:
     entropy.set_xlabel("mean entropy per position [bits] (gray: trained on raw data)")
     figure.tight_layout()
     result = {"corpus": str(corpus.path), "split": args.split, "systems": systems}
-    return _write_study(Path(args.out), "confidence", figure, result, markdown(result))
+    return _write_study(Path(args.out), "confidence", figure, result, markdown)
 
 
 def _teacher_valid_bleu(corpus_dir: str, reference: str) -> float | None:
@@ -362,7 +365,7 @@ def run_tradeoff(args) -> dict:
     axes[1].set_title("Student BLEU vs faithfulness")
     result = {"points": points}
     print(tradeoff_markdown(result))
-    return _write_study(Path(args.out), "complexity_vs_bleu", figure, result, tradeoff_markdown(result))
+    return _write_study(Path(args.out), "complexity_vs_bleu", figure, result, tradeoff_markdown)
 
 
 VALIDATION_ENTROPIES = (0.0, 0.5, 1.0, 1.5, 2.0, 2.5)

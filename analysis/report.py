@@ -113,6 +113,7 @@ def write_report(*, name: str, teacher, raw, distilled, students, out, quick: bo
                               complexity=read_json(out / "complexity" / "complexity.json"), quick=quick,
                               timings=timings, commands=commands)
     write_json(out / "results.json", results)
+    results = read_json(out / "results.json")  # rendered from the file, as `seqkd-report render` renders it
     _bleu_figure(results["comparison"], out)
     plot_curves(results["comparison"]["curves"], out / CURVES_FIGURE, results["comparison"]["teacher_valid_bleu"])
     with atomic_open(out / "REPORT.md") as handle:

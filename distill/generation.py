@@ -125,11 +125,20 @@ class Translator:
             yield dataset.collater([dataset[i] for i in order[start:end]])
             start = end
 
-    def translate(self, sources: list[str]) -> list[list[Hypothesis]]:
-        """n-best hypotheses for every source line, in input order."""
+    def target_lengths(self, targets: list[str]) -> list[int]:
+        """Each target line's length as the decoder counts it: its pieces and </s>."""
+        return [len(self.spm.encode(line)) + 1 for line in targets]
+
+    def translate(self, sources: list[str], target_lengths: list[int] | None = None) -> list[list[Hypothesis]]:
+        """n-best hypotheses for every source line, in input order. ``target_lengths`` (:meth:`target_lengths`
+        of the references): each batch carries its sentences' lengths as ``sample["target_lengths"]``, for a
+        generator that decodes at the given lengths (a NAT at the oracle length)."""
         import torch
         from fairseq import utils
 
+        if target_lengths is not None and len(target_lengths) != len(sources):
+            raise ValueError(f"{len(target_lengths)} target lengths for {len(sources)} sources")
+        lengths = None if target_lengths is None else torch.tensor(target_lengths)
         self.truncated_lines = []
         tokens = [self._encode(i, text) for i, text in enumerate(sources)]
         dataset = self.task.build_dataset_for_inference(tokens, [len(t) for t in tokens])
@@ -147,6 +156,8 @@ class Translator:
         cpu_start, wall_start = time.process_time(), time.perf_counter()
         with torch.inference_mode():
             for sample in batches:
+                if lengths is not None:
+                    sample["target_lengths"] = lengths[sample["id"].cpu()]
                 if self.device == "cuda":
                     sample = utils.move_to_cuda(sample)
                 outputs = (self.generator.generate(self.models, sample) if self.lean

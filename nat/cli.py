@@ -96,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("evaluate", help="sacrebleu BLEU/chrF of a run on a corpus split")
     evaluate.add_argument("--run", required=True)
     evaluate.add_argument("--split", default="test", choices=["valid", "test"])
+    evaluate.add_argument("--oracle-length", action="store_true",
+                          help="decode each sentence at its reference's length (nat, nat-glat): BLEU at the oracle "
+                               "length, against the predicted one, says what the length prediction costs")
     evaluate.add_argument("--out", help="scores JSON to write, hypotheses beside it as .hyp "
                                         "(default: RUN/eval/SPLIT.it<iterations>.lb<length beam>.json)")
     _decoding_options(evaluate)
@@ -131,7 +134,8 @@ def _settings(args, blank_penalty: float | None = None, lean: bool = False, leng
                            max_tokens=args.max_tokens,
                            device=args.device or default_device(),
                            blank_penalty=blank_penalty if blank_penalty is not None else args.blank_penalty, lean=lean,
-                           runtime=getattr(args, "runtime", "eager"))  # decode's option
+                           runtime=getattr(args, "runtime", "eager"),  # decode's option
+                           oracle_length=getattr(args, "oracle_length", False))  # evaluate's
 
 
 def _translator(args, run, beam: int | None = None, checkpoint: str | None = None,
@@ -189,7 +193,8 @@ def run_decode(args) -> None:
 
 def _stem(args, split: str) -> str:
     rescored = "+teacher" if args.rescore_teacher and args.length_beam > 1 else ""
-    return f"{split}.it{args.iterations}.lb{args.length_beam}{rescored}"
+    oracle = ".oracle-length" if getattr(args, "oracle_length", False) else ""
+    return f"{split}.it{args.iterations}.lb{args.length_beam}{rescored}{oracle}"
 
 
 def run_evaluate(args) -> dict:
@@ -201,7 +206,10 @@ def run_evaluate(args) -> dict:
         raise InputError(f"--out {out}: expected a .json path (the hypotheses go beside it as .hyp)")
     manifest = read_run_manifest(args.run)
     corpus = Corpus.open(args.corpus or manifest["corpus"])
-    result = evaluate_on_split(_translator(args, args.run), corpus, args.split, out.parent, out.stem)
+    if args.oracle_length and args.length_beam > 1:
+        raise InputError("--oracle-length decodes the reference's length: drop --length-beam")
+    result = evaluate_on_split(_translator(args, args.run), corpus, args.split, out.parent, out.stem,
+                               oracle_length=args.oracle_length)
     print(f"{args.run} on {corpus.path.name}/{args.split}:\n{format_scores(result['scores'])}", flush=True)
     return result
 

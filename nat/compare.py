@@ -20,7 +20,7 @@ from pathlib import Path
 
 from distill.corpus.directory import Corpus
 from distill.engine import checkpoint_of, threads_each
-from distill.io import InputError, atomic_open, write_json
+from distill.io import InputError, atomic_open, read_json, write_json
 from distill.scoring import evaluate_on_split, evaluation_files
 from distill.tables import markdown_table as write_table
 from nat.registry import student_kind, student_names
@@ -321,7 +321,7 @@ def write_comparison(result: dict, out) -> str:
     out = Path(out)
     write_json(out / "compare.json", result)
     plot_curves(result["curves"], out / "curves.png", result["teacher_valid_bleu"])
-    table = comparison_markdown(result)
+    table = comparison_markdown(read_json(out / "compare.json"))  # as `seqkd-report render` renders the file
     with atomic_open(out / "compare.md") as handle:
         handle.write(table)
     return table

@@ -24,6 +24,7 @@ class StudentSettings:
     blank_penalty: float | None = None  # CTC students; None: the run's tuned one (blank_penalty.json), else 0
     lean: bool = False  # one-pass students: batches built directly and a one-pass generator (same outputs)
     runtime: str = "eager"  # ctc students: "torchscript" traces the model once when it is loaded
+    oracle_length: bool = False  # a NAT that predicts its length decodes at the reference's (evaluate)
 
 
 RUNTIMES = ("eager", "torchscript")
@@ -72,6 +73,9 @@ def load_translator(run_dir, *, corpus_dir=None, settings: StudentSettings | Non
     corpus = Corpus.open(corpus_dir or manifest["corpus"])
     kind = None if manifest["kind"] == "teacher" else student_kind(manifest["student"])
     if kind is None or kind.autoregressive:
+        if settings.oracle_length:
+            raise InputError(f"{run_dir}: an autoregressive model ends where it writes </s>; --oracle-length decodes "
+                             "the one-pass students that predict their length (nat, nat-glat)")
         return Translator.autoregressive([checkpoint], corpus, DecodeSettings(
             beam=beam, max_tokens=settings.max_tokens, device=settings.device))
     if settings.runtime not in RUNTIMES:

@@ -94,10 +94,26 @@ def allocate_durations(expected: torch.Tensor, totals: torch.Tensor, padding_mas
 
 class OnePassNATGenerator:
     """Vanilla NAT (and ``nat-glat``) without fairseq's IterativeRefinementGenerator: predicted lengths,
-    one decoder pass, argmax; the same outputs as that generator with 0 iterations and no length beam."""
+    one decoder pass, argmax; the same outputs as that generator with 0 iterations and no length beam.
 
-    def __init__(self, dictionary):
-        self.pad = dictionary.pad()
+    ``oracle_length``: decode each sentence at the length its batch gives (``sample["target_lengths"]``:
+    the reference's pieces and </s>, :meth:`distill.generation.Translator.target_lengths`) instead of the
+    predicted one: BLEU at the oracle length, which tells a poor length prediction from a poor decoder."""
+
+    def __init__(self, dictionary, oracle_length: bool = False):
+        self.pad, self.bos, self.eos, self.unk = dictionary.pad(), dictionary.bos(), dictionary.eos(), dictionary.unk()
+        self.oracle_length = oracle_length
+
+    def start_tokens(self, lengths: torch.Tensor, like: torch.Tensor):
+        """The decoder's input at the given lengths (</s> included; <s> is added), as fairseq's
+        ``initialize_output_tokens`` builds it from predicted ones: <s> <unk> ... <unk> </s> <pad> ..."""
+        total = (lengths.to(like.device) + 1).clamp(min=2)  # with <s>
+        positions = torch.arange(int(total.max()), device=like.device)
+        tokens = like.new_full((len(total), int(total.max())), self.pad)
+        tokens.masked_fill_(positions[None, :] < total[:, None], self.unk)
+        tokens[:, 0] = self.bos
+        tokens.scatter_(1, total[:, None] - 1, self.eos)
+        return tokens
 
     @torch.no_grad()
     def generate(self, models, sample, **unused):
@@ -105,6 +121,12 @@ class OnePassNATGenerator:
         src_tokens, src_lengths = sample["net_input"]["src_tokens"], sample["net_input"]["src_lengths"]
         encoder_out = model.forward_encoder([src_tokens, src_lengths])
         start = model.initialize_output_tokens(encoder_out, src_tokens)
+        if self.oracle_length:
+            if "target_lengths" not in sample:
+                raise ValueError("oracle_length: the batch has no target_lengths (Translator.translate's argument)")
+            tokens = self.start_tokens(sample["target_lengths"], src_tokens)
+            start = start._replace(output_tokens=tokens, output_scores=tokens.new_zeros(tokens.shape,
+                                                                                         dtype=start.output_scores.dtype))
         decoded = model.forward_decoder(start._replace(step=0, max_step=1), encoder_out)
         results = []
         for tokens, scores in zip(decoded.output_tokens, decoded.output_scores):

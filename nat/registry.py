@@ -98,10 +98,18 @@ class StudentKind:
             stem += f".length-beam{length_beam}" + ("+teacher" if rescored else "")
         return stem
 
+    @property
+    def oracle_length(self) -> bool:
+        """Can be decoded at a given target length (``--oracle-length``): a one-pass kind that predicts it."""
+        return False
+
     def check_decoding(self, run_dir, settings) -> None:
         """Refuse decoding settings this kind has no use for (one line naming the run)."""
-        if settings.runtime != "eager":
+        if settings.runtime != "eager" and not self.ctc:
             raise InputError(f"{run_dir}: a {self.name} student; --runtime {settings.runtime} traces ctc students only")
+        if settings.oracle_length and not self.oracle_length:
+            raise InputError(f"{run_dir}: a {self.name} student; --oracle-length decodes the one-pass students that "
+                             "predict their length (nat, nat-glat)")
 
     def generator(self, models: list, task, settings, run_dir, rescore: bool, lean: bool):
         """The generator that decodes ``models`` (the student; the teacher last when ``rescore``)."""
@@ -136,6 +144,7 @@ class CTCStudent(StudentKind):
         return f"test.blank-penalty{blank_penalty:g}"
 
     def check_decoding(self, run_dir, settings):
+        super().check_decoding(run_dir, settings)
         if settings.length_beam > 1:
             raise InputError(f"{run_dir}: a ctc student has no length to beam over; use --length-beam 1")
 
@@ -211,12 +220,16 @@ class LevenshteinTaskStudent(StudentKind):
                 "--pred-length-offset", "--length-loss-factor", "0.1", *self.initialization,
                 "--encoder-learned-pos", "--decoder-learned-pos", "--activation-fn", "gelu"]
 
+    @property
+    def oracle_length(self) -> bool:
+        return not self.iterative
+
     def generator(self, models, task, settings, run_dir, rescore, lean):
         from nat.generators import OnePassNATGenerator, clamp_predicted_lengths, refinement_generator_class
 
         clamp_predicted_lengths(models[0], settings.length_beam)
-        if lean:
-            return OnePassNATGenerator(task.target_dictionary)
+        if lean or settings.oracle_length:
+            return OnePassNATGenerator(task.target_dictionary, oracle_length=settings.oracle_length)
         return refinement_generator_class()(
             task.target_dictionary, eos_penalty=0.0,
             max_iter=settings.iterations if self.iterative else 0,  # fairseq#1231

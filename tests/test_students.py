@@ -284,6 +284,47 @@ def test_lean_path_gives_the_fairseq_paths_outputs(student, tiny_students, tiny_
             load_translator(run, settings=StudentSettings(runtime="torchscript"))
 
 
+def test_start_tokens_at_given_lengths_are_fairseqs_layout(tiny_students):
+    """<s> <unk> ... </s> <pad>: a target of 3 (two pieces and </s>) is 4 positions with <s>; 1 (</s> alone) is 2."""
+    from nat.generators import OnePassNATGenerator
+
+    translator = load_translator(tiny_students["nat"][0])
+    generator = OnePassNATGenerator(translator.task.target_dictionary, oracle_length=True)
+    bos, unk, eos, pad = generator.bos, generator.unk, generator.eos, generator.pad
+    tokens = generator.start_tokens(torch.tensor([3, 1]), torch.zeros(2, 5, dtype=torch.long))
+    assert tokens.tolist() == [[bos, unk, unk, eos], [bos, eos, pad, pad]]
+
+
+@pytest.mark.parametrize("student", ["nat", "nat-glat"])
+def test_oracle_length_decodes_every_sentence_at_its_references_length(student, tiny_students, tiny_synthetic,
+                                                                       tmp_path):
+    run, _ = tiny_students[student]
+    translator = load_translator(run, settings=StudentSettings(oracle_length=True))
+    sources, references = tiny_synthetic.lines("test", "src"), tiny_synthetic.lines("test", "tgt")
+    lengths = translator.target_lengths(references)
+    assert lengths[0] == len(translator.spm.encode(references[0])) + 1  # its pieces and </s>
+    decoded = {}
+    generate = translator.generator.generate
+
+    def recording(models, sample, **kwargs):
+        outputs = generate(models, sample, **kwargs)
+        decoded.update((int(i), len(o[0]["tokens"])) for i, o in zip(sample["id"], outputs))
+        return outputs
+
+    translator.generator.generate = recording
+    translator.translate(sources, lengths)
+    assert decoded == {i: length + 1 for i, length in enumerate(lengths)}  # <s>, the pieces, </s>
+    # the tiny student predicts these short lengths right: two pieces more than its references' show the override
+    translator.translate(sources, [length + 2 for length in lengths])
+    assert decoded == {i: length + 3 for i, length in enumerate(lengths)}
+    out = tmp_path / "oracle.json"
+    assert nat_main(["evaluate", "--run", str(run), "--oracle-length", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["oracle_length"] is True and 0 <= result["scores"]["tgt"]["bleu"] <= 100
+    assert nat_main(["evaluate", "--run", str(tiny_students["ctc"][0]), "--oracle-length",
+                     "--out", str(tmp_path / "ctc.json")]) == 1  # one line: ctc has no length to give
+
+
 @pytest.mark.parametrize("student", ["ctc", "nat", "nat-glat", "cmlm", "duration"])
 def test_a_sentence_decodes_the_same_alone_and_beside_a_longer_one(student, tiny_students, tiny_synthetic):
     """Padding must not change a translation: fairseq left-pads inference batches, and a NAT that copies
