@@ -115,7 +115,10 @@ def compare_runs(comparison: dict, out) -> dict[str, list[Path]]:
     from nat.systems import TEACHER, System
 
     runs = {TEACHER: [Path(comparison["teacher"])]}
-    for student, seeds in comparison["seeds"].items():
+    # in the order of the results (the command line's); the JSON's keys (``seeds``) are sorted
+    students = dict.fromkeys(r["system"] for r in comparison["results"] if r["system"] != TEACHER.student)
+    for student in students:
+        seeds = comparison["seeds"][student]
         if student_kind(student).teacher_forced:
             for data in ("raw", *distilled_names(comparison)):
                 runs[System(student, data)] = [student_run_dir(out, student, data, seed) for seed in seeds]

@@ -12,9 +12,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from analysis.confidence import markdown as confidence_markdown
+from analysis.lost_words import markdown as lost_words_markdown
+from analysis.lost_words import training_corpus
+from analysis.multimodality import markdown as modes_markdown
 from distill.io import InputError, atomic_open, read_json
 from distill.tables import markdown_table as write_table
 from nat.compare import (
+    comparison_markdown,
     gain_table,
     markdown_table,
     score_columns,
@@ -32,52 +37,16 @@ def tradeoff_markdown(result: dict) -> str:
     points = result["points"]
     first = points[0]["corpus"]
     table = write_table(["training corpus", "its teacher's valid BLEU", "C(d) [bits]", "F(d) [bits]",
-                            "student test BLEU", f"p vs {first}"],
-                           ([p["corpus"], _or_dash(p["teacher_valid_bleu"], ".2f"), f"{p['complexity_bits']:.3f}",
-                             _or_dash(p["faithfulness_bits"], ".3f"), f"{p['bleu']:.2f}",
-                             _or_dash(p["p_vs_first"], ".3f")] for p in points))
+                         "student test BLEU", f"p vs {first}"],
+                        ([p["corpus"], _or_dash(p["teacher_valid_bleu"], ".2f"), f"{p['complexity_bits']:.3f}",
+                          _or_dash(p["faithfulness_bits"], ".3f"), f"{p['bleu']:.2f}", _or_dash(p["p_vs_first"], ".3f")]
+                         for p in points))
     return (table + f"\n\nBLEU against {points[0]['reference']}: `{points[0]['bleu_signature']}`; p: sacrebleu paired "
             f"bootstrap (1,000 resamples) of each student against the one trained on {first}, two-sided.\n")
 
 
 def _or_dash(value: float | None, spec: str) -> str:
     return "—" if value is None else format(value, spec)
-
-
-def _comparison(result: dict, path: Path) -> str:
-    from nat.compare import comparison_markdown
-
-    return comparison_markdown(result)
-
-
-def _lost_words(result: dict, path: Path) -> str:
-    from analysis.lost_words import markdown
-
-    return markdown(result)
-
-
-def _confidence(result: dict, path: Path) -> str:
-    from analysis.confidence import markdown
-
-    return markdown(result)
-
-
-def _modes(result: dict, path: Path) -> str:
-    from analysis.multimodality import markdown
-
-    return markdown(result)
-
-
-def _tradeoff(result: dict, path: Path) -> str:
-    return tradeoff_markdown(result)
-
-
-def _bench(result: dict, path: Path) -> str:
-    return bench_markdown(result)
-
-
-def _report(result: dict, path: Path) -> str:
-    return render_report(result, path.parent)
 
 
 QUICK_NOTE = [
@@ -163,8 +132,6 @@ def _teacher_size_claim(sizes: dict) -> str | None:
 def what_distillation_does(compare: dict, complexity: list, lost: dict | None, confidence: dict | None,
                            which: dict | None = None, sizes: dict | None = None) -> list[str]:
     """The report's verdict on the literature's claims, each with this run's numbers."""
-    from analysis.lost_words import training_corpus
-
     primary = compare["references"][0]
     rows = [row for row in table_rows(compare) if row["system"] != "teacher"]
     headline = rows[0]["system"]  # the table's order is the command line's; the JSON's keys are sorted
@@ -252,9 +219,6 @@ ANALYSES = {"modes": "modes/mode_mixing.json",
 def render_report(results: dict, out: Path) -> str:
     """REPORT.md from results.json and the analyses' JSON files in ``out`` (:data:`ANALYSES`): the same text
     from the same files, whenever it is rendered (``seqkd-report render --check``)."""
-    from analysis.confidence import markdown as confidence_markdown
-    from analysis.lost_words import markdown as lost_words_markdown
-
     analyses = {key: optional_json(out / path) for key, path in ANALYSES.items()}
     compare, teacher, machine = results["comparison"], results["teacher"], results["machine"]
     complexity = results["complexity"]
@@ -358,15 +322,14 @@ def bench_markdown(report: dict) -> str:
                   "Speedups against the teacher in fairseq at beam 5 with as many threads (batch size 1: ratio of "
                   "median latencies). Memory: peak resident memory of the process that loaded and ran the system "
                   "(libraries and model included).", "",
-                  f"| system | threads | sent/s (batch {decoding['max_tokens']} tokens) | speedup | p50 ms (batch "
-                  f"size 1) | p90 ms | speedup | vs CTranslate2 int8 greedy | peak MiB | BLEU ({primary}) |",
-                  "|---|---|---|---|---|---|---|---|---|---|"]
-        for row in sorted(decoding["rows"], key=lambda r: -r["threads"]):
-            lines.append(f"| {row['system']} | {row['threads']} | {row['batch_sentences_per_second']:.1f} | "
-                         f"{row['speedup_batch']:.1f}x | {row['bs1_p50_ms']:.1f} | {row['bs1_p90_ms']:.1f} | "
-                         f"{row['speedup_bs1']:.1f}x | {row['speedup_bs1_vs_ct2_greedy']:.2f}x | "
-                         f"{row['peak_mib']:.0f} | "
-                         f"{row['scores'][primary]['bleu']:.2f} |")
+                  write_table(["system", "threads", f"sent/s (batch {decoding['max_tokens']} tokens)", "speedup",
+                               "p50 ms (batch size 1)", "p90 ms", "speedup", "vs CTranslate2 int8 greedy", "peak MiB",
+                               f"BLEU ({primary})"],
+                              ([row["system"], row["threads"], f"{row['batch_sentences_per_second']:.1f}",
+                                f"{row['speedup_batch']:.1f}x", f"{row['bs1_p50_ms']:.1f}", f"{row['bs1_p90_ms']:.1f}",
+                                f"{row['speedup_bs1']:.1f}x", f"{row['speedup_bs1_vs_ct2_greedy']:.2f}x",
+                                f"{row['peak_mib']:.0f}", f"{row['scores'][primary]['bleu']:.2f}"]
+                               for row in sorted(decoding["rows"], key=lambda r: -r["threads"])))]
         lines += ["", "Lean path vs fairseq's path, identical output lines (float32): "
                   + ", ".join(f"{student} {c['identical']:,} of {c['sentences']:,}"
                               for student, c in decoding["lean_identical"].items()) + ".", "",
@@ -378,13 +341,12 @@ def bench_markdown(report: dict) -> str:
         lines += [f"### Teacher regeneration ({regeneration['sentences']} training sources of "
                   f"{Path(regeneration['corpus']).name}, beam 5, {regeneration['threads']} threads; teacher "
                   f"`{regeneration['teacher']}`)", "",
-                  f"| backend | sent/s | speedup | BLEU ({primary}) | BLEU delta | outputs identical to fairseq |",
-                  "|---|---|---|---|---|---|"]
-        for row in regeneration["rows"]:
-            lines.append(f"| {row['backend']} | {row['sentences_per_second']:.1f} | {row['speedup']:.1f}x | "
-                         f"{row['scores'][primary]['bleu']:.2f} | {row['bleu_delta']:+.2f} | "
-                         f"{100 * row['identical_outputs_share']:.1f} % |")
-        lines.append("")
+                  write_table(["backend", "sent/s", "speedup", f"BLEU ({primary})", "BLEU delta",
+                               "outputs identical to fairseq"],
+                              ([row["backend"], f"{row['sentences_per_second']:.1f}", f"{row['speedup']:.1f}x",
+                                f"{row['scores'][primary]['bleu']:.2f}", f"{row['bleu_delta']:+.2f}",
+                                f"{100 * row['identical_outputs_share']:.1f} %"] for row in regeneration["rows"])),
+                  ""]
     if "analysis" in report:
         analysis = report["analysis"]
         lines += ["### Analysis", "", f"Complexity + statistics (eflomal included) of {analysis['pairs']:,} synthetic "
@@ -400,17 +362,15 @@ def bench_markdown(report: dict) -> str:
                   f"fairseq's target tokens per second, median over the log intervals of {training['repeats']} runs of "
                   f"{training['updates_per_run']} updates per precision (the first interval of each run left out); "
                   "fp32 and bf16 runs alternate, so the ratio is side by side. Sizes: `distill/teacher.py` "
-                  "MODEL_SIZES.",
-                  "", "| model | size | fp32 tokens/s | bf16 tokens/s | bf16 / fp32 |", "|---|---|---|---|---|"]
-        for row in training["rows"]:
-            lines.append(f"| {'AR teacher' if row['model'] == 'teacher' else row['model']} | {row['size']} | "
-                         f"{row['fp32_tokens_per_second']:,.0f} | {row['bf16_tokens_per_second']:,.0f} | "
-                         f"{row['bf16_speedup']:.2f}x |")
-        lines.append("")
-    lines += ["### Targets", "", "| target | wanted | measured | met |", "|---|---|---|---|"]
-    for target in report["targets"]:
-        lines.append(f"| {target['name']} | {target['wanted']} | {target['measured']} | "
-                     f"{'yes' if target['met'] else 'no (' + target['gap'] + ')'} |")
+                  "MODEL_SIZES.", "",
+                  write_table(["model", "size", "fp32 tokens/s", "bf16 tokens/s", "bf16 / fp32"],
+                              (["AR teacher" if row["model"] == TEACHER_KIND else row["model"], row["size"],
+                                f"{row['fp32_tokens_per_second']:,.0f}", f"{row['bf16_tokens_per_second']:,.0f}",
+                                f"{row['bf16_speedup']:.2f}x"] for row in training["rows"])), ""]
+    lines += ["### Targets", "",
+              write_table(["target", "wanted", "measured", "met"],
+                          ([t["name"], t["wanted"], t["measured"], "yes" if t["met"] else f"no ({t['gap']})"]
+                           for t in report["targets"]))]
     return "\n".join(lines) + "\n"
 
 
@@ -424,12 +384,15 @@ class Renderer:
     render: Callable[[dict, Path], str]
 
 
-RENDERERS = (Renderer("compare*.json", "{stem}.md", _comparison),
-             Renderer("lost_words.json", "lost_words.md", _lost_words),
-             Renderer("confidence.json", "confidence.md", _confidence),
-             Renderer("mode_mixing.json", "mode_mixing.md", _modes),
-             Renderer("complexity_vs_bleu.json", "complexity_vs_bleu.md", _tradeoff),
-             Renderer("bench.json", "bench.md", _bench), Renderer("results.json", "REPORT.md", _report))
+RENDERERS = (
+    Renderer("compare*.json", "{stem}.md", lambda result, path: comparison_markdown(result)),
+    Renderer("lost_words.json", "lost_words.md", lambda result, path: lost_words_markdown(result)),
+    Renderer("confidence.json", "confidence.md", lambda result, path: confidence_markdown(result)),
+    Renderer("mode_mixing.json", "mode_mixing.md", lambda result, path: modes_markdown(result)),
+    Renderer("complexity_vs_bleu.json", "complexity_vs_bleu.md", lambda result, path: tradeoff_markdown(result)),
+    Renderer("bench.json", "bench.md", lambda result, path: bench_markdown(result)),
+    Renderer("results.json", "REPORT.md", lambda result, path: render_report(result, path.parent)),
+)
 
 
 def renderings(root: Path) -> list[tuple[Path, Path, Renderer]]:
