@@ -1,7 +1,6 @@
 """NAT students: durations, training, decoding (order, empty and over-long lines), wrong inputs."""
 import json
 import logging
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import analysis.render as rendering
+from distill.engine import cpu_threads
 from distill.io import InputError
 from nat.cli import main as nat_main
 from nat.decoding import StudentSettings, load_translator
@@ -401,7 +401,7 @@ def test_compare_trains_runs_side_by_side_in_turns_and_a_failure_ends_the_job(fa
         comparison.compare(teacher=str(tmp_path / "teacher.pt"), raw=str(tiny_synthetic.path),
                            distilled=str(tiny_synthetic.path), out=tmp_path, seeds={"ctc": [1], "ar": [1]},
                            preset="tiny", translator_for=None, parallel_runs=2)
-    half = max(1, len(os.sched_getaffinity(0)) // 2)
+    half = max(1, cpu_threads() // 2)  # the threads this process may use, shared by the two runs
     assert calls[0] == ("ar-raw-seed1", None)
     assert sorted(calls[1:3]) == [("ctc-distilled-seed1", half), ("ctc-raw-seed1", half)]  # one turn, in either order
     assert calls[3:] == ([("ar-distilled-seed1", None)] if failing == "ar-distilled-seed1" else [])
