@@ -42,7 +42,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from distill.io import InputError, atomic_open, dispatch, write_json
+from distill.io import InputError, dispatch
 
 TARGETS = {"nat_speedup_bs1": 15.0, "nat_vs_ct2_greedy_bs1": 2.0, "ct2_int8_speedup": 3.0, "ct2_int8_bleu_delta": 0.3,
            "analysis_1m_seconds": 600.0, "bf16_training_speedup": 1.4}
@@ -518,15 +518,13 @@ def _targets(report: dict) -> list[dict]:
 
 def run_render(args) -> None:
     """bench.md again from bench.json (targets recomputed), without measuring anything."""
-    from analysis.render import bench_markdown  # here: the openmp worker must not import torch
+    from analysis.render import write_result  # here: the openmp worker must not import torch
     from distill.io import read_json
 
     out = Path(args.out)
     report = read_json(out / "bench.json")
     report["targets"] = _targets(report)
-    write_json(out / "bench.json", report)
-    with atomic_open(out / "bench.md") as handle:
-        handle.write(bench_markdown(report))
+    write_result(out / "bench.json", report)
     print(f"wrote {out / 'bench.json'} and {out / 'bench.md'}")
 
 
@@ -555,7 +553,7 @@ def _default_runs(args) -> None:
 
 
 def run_bench(args) -> None:
-    from analysis.render import bench_markdown  # here: the openmp worker must not import torch
+    from analysis.render import write_result  # here: the openmp worker must not import torch
 
     _default_runs(args)
     sections = [s.strip() for s in args.sections.split(",") if s.strip()]
@@ -583,10 +581,8 @@ def run_bench(args) -> None:
             print(f"{section}:", flush=True)
             report[section] = function(args)
     report["targets"] = _targets(report)
-    write_json(out / "bench.json", report)
-    with atomic_open(out / "bench.md") as handle:
-        handle.write(bench_markdown(report))
-    print(f"\n{bench_markdown(report)}\nwrote {out / 'bench.json'} and {out / 'bench.md'}")
+    write_result(out / "bench.json", report)
+    print(f"\n{(out / 'bench.md').read_text()}\nwrote {out / 'bench.json'} and {out / 'bench.md'}")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -51,17 +51,13 @@ def _save_figure(figure, stem: Path) -> list[str]:
     return paths
 
 
-def _write_study(out: Path, stem: str, figure, report: dict, render) -> dict:
-    """A study's figure (PNG and PDF), numbers (JSON, with the figures' paths) and table (Markdown, ``render``
-    of the JSON as written, as ``seqkd-report render`` renders it again), all named ``stem``."""
-    from distill.io import read_json
+def _write_study(out: Path, stem: str, figure, report: dict) -> dict:
+    """A study's figure (PNG and PDF), numbers (JSON, with the figures' paths) and table (Markdown, rendered from
+    the JSON: :func:`analysis.render.write_result`), all named ``stem``."""
+    from analysis.render import write_result
 
     report["figures"] = _save_figure(figure, out / stem)
-    write_json(out / f"{stem}.json", report)
-    report = read_json(out / f"{stem}.json")
-    with atomic_open(out / f"{stem}.md") as handle:
-        handle.write(render(report))
-    return report
+    return write_result(out / f"{stem}.json", report)
 
 
 def _named_corpus(item: str):
@@ -139,7 +135,6 @@ def run_modes(args) -> dict:
     import numpy as np
 
     from analysis.multimodality import ModeLexicon, mode_mixing, simplex_xy
-    from analysis.multimodality import markdown as modes_markdown
     from distill.corpus.directory import Corpus
     from distill.io import read_lines
 
@@ -195,7 +190,7 @@ def run_modes(args) -> dict:
     report = {"corpus": str(corpus.path), "modes": lexicon.modes, "mode_labels": lexicon.labels,
               "marker_posterior": args.marker_posterior, "min_count": args.min_count,
               "attributable_words": len(lexicon.best_mode), "systems": systems}
-    return _write_study(out, "mode_mixing", figure, report, modes_markdown)
+    return _write_study(out, "mode_mixing", figure, report)
 
 
 def _without_data(record: dict) -> str:
@@ -216,7 +211,7 @@ def _trained_on_raw(record: dict) -> bool:
 def run_lost_words(args) -> dict:
     """Rare-word recall, name copies, types and length: distilled vs raw corpus, and every system of a comparison."""
     plt = _pyplot()
-    from analysis.lost_words import compare_systems, lost_words, markdown, training_corpus
+    from analysis.lost_words import compare_systems, lost_words, training_corpus
     from distill.corpus.directory import Corpus
     from distill.io import read_json
 
@@ -250,7 +245,7 @@ def run_lost_words(args) -> dict:
     names_axis.set_xlabel("names copied [%] (gray: trained on raw data)")
     names_axis.tick_params(axis="y", labelsize=7)
     figure.tight_layout()
-    return _write_study(Path(args.out), "lost_words", figure, result, markdown)
+    return _write_study(Path(args.out), "lost_words", figure, result)
 
 
 def run_confidence(args) -> dict:
@@ -258,7 +253,7 @@ def run_confidence(args) -> dict:
     plt = _pyplot()
     from tqdm import tqdm
 
-    from analysis.confidence import compare_runs, markdown, mean_over_seeds, teacher_forced
+    from analysis.confidence import compare_runs, mean_over_seeds, teacher_forced
     from distill.corpus.directory import Corpus
     from distill.io import read_json
 
@@ -292,7 +287,7 @@ def run_confidence(args) -> dict:
     entropy.set_xlabel("mean entropy per position [bits] (gray: trained on raw data)")
     figure.tight_layout()
     result = {"corpus": str(corpus.path), "split": args.split, "systems": systems}
-    return _write_study(Path(args.out), "confidence", figure, result, markdown)
+    return _write_study(Path(args.out), "confidence", figure, result)
 
 
 def _teacher_valid_bleu(corpus_dir: str, reference: str) -> float | None:
@@ -365,7 +360,7 @@ def run_tradeoff(args) -> dict:
     axes[1].set_title("Student BLEU vs faithfulness")
     result = {"points": points}
     print(tradeoff_markdown(result))
-    return _write_study(Path(args.out), "complexity_vs_bleu", figure, result, tradeoff_markdown)
+    return _write_study(Path(args.out), "complexity_vs_bleu", figure, result)
 
 
 VALIDATION_ENTROPIES = (0.0, 0.5, 1.0, 1.5, 2.0, 2.5)

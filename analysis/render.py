@@ -16,7 +16,7 @@ from analysis.confidence import markdown as confidence_markdown
 from analysis.lost_words import markdown as lost_words_markdown
 from analysis.lost_words import training_corpus
 from analysis.multimodality import markdown as modes_markdown
-from distill.io import InputError, atomic_open, read_json
+from distill.io import InputError, atomic_open, read_json, write_json
 from distill.tables import markdown_table as write_table
 from nat.compare import (
     comparison_markdown,
@@ -91,8 +91,7 @@ def _which_distillation_claim(which: dict) -> str | None:
     for data in [d for d in dict.fromkeys(d for _, d, _ in records) if d not in ("raw", "distilled")]:
         seeds = [seed for system, d, seed in records if system == student and d == data]
         bleu = {(d, s): records[student, d, s]["scores"][primary]["bleu"] for d in (data, "distilled") for s in seeds}
-        gains = [bleu[data, s] - bleu["distilled", s]
-                 for s in seeds]
+        gains = [bleu[data, s] - bleu["distilled", s] for s in seeds]
         p_values = [paired_bootstrap(read_lines(records[student, "distilled", s]["hypotheses"]),
                                      read_lines(records[student, data, s]["hypotheses"]), references) for s in seeds]
         verdict = ("supported" if all(g > 0 for g in gains) and all(p < 0.01 for p in p_values) else
@@ -395,15 +394,27 @@ RENDERERS = (
 )
 
 
+def renderer_of(path: Path) -> tuple[Path, Renderer] | None:
+    """The Markdown file and the renderer of a result's JSON file (None: no kind of result has that name)."""
+    renderer = next((r for r in RENDERERS if fnmatch.fnmatch(path.name, r.pattern)), None)
+    return (path.with_name(renderer.markdown.format(stem=path.stem)), renderer) if renderer else None
+
+
 def renderings(root: Path) -> list[tuple[Path, Path, Renderer]]:
     """(JSON, its Markdown, the renderer) of every result under ``root`` (a directory or one JSON file)."""
     files = [root] if root.is_file() else sorted(root.rglob("*.json"))
-    found = []
-    for path in files:
-        renderer = next((r for r in RENDERERS if fnmatch.fnmatch(path.name, r.pattern)), None)
-        if renderer:
-            found.append((path, path.with_name(renderer.markdown.format(stem=path.stem)), renderer))
-    return found
+    return [(path, *found) for path in files if (found := renderer_of(path))]
+
+
+def write_result(path: Path, result: dict) -> dict:
+    """A result's JSON file, then its Markdown beside it, rendered from the file as written by the renderer of
+    its kind: the text ``seqkd-report render`` gives it again. Returns the result as read back."""
+    write_json(path, result)
+    result = read_json(path)
+    markdown, renderer = renderer_of(path)
+    with atomic_open(markdown) as handle:
+        handle.write(renderer.render(result, path))
+    return result
 
 
 def run_render(args) -> None:

@@ -21,13 +21,13 @@ from analysis.render import (
     BLEU_FIGURE,
     CURVES_FIGURE,
     optional_json,
-    render_report,
     run_names,
     run_render,
+    write_result,
 )
 from distill.corpus.directory import Corpus, library_versions
 from distill.engine import busy_seconds, read_run_manifest
-from distill.io import InputError, atomic_open, dispatch, read_json, write_json
+from distill.io import InputError, atomic_open, dispatch, read_json
 from nat.compare import (
     gain_table,
     markdown_table,
@@ -112,12 +112,9 @@ def write_report(*, name: str, teacher, raw, distilled, students, out, quick: bo
                               distilled=Corpus.open(distilled), students=Path(students),
                               complexity=read_json(out / "complexity" / "complexity.json"), quick=quick,
                               timings=timings, commands=commands)
-    write_json(out / "results.json", results)
-    results = read_json(out / "results.json")  # rendered from the file, as `seqkd-report render` renders it
     _bleu_figure(results["comparison"], out)
     plot_curves(results["comparison"]["curves"], out / CURVES_FIGURE, results["comparison"]["teacher_valid_bleu"])
-    with atomic_open(out / "REPORT.md") as handle:
-        handle.write(render_report(results, out))
+    write_result(out / "results.json", results)  # and REPORT.md, rendered from it
     print(f"report: {out / 'REPORT.md'}\nresults: {out / 'results.json'}\nfigures: {out / BLEU_FIGURE}, "
           f"{out / CURVES_FIGURE}, {out / 'complexity'}/")
 

@@ -164,7 +164,7 @@ def _free_port() -> int:
 def train_run(run_dir, config: RunConfig, build_arguments: Callable[[Path], list],
               final_checkpoint: str = "checkpoint_best.pt", processes: int = 1,
               user_dir: str = DISTILL_USER_DIR, locations: dict | None = None, threads: int | None = None,
-              precision: Precision | None = None) -> dict:
+              precision_reason: str = "given") -> dict:
     """Train a fairseq model in ``run_dir``, resume an unfinished run, or skip a finished one.
 
     ``config`` says what the run is (:class:`RunConfig`; its hash is the run's identity); ``locations`` say
@@ -173,16 +173,14 @@ def train_run(run_dir, config: RunConfig, build_arguments: Callable[[Path], list
     last; fairseq itself resumes from ``checkpoints/checkpoint_last.pt``. ``build_arguments(save_dir)``
     returns the fairseq-train arguments; ``final_checkpoint`` is the one the manifest names (fairseq's best
     by validation loss, or the last); ``processes``, ``user_dir``, ``threads``: see :func:`run_fairseq`;
-    ``precision``: why ``config.precision`` was chosen (printed and written to ``train.log``). Returns the
-    manifest.
+    ``precision_reason``: why ``config.precision`` was chosen (:class:`~distill.precision.Precision`; printed
+    and written to ``train.log``). Returns the manifest.
     """
     from distill.io import InputError, read_json, write_json
 
     run_dir = Path(run_dir)
     locations = locations or {}
-    precision = precision or Precision(config.precision, "given")
-    if precision.name != config.precision:
-        raise ValueError(f"precision {precision.name} for a run configured as {config.precision}")
+    precision = Precision(config.precision, precision_reason)
     key = config.identity
     manifest_path = run_dir / "manifest.json"
     if manifest_path.is_file():

@@ -148,7 +148,8 @@ def train_teacher(corpus_dir, run_dir, *, preset: str = "cpu", size: str | None 
                        model=MODEL_SIZES[settings["size"]], seed=seed, device=device, precision=chosen.name)
     return train_run(run_dir, config,
                      lambda save_dir: training_arguments(corpus, save_dir, settings, seed, device, chosen.name),
-                     processes=processes, locations={"corpus": str(corpus.path.resolve())}, precision=chosen)
+                     processes=processes, locations={"corpus": str(corpus.path.resolve())},
+                     precision_reason=chosen.reason)
 
 
 def teacher_evaluation_stem(corpus: Corpus, split: str, beam: int) -> str:

@@ -120,13 +120,16 @@ class OnePassNATGenerator:
         model = models[0]
         src_tokens, src_lengths = sample["net_input"]["src_tokens"], sample["net_input"]["src_lengths"]
         encoder_out = model.forward_encoder([src_tokens, src_lengths])
-        start = model.initialize_output_tokens(encoder_out, src_tokens)
-        if self.oracle_length:
+        if self.oracle_length:  # the given lengths, not the predicted ones (whose prediction is then not run)
+            from fairseq.iterative_refinement_generator import DecoderOut
+
             if "target_lengths" not in sample:
                 raise ValueError("oracle_length: the batch has no target_lengths (Translator.translate's argument)")
             tokens = self.start_tokens(sample["target_lengths"], src_tokens)
-            start = start._replace(output_tokens=tokens, output_scores=tokens.new_zeros(tokens.shape,
-                                                                                         dtype=start.output_scores.dtype))
+            scores = tokens.new_zeros(tokens.shape, dtype=encoder_out["encoder_out"][0].dtype)
+            start = DecoderOut(output_tokens=tokens, output_scores=scores, attn=None, step=0, max_step=0, history=None)
+        else:
+            start = model.initialize_output_tokens(encoder_out, src_tokens)
         decoded = model.forward_decoder(start._replace(step=0, max_step=1), encoder_out)
         results = []
         for tokens, scores in zip(decoded.output_tokens, decoded.output_scores):

@@ -71,7 +71,7 @@ def train_student(student: str, corpus_dir, run_dir, *, preset: str = "cpu", tea
     return train_run(run_dir, config, lambda save_dir: student_training_arguments(
         student, corpus, save_dir, settings, seed, device, chosen.name, durations_dir),
         final_checkpoint="checkpoint_last.pt", user_dir=USER_DIR, locations=locations, threads=threads,
-        precision=chosen)
+        precision_reason=chosen.reason)
 
 
 def student_settings(student: str, preset: str, overrides: dict | None = None) -> dict:
