@@ -8,6 +8,8 @@ are their entry points).
   which-distillation  the headline student on SeqKD, Seq-Inter and ensemble corpora (scripts/which_distillation.sh)
   mode-mixing         AR teacher and vanilla NAT on a synthetic K-mode corpus (scripts/mode_mixing.sh)
   mode-mixing-bible   the same on bible-es-en with WEB or KJV targets (scripts/mode_mixing_bible.sh)
+  nat-diagnosis       vanilla NAT's configurations on raw vs distilled data: curves, oracle-length BLEU,
+                      repetition (scripts/nat_diagnosis.sh)
 
 Every study reads its settings from the environment (the variables each script's ``--help`` lists), and
 finds the main job's teacher, corpora and students through one :class:`Layout`, so the studies reuse what
@@ -383,8 +385,71 @@ def run_which_distillation(args) -> None:
     print(f"which distillation: {out / 'compare.md'}")
 
 
+def run_nat_diagnosis(args) -> None:
+    """Vanilla NAT's configurations on raw and distilled data, with learning curves, BLEU at the predicted and at
+    the oracle length, and repetition (scripts/nat_diagnosis.sh)."""
+    from contextlib import ExitStack
+
+    from analysis.nat_diagnosis import nat_diagnosis, nat_variants, oracle_evaluation
+    from analysis.render import write_result
+    from distill.io import read_json
+    from nat.compare import student_run_dir
+    from nat.registry import registered, student_names
+
+    env = os.environ
+    settings = Settings.from_environment()
+    settings.limit_threads()
+    layout = settings.layout
+    known = nat_variants()
+    variants = [name.strip() for name in (env.get("VARIANTS") or ",".join(known)).split(",") if name.strip()]
+    unknown = [name for name in variants if name not in known]
+    if unknown:
+        raise InputError(f"VARIANTS: unknown {', '.join(unknown)}; choose from {', '.join(known)}")
+    seeds = env.get("SEEDS") or "1"
+    out, runs = layout.report / "nat-diagnosis", layout.runs / f"nat-diagnosis-{layout.preset}"
+    out.mkdir(parents=True, exist_ok=True)
+    runs.mkdir(parents=True, exist_ok=True)
+    steps = Steps()
+    if settings.prepare:
+        steps.run(None, "seqkd-distill", *settings.prepare, "--out", layout.corpus)
+    # the main job's teacher and SeqKD corpus (skipped when it made them)
+    steps.run(None, "seqkd-distill", "train-teacher", "--corpus", layout.corpus, "--out", layout.teacher,
+              "--preset", layout.preset, *settings.device_arguments, *settings.precision_arguments)
+    steps.run(None, "seqkd-distill", "regenerate", "--teacher", layout.teacher, "--corpus", layout.corpus,
+              "--out", layout.distilled, "--method", "seqkd", *settings.regeneration, *settings.device_arguments)
+    for seed in seeds.split(","):  # the main job's nat runs are reused, linked
+        for data in ("raw", "distilled"):
+            run = layout.student_run("nat", data, int(seed))
+            if run.is_dir() and not (runs / run.name).exists():
+                (runs / run.name).symlink_to(run.resolve())
+    with ExitStack() as stack:
+        for name in variants:
+            if name not in student_names():
+                stack.enter_context(registered(known[name]))
+        steps.run(None, "seqkd-nat", "compare", "--teacher", layout.teacher, "--raw", layout.corpus,
+                  "--distilled", layout.distilled, "--out", runs, "--preset", layout.preset,
+                  "--students", ",".join(variants), "--seeds", seeds, "--other-seeds", seeds,
+                  "--parallel-runs", settings.parallel_runs, *settings.device_arguments,
+                  *settings.precision_arguments)
+        oracle = {}
+        for name in variants:
+            for data in ("raw", "distilled"):
+                for seed in map(int, seeds.split(",")):
+                    run = student_run_dir(runs, name, data, seed)
+                    path = oracle_evaluation(run)
+                    if not path.is_file():
+                        steps.run(None, "seqkd-nat", "evaluate", "--run", run, "--corpus", layout.corpus,
+                                  "--oracle-length", "--out", path, *settings.device_arguments)
+                    oracle[name, data, seed] = path
+    write_result(out / "nat_diagnosis.json", nat_diagnosis(read_json(runs / "compare.json"), oracle))
+    for name in ("compare.md", "compare.json", "curves.png"):
+        (out / name).write_bytes((runs / name).read_bytes())
+    print(f"nat diagnosis: {out / 'nat_diagnosis.md'}, {out / 'compare.md'}, {out / 'curves.png'}")
+
+
 COMMANDS = {"main": run_main, "teacher-sizes": run_teacher_sizes, "which-distillation": run_which_distillation,
-            "mode-mixing": run_mode_mixing, "mode-mixing-bible": run_mode_mixing_bible}
+            "mode-mixing": run_mode_mixing, "mode-mixing-bible": run_mode_mixing_bible,
+            "nat-diagnosis": run_nat_diagnosis}
 OUT_DEFAULTS = {"mode-mixing": "results/mode-mixing", "mode-mixing-bible": "results/mode-mixing-bible"}
 
 

@@ -158,6 +158,46 @@ def _add_regenerate(subparsers) -> None:
                        help="ctranslate2: convert the teacher once and decode several times faster (one teacher)")
     regen.add_argument("--compute-type", default="int8", choices=COMPUTE_TYPES,
                        help="ctranslate2 weights/arithmetic: int8 (fast, CPU), float32, float16 (GPU)")
+    regen.add_argument("--lenpen", type=_lenpen, default=1.0, metavar="X|auto",
+                       help="beam length penalty: scores divided by length ** X (above 1 favours longer outputs); "
+                            "auto: the --lenpen-values candidate chosen on the valid split (default: %(default)s)")
+    _add_lenpen_tuning(regen)
+
+
+def _lenpen(text: str):
+    if text == "auto":
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number or auto, not {text!r}") from None
+
+
+def _add_lenpen_tuning(parser) -> None:
+    from distill.lenpen import CRITERIA, DEFAULT_VALUES
+
+    parser.add_argument("--lenpen-values", default=",".join(f"{v:g}" for v in DEFAULT_VALUES),
+                        help="length penalties to try on the valid split (default: %(default)s)")
+    parser.add_argument("--lenpen-criterion", default="length-ratio", choices=CRITERIA,
+                        help="length-ratio: outputs as long as the references (ties: higher BLEU); "
+                             "bleu: the highest BLEU (default: %(default)s)")
+
+
+def _add_tune_lenpen(subparsers) -> None:
+    from distill.ctranslate2_backend import COMPUTE_TYPES
+    from distill.regenerate import BACKENDS
+
+    tune = subparsers.add_parser("tune-lenpen", help="the teacher's BLEU and length ratio on valid at each length "
+                                                     "penalty, and the one regenerate --lenpen auto would choose")
+    tune.add_argument("--teacher", required=True, help="teacher run directory or checkpoint file")
+    tune.add_argument("--corpus", required=True, help="corpus whose valid split is decoded")
+    tune.add_argument("--beam", type=int, default=5)
+    tune.add_argument("--device", choices=["cpu", "cuda"])
+    tune.add_argument("--max-tokens", type=int, default=6000, help="tokens per decoding batch")
+    tune.add_argument("--backend", default="fairseq", choices=BACKENDS)
+    tune.add_argument("--compute-type", default="int8", choices=COMPUTE_TYPES)
+    tune.add_argument("--out", help="also write the table as JSON to this file")
+    _add_lenpen_tuning(tune)
 
 
 def _run_train_teacher(args) -> None:
@@ -186,6 +226,7 @@ def _run_evaluate(args) -> None:
 
 def _run_regenerate(args) -> None:
     from distill.engine import checkpoint_of
+    from distill.lenpen import parse_values
     from distill.regenerate import RegenerationRequest, regenerate
     from distill.scoring import format_scores
     from distill.teacher import default_device
@@ -194,7 +235,8 @@ def _run_regenerate(args) -> None:
         teachers=[checkpoint_of(t) for t in args.teacher], corpus=args.corpus, out=args.out, method=args.method,
         beam=args.beam, nbest=args.nbest, shard_size=args.shard_size, seed=args.seed,
         device=args.device or default_device(), max_tokens=args.max_tokens, num_workers=args.num_workers,
-        worker_index=args.worker_index, backend=args.backend, compute_type=args.compute_type)
+        worker_index=args.worker_index, backend=args.backend, compute_type=args.compute_type, lenpen=args.lenpen,
+        lenpen_values=parse_values(args.lenpen_values), lenpen_criterion=args.lenpen_criterion)
     corpus = regenerate(request)
     if corpus is not None:
         info = corpus.manifest["distillation"]
@@ -205,6 +247,33 @@ def _run_regenerate(args) -> None:
         print("distilled train targets vs references:\n" + format_scores(scores))
 
 
+def _run_tune_lenpen(args) -> None:
+    from distill.corpus.directory import Corpus
+    from distill.engine import checkpoint_of
+    from distill.io import write_json
+    from distill.lenpen import format_tuning, parse_values, tune_length_penalty
+    from distill.regenerate import RegenerationRequest, translator_for
+    from distill.teacher import default_device
+
+    request = RegenerationRequest(teachers=[checkpoint_of(args.teacher)], corpus=args.corpus, out="",
+                                  beam=args.beam, device=args.device or default_device(), max_tokens=args.max_tokens,
+                                  backend=args.backend, compute_type=args.compute_type, lenpen="auto",
+                                  lenpen_values=parse_values(args.lenpen_values),
+                                  lenpen_criterion=args.lenpen_criterion)
+    request.check()
+    corpus = Corpus.open(args.corpus)
+    translator = translator_for(request, corpus)
+    tuning = tune_length_penalty(translator, corpus, request.lenpen_values, request.lenpen_criterion,
+                                 progress=lambda p: print(f"lenpen {p.lenpen:g}: BLEU {p.bleu:.2f}, "
+                                                          f"length ratio {p.length_ratio:.3f}", flush=True))
+    print(format_tuning(tuning))
+    print(f"chosen ({tuning.criterion}): {tuning.chosen:g}   [{tuning.points[0].bleu_signature}]")
+    if args.out:
+        write_json(Path(args.out), {"teacher": str(Path(request.teachers[0]).resolve()),
+                                    "corpus": str(corpus.path.resolve()), "backend": args.backend, "beam": args.beam,
+                                    **tuning.as_dict()})
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="seqkd-distill", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -212,11 +281,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_prepare(subparsers)
     _add_teacher(subparsers)
     _add_regenerate(subparsers)
+    _add_tune_lenpen(subparsers)
     return parser
 
 
 COMMANDS = {"prepare": _run_prepare, "train-teacher": _run_train_teacher, "evaluate": _run_evaluate,
-            "regenerate": _run_regenerate}
+            "regenerate": _run_regenerate, "tune-lenpen": _run_tune_lenpen}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -94,6 +94,12 @@ class CTranslate2Translator:
         self.truncated = 0
         self.truncated_lines: list[int] = []
 
+    def set_length_penalty(self, lenpen: float) -> None:
+        """Rank the beam's hypotheses by score / length ** ``lenpen`` from now on."""
+        from dataclasses import replace
+
+        self.settings = replace(self.settings, lenpen=lenpen)
+
     def set_seed(self, seed: int) -> None:
         """Seed sampling (only ``sample`` regeneration draws random numbers)."""
         import ctranslate2
@@ -120,7 +126,7 @@ class CTranslate2Translator:
             if settings.sampling else {}
         cpu_start, wall_start = time.process_time(), time.perf_counter()
         results = self.translator.translate_batch(
-            batch, **self.batching, beam_size=settings.beam,
+            batch, **self.batching, beam_size=settings.beam, length_penalty=settings.lenpen,
             num_hypotheses=settings.nbest, return_scores=True, max_input_length=0,
             max_decoding_length=int(settings.max_len_a * longest + settings.max_len_b), **sampling)
         self.cpu_seconds += time.process_time() - cpu_start

@@ -22,6 +22,9 @@ class DecodeSettings:
     max_len_b: int = 10
     max_tokens: int = 6000
     device: str = "cpu"
+    # beam scores are divided by length ** lenpen (fairseq's --lenpen, CTranslate2's length_penalty): above 1
+    # favours longer outputs (distill.lenpen tunes it on the valid split)
+    lenpen: float = 1.0
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -78,8 +81,15 @@ class Translator:
         generation.beam, generation.nbest = settings.beam, settings.nbest
         generation.sampling, generation.sampling_topk = settings.sampling, settings.sampling_topk
         generation.max_len_a, generation.max_len_b = settings.max_len_a, settings.max_len_b
+        generation.lenpen = settings.lenpen
         return cls(models, task, task.build_generator(models, generation), corpus.spm_model,
                    max_tokens=settings.max_tokens, device=settings.device, nbest=settings.nbest)
+
+    def set_length_penalty(self, lenpen: float) -> None:
+        """Rank the beam's hypotheses by score / length ** ``lenpen`` from now on (a teacher's beam search)."""
+        if not hasattr(self.generator, "len_penalty"):
+            raise TypeError(f"{type(self.generator).__name__} has no length penalty (not a beam search)")
+        self.generator.len_penalty = lenpen
 
     def set_seed(self, seed: int) -> None:
         """Seed sampling (only ``sample`` regeneration draws random numbers)."""

@@ -19,6 +19,9 @@ distilled corpus directory (same format as any corpus, same vocabulary as the or
 Two decoding backends: ``fairseq`` (the reference; ensembles) and ``ctranslate2`` (one
 teacher, converted once; int8 on CPU is several times faster, see ``scripts/bench.sh``).
 The backend, its compute type and (ctranslate2) its batching are part of the corpus's config hash.
+
+The beam's length penalty is a number or ``auto``: tuned on the valid split first (:mod:`distill.lenpen`),
+the table kept in ``<out>.shards/lenpen.json`` (so a resumed run does not tune again) and in the manifest.
 """
 from __future__ import annotations
 
@@ -33,6 +36,7 @@ from tqdm import tqdm
 from distill.corpus.directory import SPLITS, Corpus, build_corpus, corpus_identity
 from distill.generation import DecodeSettings, Hypothesis, Translator
 from distill.io import InputError, read_json, read_lines, sha256_file, write_json, write_lines
+from distill.lenpen import DEFAULT_VALUES, LengthPenaltyTuning, format_tuning, tune_length_penalty
 from distill.scoring import score_translations
 
 METHODS = ("seqkd", "seq-inter", "sample")
@@ -56,12 +60,48 @@ class RegenerationRequest:
     worker_index: int = 0
     backend: str = "fairseq"
     compute_type: str = "int8"  # ctranslate2 only
+    lenpen: float | str = 1.0  # a number, or "auto": tuned on valid (distill.lenpen)
+    lenpen_values: tuple = DEFAULT_VALUES  # the candidates of "auto"
+    lenpen_criterion: str = "length-ratio"
+
+    @property
+    def tunes_lenpen(self) -> bool:
+        return self.lenpen == "auto"
 
     def decode_settings(self) -> DecodeSettings:
         if self.method == "sample":
             return DecodeSettings(beam=1, nbest=1, sampling=True, device=self.device, max_tokens=self.max_tokens)
         nbest = self.nbest if self.method == "seq-inter" else 1
-        return DecodeSettings(beam=max(self.beam, nbest), nbest=nbest, device=self.device, max_tokens=self.max_tokens)
+        return DecodeSettings(beam=max(self.beam, nbest), nbest=nbest, device=self.device, max_tokens=self.max_tokens,
+                              lenpen=1.0 if self.tunes_lenpen else float(self.lenpen))
+
+    def check(self) -> None:
+        """Refuse settings that contradict each other (one line each)."""
+        if self.method not in METHODS:
+            raise InputError(f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}")
+        if not 0 <= self.worker_index < self.num_workers:
+            raise InputError("--worker-index must be in [0, --num-workers)")
+        if self.backend not in BACKENDS:
+            raise InputError(f"unknown backend {self.backend!r}; choose one of {', '.join(BACKENDS)}")
+        if self.backend == "ctranslate2" and len(self.teachers) > 1:
+            raise InputError("the ctranslate2 backend decodes one teacher; use --backend fairseq for an ensemble")
+        if not self.tunes_lenpen:
+            try:
+                lenpen = float(self.lenpen)
+            except ValueError:
+                raise InputError(f"--lenpen {self.lenpen!r}: expected a positive number or auto") from None
+            if lenpen <= 0:
+                raise InputError(f"--lenpen {self.lenpen!r}: expected a positive number or auto")
+        if self.method == "sample" and self.lenpen != 1.0:
+            raise InputError("--lenpen ranks beam hypotheses; the sample method has none (leave it at 1)")
+
+    def identity(self, settings: DecodeSettings) -> dict:
+        """How the targets are decoded, as the corpus's config hash sees it."""
+        decoding = {k: v for k, v in settings.as_dict().items() if k not in ("device", "max_tokens")}
+        if self.tunes_lenpen:
+            decoding["lenpen"] = {"tuned_on": "valid", "values": [float(v) for v in self.lenpen_values],
+                                  "criterion": self.lenpen_criterion}
+        return decoding
 
 
 def pick(method: str, hypotheses: list[Hypothesis], reference: str) -> str:
@@ -86,14 +126,7 @@ def _shard_names(counts: dict[str, int], shard_size: int) -> list[tuple[str, int
 
 def regenerate(request: RegenerationRequest) -> Corpus | None:
     """Decode the missing shards of this worker; assemble the corpus when all are done."""
-    if request.method not in METHODS:
-        raise InputError(f"unknown method {request.method!r}; choose one of {', '.join(METHODS)}")
-    if not 0 <= request.worker_index < request.num_workers:
-        raise InputError("--worker-index must be in [0, --num-workers)")
-    if request.backend not in BACKENDS:
-        raise InputError(f"unknown backend {request.backend!r}; choose one of {', '.join(BACKENDS)}")
-    if request.backend == "ctranslate2" and len(request.teachers) > 1:
-        raise InputError("the ctranslate2 backend decodes one teacher; use --backend fairseq for an ensemble")
+    request.check()
     corpus = Corpus.open(request.corpus)
     teachers = [str(Path(t).resolve()) for t in request.teachers]
     for teacher in teachers:
@@ -102,7 +135,7 @@ def regenerate(request: RegenerationRequest) -> Corpus | None:
     settings = request.decode_settings()
     config = {"kind": "distilled", "method": request.method, "source_corpus": corpus.manifest["config_hash"],
               "teachers": [{"sha256": sha256_file(t)} for t in teachers],  # by content: a moved teacher is the same
-              "decoding": {k: v for k, v in settings.as_dict().items() if k not in ("device", "max_tokens")},
+              "decoding": request.identity(settings),
               "shard_size": request.shard_size, "seed": request.seed}
     config["backend"] = request.backend
     if request.backend == "ctranslate2":
@@ -130,8 +163,11 @@ def regenerate(request: RegenerationRequest) -> Corpus | None:
     shards = _shard_names({s: len(c["src"]) for s, c in columns.items()}, request.shard_size)
     mine = [s for n, s in enumerate(shards) if n % request.num_workers == request.worker_index]
     todo = [s for s in mine if not (shard_dir / f"{s[0]}-{s[1]:05d}.json").is_file()]
+    tuning_path = shard_dir / "lenpen.json"
     if todo:
-        translator = _translator(request, teachers, corpus, settings)
+        translator = translator_for(request, corpus)
+        if request.tunes_lenpen:
+            translator.set_length_penalty(_tuned_lenpen(request, translator, corpus, tuning_path).chosen)
         with tqdm(total=sum(end - start for _, _, start, end in todo), unit="sent",
                   desc=f"distilling ({request.method}, worker {request.worker_index})", mininterval=2) as bar:
             for split, index, start, end in todo:
@@ -157,19 +193,37 @@ def regenerate(request: RegenerationRequest) -> Corpus | None:
         if (out / "manifest.json").is_file():
             return Corpus.open(out)
         sources = [{"corpus": str(corpus.path.resolve())}, *({"teacher": t} for t in teachers)]  # where they were
-        return _assemble(corpus, sources, out, shard_dir, shards, config, key, request.device)
+        lenpen = (LengthPenaltyTuning.from_dict(read_json(tuning_path)).as_dict() if request.tunes_lenpen
+                  else {"chosen": settings.lenpen})
+        return _assemble(corpus, sources, out, shard_dir, shards, config, key, request.device, lenpen)
 
 
-def _translator(request: RegenerationRequest, teachers: list[str], corpus: Corpus, settings: DecodeSettings):
+def _tuned_lenpen(request: RegenerationRequest, translator, corpus: Corpus, path: Path) -> LengthPenaltyTuning:
+    """The valid split's length-penalty tuning: from ``path`` when an earlier run (or worker) made it."""
+    if path.is_file():
+        return LengthPenaltyTuning.from_dict(read_json(path))
+    print(f"tuning the length penalty on valid ({request.lenpen_criterion}) over "
+          f"{', '.join(f'{v:g}' for v in request.lenpen_values)}", flush=True)
+    tuning = tune_length_penalty(translator, corpus, request.lenpen_values, request.lenpen_criterion,
+                                 progress=lambda p: print(f"  lenpen {p.lenpen:g}: BLEU {p.bleu:.2f}, "
+                                                          f"length ratio {p.length_ratio:.3f}", flush=True))
+    print(format_tuning(tuning), flush=True)
+    write_json(path, tuning.as_dict())
+    return tuning
+
+
+def translator_for(request: RegenerationRequest, corpus: Corpus):
+    """The request's teacher(s), loaded in its backend with its decoding settings."""
+    settings = request.decode_settings()
     if request.backend == "ctranslate2":
         from distill.ctranslate2_backend import CTranslate2Translator
 
-        return CTranslate2Translator(teachers[0], corpus, settings, compute_type=request.compute_type)
-    return Translator.autoregressive(teachers, corpus, settings)
+        return CTranslate2Translator(request.teachers[0], corpus, settings, compute_type=request.compute_type)
+    return Translator.autoregressive(request.teachers, corpus, settings)
 
 
 def _assemble(corpus: Corpus, sources: list[dict], out: Path, shard_dir: Path, shards, config: dict, key: str,
-              device: str) -> Corpus:
+              device: str, lenpen: dict) -> Corpus:
     targets = {split: [] for split in REGENERATED_SPLITS}
     stats = []
     for split, index, start, end in shards:
@@ -216,6 +270,7 @@ def _assemble(corpus: Corpus, sources: list[dict], out: Path, shard_dir: Path, s
                          vocab_size=corpus.manifest["sentencepiece"]["vocab_size"], reuse_vocabulary_of=corpus,
                          extra_manifest={"distillation": {"teacher_cost": cost,
                                                           "distilled_targets_vs_references": quality,
+                                                          "length_penalty": lenpen,
                                                           "note": note}})
     if built.manifest["config_hash"] != key:
         raise RuntimeError("assembled corpus has an unexpected config hash")

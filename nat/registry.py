@@ -209,6 +209,7 @@ class LevenshteinTaskStudent(StudentKind):
     glancing: bool = False
     inputs: tuple = ()  # the decoder's inputs (fairseq's --noise, and more)
     initialization: tuple = ()
+    extra_arguments: tuple = ()  # further model options (e.g. ``--decoder-layers``), last: they override the size's
 
     def arguments(self, durations_dir, max_update):
         # right-padded sources (the flag flips fairseq's default, as for ctc): fairseq's copy of source embeddings
@@ -218,7 +219,7 @@ class LevenshteinTaskStudent(StudentKind):
                 "--ddp-backend", "legacy_ddp", "--arch", self.arch,
                 *(glancing_arguments(max_update) if self.glancing else []), *self.inputs,
                 "--pred-length-offset", "--length-loss-factor", "0.1", *self.initialization,
-                "--encoder-learned-pos", "--decoder-learned-pos", "--activation-fn", "gelu"]
+                "--encoder-learned-pos", "--decoder-learned-pos", "--activation-fn", "gelu", *self.extra_arguments]
 
     @property
     def oracle_length(self) -> bool:

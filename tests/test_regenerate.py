@@ -125,3 +125,61 @@ def test_a_conversion_killed_mid_way_is_redone_not_used(tiny_teacher, tiny_synth
     assert target == tmp_path / f"ct2-{digest[:12]}" and not partial.exists()
     assert json.loads((target / "seqkd.json").read_text())["checkpoint_sha256"] == digest
     assert ctranslate2.Translator(str(target), device="cpu").model_is_loaded
+
+
+def _point(lenpen, bleu, ratio):
+    from distill.lenpen import LengthPenaltyPoint
+
+    return LengthPenaltyPoint(lenpen=lenpen, bleu=bleu, length_ratio=ratio, bleu_signature="")
+
+
+# candidates (lenpen, BLEU, length ratio) -> the value each criterion chooses, worked out by hand
+LENPEN_CHOICES = [
+    # the teacher short at 1: the longer outputs of 1.4 fit the references best, 1.2 has the best BLEU
+    ([(1.0, 30.0, 0.95), (1.2, 30.4, 0.98), (1.4, 30.1, 1.005), (1.7, 29.0, 1.04)], 1.4, 1.2),
+    # 0.8 and 1.2 as far from a ratio of 1: the higher BLEU wins; the BLEU tie goes to the ratio nearer 1
+    ([(0.8, 29.0, 0.97), (1.2, 29.5, 1.03), (1.7, 29.5, 1.06)], 1.2, 1.2),
+    # all equal: the default, 1
+    ([(0.6, 30.0, 1.0), (1.0, 30.0, 1.0), (1.4, 30.0, 1.0)], 1.0, 1.0),
+]
+
+
+@pytest.mark.parametrize("candidates, by_length, by_bleu", LENPEN_CHOICES)
+def test_the_length_penalty_chosen_by_each_criterion(candidates, by_length, by_bleu):
+    from distill.lenpen import choose
+
+    points = [_point(*candidate) for candidate in candidates]
+    assert choose(points, "length-ratio") == by_length
+    assert choose(points, "bleu") == by_bleu
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"lenpen": -1.0}, "positive number"),
+    ({"lenpen": "long"}, "positive number"),
+    ({"lenpen": 1.2, "method": "sample"}, "sample method"),
+    ({"lenpen": "auto", "method": "sample"}, "sample method"),
+])
+def test_a_length_penalty_that_cannot_apply_is_refused(options, message, tmp_path):
+    from distill.io import InputError
+
+    request = RegenerationRequest(teachers=["t.pt"], corpus="c", out=str(tmp_path / "x"), **options)
+    with pytest.raises(InputError, match=message):
+        request.check()
+
+
+def test_lenpen_auto_decodes_with_the_value_tuned_on_valid(tiny_teacher, tiny_synthetic, tmp_path):
+    from distill.lenpen import LengthPenaltyTuning, choose
+
+    _, manifest = tiny_teacher
+    options = {"backend": "ctranslate2", "compute_type": "float32", "shard_size": 300}
+    tuned = regenerate(_request(manifest, tiny_synthetic, tmp_path / "auto", lenpen="auto",
+                                lenpen_values=(0.2, 1.0, 4.0), **options))
+    record = LengthPenaltyTuning.from_dict(tuned.manifest["distillation"]["length_penalty"])
+    assert [p.lenpen for p in record.points] == [0.2, 1.0, 4.0]
+    assert record.split == "valid" and record.chosen == choose(record.points, "length-ratio")
+    assert tuned.manifest["config"]["decoding"]["lenpen"]["values"] == [0.2, 1.0, 4.0]
+    # the same corpus as decoding with that value given outright, under another identity
+    fixed = regenerate(_request(manifest, tiny_synthetic, tmp_path / "fixed", lenpen=record.chosen, **options))
+    assert fixed.raw("train", "tgt").read_bytes() == tuned.raw("train", "tgt").read_bytes()
+    assert fixed.manifest["distillation"]["length_penalty"] == {"chosen": record.chosen}
+    assert fixed.manifest["config_hash"] != tuned.manifest["config_hash"]
