@@ -10,6 +10,9 @@ are their entry points).
   mode-mixing-bible   the same on bible-es-en with WEB or KJV targets (scripts/mode_mixing_bible.sh)
   nat-diagnosis       vanilla NAT's configurations on raw vs distilled data: curves, oracle-length BLEU,
                       repetition (scripts/nat_diagnosis.sh)
+  study               when distillation helps: students of several capacities, raw vs distilled, on two
+                      corpora, three seeds, with corpus measures and the headline figure
+                      (scripts/distillation_study.sh)
 
 Every study reads its settings from the environment (the variables each script's ``--help`` lists), and
 finds the main job's teacher, corpora and students through one :class:`Layout`, so the studies reuse what
@@ -447,9 +450,107 @@ def run_nat_diagnosis(args) -> None:
     print(f"nat diagnosis: {out / 'nat_diagnosis.md'}, {out / 'compare.md'}, {out / 'curves.png'}")
 
 
+# the study's second corpus (issue 33): bible-es-en with each verse's target drawn from WEB or KJV
+MULTI_TARGET = ("bible-es-en-multi", ("prepare", "bible-es-en", "--multi-target"), "WEB or KJV per verse")
+MULTI_TARGET_MODES = ("--marker-posterior", "0.95", "--min-count", "20", "--mode-name", "0=WEB", "--mode-name", "1=KJV")
+
+
+def study_layouts(settings: Settings, env) -> list[tuple[Layout, tuple | None, str]]:
+    """The study's corpora: (layout, its prepare command or None, what its target side is). The first is the
+    main job's corpus, whose teacher, SeqKD corpus and runs the study shares; the second, where the main corpus
+    is bible-es-en and SECOND_CORPUS is not 0, its multi-target variant, with its runs under RUNS/<its name>/."""
+    main = settings.layout
+    layouts = [(main, settings.prepare, "one translation (WEB)" if settings.prepare == BIBLE_PREPARE
+                else "as prepared")]
+    if settings.prepare == BIBLE_PREPARE and env.get("SECOND_CORPUS", "1") != "0":
+        name, prepare, description = MULTI_TARGET
+        layouts.append((Layout(main.data, main.runs / name, main.results, main.data / name, main.preset), prepare,
+                        description))
+    return layouts
+
+
+def study_runs(layout: Layout, group) -> Path:
+    """Where the study keeps one student group's runs and comparison on one corpus."""
+    return layout.runs / f"study-{layout.preset}" / f"{group.student}-{group.size}"
+
+
+def run_study(args) -> None:
+    """When distillation helps: ctc tiny and small, nat and ar small, raw vs distilled, on two corpora, seeds
+    1-3, with the corpus measures and the headline figure (scripts/distillation_study.sh)."""
+    from analysis.render import write_result
+    from analysis.study import STUDY_GROUPS, CorpusInputs, plot_study, study_result
+    from distill.corpus.directory import Corpus
+    from distill.io import read_json
+    from distill.scoring import length_ratio
+    from distill.teacher import PRESETS as TEACHER_PRESETS
+
+    env = os.environ
+    settings = Settings.from_environment()
+    settings.limit_threads()
+    seeds = [int(seed) for seed in (env.get("SEEDS") or "1,2,3").split(",")]
+    groups = [group for group in STUDY_GROUPS
+              if not env.get("GROUPS") or f"{group.student}-{group.size}" in env["GROUPS"].split(",")]
+    own_size = TEACHER_PRESETS[settings.layout.preset]["size"]
+    out = settings.layout.report / "study"
+    out.mkdir(parents=True, exist_ok=True)
+    layouts = study_layouts(settings, env)
+    steps = Steps()
+    for layout, prepare, _ in layouts:
+        if prepare:
+            steps.run(None, "seqkd-distill", *prepare, "--out", layout.corpus)
+        steps.run(None, "seqkd-distill", "train-teacher", "--corpus", layout.corpus, "--out", layout.teacher,
+                  "--preset", layout.preset, *settings.device_arguments, *settings.precision_arguments)
+        steps.run(None, "seqkd-distill", "regenerate", "--teacher", layout.teacher, "--corpus", layout.corpus,
+                  "--out", layout.distilled, "--method", "seqkd", *settings.regeneration, *settings.device_arguments)
+        complexity = out / layout.corpus.name / "complexity"
+        if not (complexity / "complexity.json").is_file():
+            steps.run(None, "seqkd-analysis", "complexity", "--corpus", layout.corpus, "--corpus", layout.distilled,
+                      "--out", complexity)
+    # every cell's first seed before any cell's second: the figure fills in evenly as the study goes
+    for count in range(1, len(seeds) + 1):
+        round_seeds = ",".join(map(str, seeds[:count]))
+        corpora = []
+        for layout, _, description in layouts:
+            comparisons, lost, modes = {}, {}, {}
+            for group in groups:
+                runs = study_runs(layout, group)
+                runs.mkdir(parents=True, exist_ok=True)
+                if group.size == own_size:  # the main job's runs of this student, where it made them, are reused
+                    for seed in seeds[:count]:
+                        for data in ("raw", "distilled"):
+                            run = layout.student_run(group.student, data, seed)
+                            if run.is_dir() and not (runs / run.name).exists():
+                                (runs / run.name).symlink_to(run.resolve())
+                size = [] if group.size == own_size else ["--size", group.size]
+                steps.run(None, "seqkd-nat", "compare", "--teacher", layout.teacher, "--raw", layout.corpus,
+                          "--distilled", layout.distilled, "--out", runs, "--preset", layout.preset,
+                          "--students", group.student, "--seeds", round_seeds, *size,
+                          "--parallel-runs", settings.parallel_runs, *settings.device_arguments,
+                          *settings.precision_arguments)
+                comparisons[group] = read_json(runs / "compare.json")
+                analyses = out / layout.corpus.name / f"{group.student}-{group.size}"
+                steps.run(None, "seqkd-analysis", "lost-words", "--compare", runs / "compare.json",
+                          "--out", analyses / "lost-words")
+                lost[group] = read_json(analyses / "lost-words" / "lost_words.json")
+                if (layout.corpus / "raw" / "train.mode").is_file():
+                    steps.run(None, "seqkd-analysis", "modes", "--corpus", layout.corpus, "--compare",
+                              runs / "compare.json", *MULTI_TARGET_MODES, "--out", analyses / "modes")
+                    modes[group] = read_json(analyses / "modes" / "mode_mixing.json")
+            distilled = Corpus.open(layout.distilled)
+            corpora.append(CorpusInputs(
+                name=layout.corpus.name, description=description, comparisons=comparisons,
+                complexity=read_json(out / layout.corpus.name / "complexity" / "complexity.json"),
+                distilled_manifest=distilled.manifest, lost_words=lost, mode_mixing=modes,
+                distilled_length_ratio=length_ratio(distilled.lines("train", "tgt"), distilled.lines("train", "orig"))))
+        result = study_result(corpora)
+        result["figures"] = plot_study(result, out)
+        write_result(out / "study.json", result)
+        print(f"study, seeds {round_seeds}: {out / 'study.md'}, {out / 'study.png'}", flush=True)
+
+
 COMMANDS = {"main": run_main, "teacher-sizes": run_teacher_sizes, "which-distillation": run_which_distillation,
             "mode-mixing": run_mode_mixing, "mode-mixing-bible": run_mode_mixing_bible,
-            "nat-diagnosis": run_nat_diagnosis}
+            "nat-diagnosis": run_nat_diagnosis, "study": run_study}
 OUT_DEFAULTS = {"mode-mixing": "results/mode-mixing", "mode-mixing-bible": "results/mode-mixing-bible"}
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from analysis.repetition import repetition_rate
 from distill.io import read_json, read_lines
+from distill.scoring import length_ratio
 from distill.tables import markdown_table
 from nat.systems import TEACHER_KIND, System, row_key, row_label
 
@@ -46,14 +47,6 @@ ORACLE_STEM = "test.oracle-length"  # a run's oracle-length evaluation: <run>/ev
 def oracle_evaluation(run: Path) -> Path:
     """Where the job writes a run's oracle-length evaluation (its JSON; the .hyp beside it)."""
     return Path(run) / "eval" / f"{ORACLE_STEM}.json"
-
-
-def length_ratio(hypotheses: list[str], reference: list[str]) -> float:
-    """Output length over reference length, in sacrebleu's tokens (the ratio its brevity penalty reads)."""
-    from sacrebleu.metrics import BLEU
-
-    score = BLEU().corpus_score(hypotheses, [reference])
-    return round(score.sys_len / max(score.ref_len, 1), 4)
 
 
 def _rate(lines: list[str]) -> float | None:

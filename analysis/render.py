@@ -17,6 +17,7 @@ from analysis.lost_words import markdown as lost_words_markdown
 from analysis.lost_words import training_corpus
 from analysis.multimodality import markdown as modes_markdown
 from analysis.nat_diagnosis import markdown as nat_diagnosis_markdown
+from analysis.study import markdown as study_markdown
 from distill.io import InputError, atomic_open, read_json, write_json
 from distill.tables import markdown_table as write_table
 from nat.compare import (
@@ -392,6 +393,7 @@ RENDERERS = (
     Renderer("complexity_vs_bleu.json", "complexity_vs_bleu.md", lambda result, path: tradeoff_markdown(result)),
     Renderer("bench.json", "bench.md", lambda result, path: bench_markdown(result)),
     Renderer("nat_diagnosis.json", "nat_diagnosis.md", lambda result, path: nat_diagnosis_markdown(result)),
+    Renderer("study.json", "study.md", lambda result, path: study_markdown(result)),
     Renderer("results.json", "REPORT.md", lambda result, path: render_report(result, path.parent)),
 )
 

@@ -26,6 +26,12 @@ def score_translations(hypotheses: list[str], references: dict[str, list[str]]) 
     return scores
 
 
+def length_ratio(hypotheses: list[str], reference: list[str]) -> float:
+    """Output length over reference length in sacrebleu's 13a tokens (the ratio its brevity penalty reads)."""
+    score = BLEU().corpus_score(hypotheses, [reference])
+    return round(score.sys_len / max(score.ref_len, 1), 4)
+
+
 def format_scores(scores: dict) -> str:
     return "\n".join(f"  {name:>8}: BLEU {s['bleu']:5.2f}  chrF {s['chrf']:5.2f}   [{s['bleu_signature']}]"
                      for name, s in scores.items())

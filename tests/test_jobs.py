@@ -42,7 +42,8 @@ def test_settings_from_the_environment(env, expected):
             settings.prepare is not None, settings.regeneration) == expected
 
 
-@pytest.mark.parametrize("study", ["main", "teacher-sizes", "which-distillation", "nat-diagnosis"])
+@pytest.mark.parametrize("study", ["main", "teacher-sizes", "which-distillation", "nat-diagnosis",
+                                   "study"])
 def test_a_preset_the_students_lack_is_refused_before_anything_runs(study, tmp_path, monkeypatch, capsys):
     """The teachers' `big` preset has no student preset: every study refuses it first, where teacher-sizes
     used to fail after training its teachers."""

@@ -1,0 +1,317 @@
+"""When distillation helps: students of several capacities on real corpora of different complexity.
+
+Zhou, Gu & Neubig (2020) explain why sequence-level distillation helps some students and not others: the
+data a student learns best from depends on its capacity against the data's complexity. The study
+(``seqkd-reproduce study``, scripts/distillation_study.sh) trains each student *group* (a kind at a size:
+``ctc`` tiny and small, vanilla ``nat`` and ``ar`` small) on each corpus raw and distilled, with several
+seeds, and this module turns the groups' comparisons into one result:
+
+  corpora   per corpus: the teacher's test BLEU; its BLEU on its own training sources against their
+            references (how much of the training set it memorized, from the distilled corpus's manifest);
+            the distilled targets' length ratio; C(d) of the raw and the distilled corpus and F(d)
+  cells     per (corpus, group, training data): BLEU per seed, mean and sd; the paired bootstrap p of each
+            distilled seed against its raw seed; repetition rate; rare-word recall and mode mixing where
+            those analyses ran
+  points    per (corpus, group): the distillation gain (distilled - raw, mean and sd over seeds) against
+            the raw student's BLEU as a share of the teacher's: the headline figure
+  measures  how each corpus measure goes with the gain across the points (Pearson r)
+
+Compute (:func:`study_result`) returns plain data; :func:`markdown` and :func:`plot_study` render it.
+"""
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+
+from analysis.repetition import repetition_rate
+from distill.io import read_lines
+from distill.tables import markdown_table
+from nat.systems import TEACHER_KIND
+
+RARE_BUCKET = "1-10"  # rare-word recall: source words seen 1-10 times in the training corpus (analysis.lost_words)
+SIGNIFICANT = 0.01
+
+
+@dataclass(frozen=True)
+class StudentGroup:
+    """One kind of student at one size: a point of the headline figure on each corpus."""
+
+    student: str
+    size: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.student} {self.size}"
+
+    def to_json(self) -> dict:
+        return {"student": self.student, "size": self.size}
+
+
+# the study's students, headline first: capacity from a tiny CTC student to an autoregressive one
+STUDY_GROUPS = (StudentGroup("ctc", "tiny"), StudentGroup("ctc", "small"), StudentGroup("nat", "small"),
+                StudentGroup("ar", "small"))
+
+
+@dataclass(frozen=True)
+class CorpusInputs:
+    """What the study read for one corpus: its name, what kind of target side it has, the comparison of each
+    group (a ``seqkd-nat compare`` result), the complexity result of its raw and distilled corpus, the distilled
+    corpus's manifest, and per group the lost-words and mode-mixing results where they ran."""
+
+    name: str
+    description: str
+    comparisons: dict  # StudentGroup -> compare result
+    complexity: dict
+    distilled_manifest: dict
+    lost_words: dict  # StudentGroup -> lost_words result
+    mode_mixing: dict  # StudentGroup -> mode_mixing result
+    distilled_length_ratio: float  # the distilled train targets against the human ones (distill.scoring.length_ratio)
+
+
+def _mean(values: list[float]) -> float:
+    return statistics.mean(values)
+
+
+def _sd(values: list[float]) -> float:
+    return statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+def _first_decoding(compare: dict, student: str) -> str:
+    """The decoding a group is judged by: its kind's first (``ar``: greedy, the SeqKD question)."""
+    return next(r["decoding"] for r in compare["results"] if r["system"] == student)
+
+
+def _record_measure(records: list[dict], system: dict, field: str, path=None):
+    record = next((r for r in records if r.get("system") == system), None)
+    if record is None:
+        return None
+    value = record[field]
+    for key in path or ():
+        value = value[key]
+    return value
+
+
+def corpus_measures(inputs: CorpusInputs, primary: str) -> dict:
+    """One corpus's row of the corpus table (module docstring)."""
+    complexity = inputs.complexity["corpora"]
+    raw, distilled = complexity[0], complexity[-1]
+    quality = inputs.distilled_manifest["distillation"]["distilled_targets_vs_references"]["train"]
+    memorized = quality.get(primary) or next(iter(quality.values()))
+    compare = next(iter(inputs.comparisons.values()))
+    teacher = next(r for r in compare["results"] if r["system"] == TEACHER_KIND)
+    length = inputs.distilled_manifest["distillation"].get("length_penalty", {})
+    return {"corpus": inputs.name, "description": inputs.description, "reference": primary,
+            "teacher_bleu": teacher["scores"][primary]["bleu"], "teacher_train_bleu": memorized["bleu"],
+            "distilled_length_ratio": inputs.distilled_length_ratio, "lenpen": length.get("chosen", 1.0),
+            "complexity_raw": round(raw["complexity_bits"], 4),
+            "complexity_distilled": round(distilled["complexity_bits"], 4),
+            "complexity_drop": round(raw["complexity_bits"] - distilled["complexity_bits"], 4),
+            "faithfulness": round(distilled["faithfulness_bits_vs_first"], 4)}
+
+
+def study_result(corpora: list[CorpusInputs]) -> dict:
+    """The study's result from each corpus's inputs (module docstring). BLEU is against each corpus's primary
+    test reference (the first of its comparisons' references)."""
+    cells, points, measures, signatures = [], [], [], {}
+    for inputs in corpora:
+        primary = next(iter(inputs.comparisons.values()))["references"][0]
+        measures.append(corpus_measures(inputs, primary))
+        for group, compare in inputs.comparisons.items():
+            signatures[inputs.name] = compare["bleu_signatures"][primary]
+            decoding = _first_decoding(compare, group.student)
+            teacher = next(r for r in compare["results"] if r["system"] == TEACHER_KIND)["scores"][primary]["bleu"]
+            records = [r for r in compare["results"] if r["system"] == group.student and r["decoding"] == decoding]
+            by_data = {}
+            for record in records:
+                by_data.setdefault(record["data"], {})[record["seed"]] = record
+            for data, seeds in by_data.items():
+                system = {"student": group.student, "data": data, "decoding": None}
+                bleu = [seeds[s]["scores"][primary]["bleu"] for s in sorted(seeds)]
+                repetition = [repetition_rate(read_lines(seeds[s]["hypotheses"]))["rate"] for s in sorted(seeds)]
+                lost = inputs.lost_words.get(group)
+                modes = inputs.mode_mixing.get(group)
+                cells.append({
+                    "corpus": inputs.name, "group": group.to_json(), "data": data, "decoding": decoding,
+                    "seeds": sorted(seeds), "bleu": bleu, "mean": round(_mean(bleu), 2), "sd": round(_sd(bleu), 2),
+                    "share_of_teacher": round(_mean(bleu) / teacher, 4),
+                    "p_values": [seeds[s]["p_value_vs_raw"] for s in sorted(seeds)] if data != "raw" else None,
+                    "repetition": round(_mean(repetition), 4),
+                    "rare_word_recall": _record_measure(lost["test_outputs"], system, "recall_by_source_frequency",
+                                                        (RARE_BUCKET, "recall")) if lost else None,
+                    "mode_mixing": _record_measure(modes["systems"], system, "mode_mixing_rate") if modes else None})
+            if "raw" not in by_data:
+                continue
+            for data in (d for d in by_data if d != "raw"):
+                seeds = sorted(set(by_data["raw"]) & set(by_data[data]))
+                if not seeds:
+                    continue
+                gains = [by_data[data][s]["scores"][primary]["bleu"] - by_data["raw"][s]["scores"][primary]["bleu"]
+                         for s in seeds]
+                p_values = [by_data[data][s]["p_value_vs_raw"] for s in seeds]
+                raw_share = _mean([by_data["raw"][s]["scores"][primary]["bleu"] for s in seeds]) / teacher
+                points.append({"corpus": inputs.name, "group": group.to_json(), "data": data, "decoding": decoding,
+                               "seeds": seeds, "gains": [round(g, 2) for g in gains], "gain": round(_mean(gains), 2),
+                               "gain_sd": round(_sd(gains), 2), "raw_share_of_teacher": round(raw_share, 4),
+                               "p_values": p_values, "verdict": verdict(gains, p_values)})
+    return {"bleu_signatures": signatures, "corpora": measures, "cells": cells, "points": points,
+            "correlations": correlations(points, measures)}
+
+
+def verdict(gains: list[float], p_values: list[float]) -> str:
+    """``helped`` / ``hurt``: every seed significant (p < 0.01) in that direction; else ``no difference``
+    when no seed is significant, ``mixed`` when some are."""
+    significant = [p < SIGNIFICANT for p in p_values]
+    if all(significant) and all(g > 0 for g in gains):
+        return "helped"
+    if all(significant) and all(g < 0 for g in gains):
+        return "hurt"
+    return "no difference" if not any(significant) else "mixed"
+
+
+CORRELATED = (("raw_share_of_teacher", "the raw student's share of the teacher's BLEU"),
+              ("complexity_raw", "C(d) of the raw corpus"), ("complexity_drop", "C(d) raw - distilled"),
+              ("faithfulness", "F(d)"), ("teacher_train_bleu", "the teacher's BLEU on its training sources"),
+              ("distilled_length_ratio", "the distilled targets' length ratio"))
+
+
+def _pearson(xs: list[float], ys: list[float]) -> float | None:
+    if len(xs) < 3 or len(set(xs)) < 2 or len(set(ys)) < 2:
+        return None
+    return round(statistics.correlation(xs, ys), 3)
+
+
+def correlations(points: list[dict], measures: list[dict]) -> list[dict]:
+    """Pearson r of the gain with each measure across the points (a corpus measure is the same for every point
+    of its corpus, so with two corpora it can only tell the corpora apart); None where undefined."""
+    by_corpus = {m["corpus"]: m for m in measures}
+    rows = []
+    for field, description in CORRELATED:
+        pairs = [(p[field] if field in p else by_corpus[p["corpus"]][field], p["gain"]) for p in points]
+        pairs = [(x, y) for x, y in pairs if x is not None]
+        rows.append({"measure": field, "description": description, "points": len(pairs),
+                     "distinct_values": len({x for x, _ in pairs}),
+                     "pearson_r": _pearson([x for x, _ in pairs], [y for _, y in pairs])})
+    return rows
+
+
+def _group_label(record: dict) -> str:
+    return StudentGroup(**record["group"]).label
+
+
+def _or_blank(value, spec: str) -> str:
+    return "" if value is None else format(value, spec)
+
+
+def markdown(result: dict) -> str:
+    """study.md: the verdict, the points, the cells, the corpora and the correlations."""
+    points = markdown_table(
+        ["corpus", "student", "distilled corpus", "seeds", "gain, BLEU (mean ± sd)", "per seed",
+         "p per seed", "raw / teacher", "verdict"],
+        ([p["corpus"], _group_label(p), p["data"], ",".join(map(str, p["seeds"])),
+          f"{p['gain']:+.2f} ± {p['gain_sd']:.2f}",
+          ", ".join(f"{g:+.2f}" for g in p["gains"]), ", ".join(f"{v:.3f}" for v in p["p_values"]),
+          f"{p['raw_share_of_teacher']:.0%}", p["verdict"]] for p in result["points"]))
+    cells = markdown_table(
+        ["corpus", "student", "training data", "decoding", "seeds", "BLEU", "/ teacher", "repetition",
+         f"rare-word recall ({RARE_BUCKET})", "mode mixing"],
+        ([c["corpus"], _group_label(c), c["data"], c["decoding"], ",".join(map(str, c["seeds"])),
+          f"{c['mean']:.2f}" + (f" ± {c['sd']:.2f}" if len(c["seeds"]) > 1 else ""), f"{c['share_of_teacher']:.0%}",
+          f"{100 * c['repetition']:.1f} %", _or_blank(c["rare_word_recall"], ".3f"),
+          "" if c["mode_mixing"] is None else f"{100 * c['mode_mixing']:.1f} %"] for c in result["cells"]))
+    corpora = markdown_table(
+        ["corpus", "target side", "test reference", "teacher test BLEU", "teacher BLEU on its training sources",
+         "distilled length ratio", "length penalty", "C(d) raw", "C(d) distilled", "F(d)"],
+        ([m["corpus"], m["description"], m["reference"], f"{m['teacher_bleu']:.2f}", f"{m['teacher_train_bleu']:.2f}",
+          _or_blank(m["distilled_length_ratio"], ".3f"), f"{m['lenpen']:g}", f"{m['complexity_raw']:.3f}",
+          f"{m['complexity_distilled']:.3f}", f"{m['faithfulness']:.3f}"] for m in result["corpora"]))
+    measures = markdown_table(
+        ["measure", "points", "distinct values", "Pearson r with the gain"],
+        ([m["description"], m["points"], m["distinct_values"], _or_blank(m["pearson_r"], "+.3f")]
+         for m in result["correlations"]))
+    return "\n".join([
+        "## Verdict", "", verdict_paragraph(result), "",
+        "## Distillation gain per student and corpus", "", points, "",
+        "Gain: distilled minus raw BLEU of the same seed, against the corpus's test reference (table of the "
+        f"corpora); p: sacrebleu paired bootstrap (1,000 "
+        f"resamples), all references, two-sided; verdict: helped / hurt when every seed is significant (p < "
+        f"{SIGNIFICANT}) in that direction, mixed when some are, no difference when none is.", "",
+        "## Every cell", "", cells, "",
+        "Repetition: share of output words equal to the word before them (mean over seeds); rare-word recall: "
+        f"of reference words aligned to source words seen {RARE_BUCKET} times in training, the share the output "
+        "has (seqkd-analysis lost-words); mode mixing: the share of outputs that mix the corpus's target styles "
+        "(seqkd-analysis modes, where the corpus has them).", "",
+        "## The corpora", "", corpora, "",
+        "The teacher's BLEU on its training sources: its beam outputs on the sentences it was trained on, against "
+        "their references (how much it memorized); C(d), F(d): Zhou et al. (2020), seqkd-analysis complexity.", "",
+        "## Which measure goes with the gain", "", measures, "",
+        *(f"sacrebleu ({corpus}): {signature}" for corpus, signature in result["bleu_signatures"].items()), ""])
+
+
+def verdict_paragraph(result: dict) -> str:
+    """The study's answer in words, from its numbers only."""
+    points = result["points"]
+    if not points:
+        return "No student has both a raw and a distilled run yet."
+    parts = []
+    for word in ("helped", "hurt", "mixed", "no difference"):
+        chosen = [p for p in points if p["verdict"] == word]
+        if chosen:
+            listed = "; ".join(f"{_group_label(p)} on {p['corpus']} ({p['gain']:+.2f}, raw at "
+                               f"{p['raw_share_of_teacher']:.0%} of the teacher, {len(p['seeds'])} seeds)"
+                               for p in chosen)
+            parts.append(f"Distillation {'made no significant difference' if word == 'no difference' else word}"
+                         f"{' (some seeds significant, not all)' if word == 'mixed' else ''} for {listed}.")
+    share = next(m for m in result["correlations"] if m["measure"] == "raw_share_of_teacher")
+    if share["pearson_r"] is not None:
+        direction = "smaller" if share["pearson_r"] < 0 else "larger"
+        claim = " (the capacity claim of Zhou et al. 2020)" if direction == "smaller" else ""
+        parts.append(f"Across the {share['points']} points the gain correlates with the raw student's share of the "
+                     f"teacher at r = {share['pearson_r']:+.2f}: the stronger the student on raw data, the "
+                     f"{direction} the gain{claim}.")
+    seeds = {len(p["seeds"]) for p in points}
+    if seeds != {3}:
+        parts.append(f"Not final: points have {', '.join(map(str, sorted(seeds)))} seeds; the study asks for 3.")
+    return " ".join(parts)
+
+
+MARKERS = ("o", "s", "^", "D")
+
+
+def plot_study(result: dict, out: Path) -> list[str]:
+    """The headline figure: gain (bar: sd over seeds) against the raw student's share of the teacher, one point
+    per (student group, corpus), marked by corpus; study.png and study.pdf in ``out``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    corpora = [m["corpus"] for m in result["corpora"]]
+    groups = list(dict.fromkeys(_group_label(p) for p in result["points"]))
+    colours = {label: f"C{i}" for i, label in enumerate(groups)}
+    figure, axis = plt.subplots(figsize=(7, 4.5))
+    axis.axhline(0, color="grey", linewidth=0.8)
+    for point in result["points"]:
+        label = _group_label(point)
+        marker = MARKERS[corpora.index(point["corpus"]) % len(MARKERS)]
+        axis.errorbar(100 * point["raw_share_of_teacher"], point["gain"], yerr=point["gain_sd"], fmt=marker,
+                      color=colours[label], capsize=3, markersize=7,
+                      markerfacecolor=colours[label] if point["verdict"] == "helped" else "white")
+        axis.annotate(f"{label}" + (f" ({point['data']})" if point["data"] != "distilled" else ""),
+                      (100 * point["raw_share_of_teacher"], point["gain"]), textcoords="offset points",
+                      xytext=(6, 4), fontsize=8)
+    for index, corpus in enumerate(corpora):
+        axis.plot([], [], MARKERS[index % len(MARKERS)], color="black", markerfacecolor="white", label=corpus)
+    axis.legend(title="corpus (filled: helped in every seed)", fontsize=8, title_fontsize=8)
+    axis.set_xlabel("raw student's BLEU, % of the teacher's")
+    axis.set_ylabel("distillation gain, BLEU (distilled - raw)")
+    axis.set_title("When distillation helps: gain against the student's strength")
+    figure.tight_layout()
+    out.mkdir(parents=True, exist_ok=True)
+    files = []
+    for suffix in ("png", "pdf"):
+        path = out / f"study.{suffix}"
+        figure.savefig(path, dpi=150)
+        files.append(str(path))
+    plt.close(figure)
+    return files

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# When distillation helps (Zhou, Gu & Neubig 2020 on real data): students of several capacities
+# (ctc tiny and small, vanilla nat and ar small) trained raw and distilled on two corpora of different
+# complexity (bible-es-en, one translation; the same with WEB or KJV per verse), seeds 1-3, with the
+# corpus measures (C(d), F(d), the teacher's BLEU on its own training sources, length), repetition,
+# rare-word recall, mode mixing, and the headline figure (gain against the raw student's share of
+# the teacher). Shares the main job's teacher, SeqKD corpus and runs; every step resumes, so the
+# study can span several sessions: run it again and it goes on where it stopped.
+set -euo pipefail
+
+usage() {
+  cat <<USAGE
+usage: scripts/distillation_study.sh [-h]
+Environment: as scripts/reproduce_nat_distillation.sh (PRESET, DATA, RUNS, RESULTS, CORPUS, DEVICE,
+             PRECISION, PARALLEL_RUNS);
+             SEEDS (default 1,2,3; every cell's first seed is trained before any cell's second),
+             GROUPS (comma-separated, default ctc-tiny,ctc-small,nat-small,ar-small),
+             SECOND_CORPUS (default 1; 0 leaves out the WEB-or-KJV corpus).
+Runs go to \$RUNS/study-\$PRESET/<group>/ (the second corpus's under \$RUNS/bible-es-en-multi/), the
+result to \$RESULTS/<name>/study/ (study.md, study.json, study.png), re-written after every round of seeds.
+Takes about 20 h on 2 CPU cores at the cpu preset: per corpus a teacher (45 min) and its SeqKD corpus,
+then per seed a ctc tiny pair (~35 min), a ctc small pair (~35 min), a nat pair (~15 min) and an ar
+pair (~8 min).
+USAGE
+}
+[[ "${1:-}" == "-h" || "${1:-}" == "--help" ]] && { usage; exit 0; }
+BIN=${SEQKD_BIN:-$(cd "$(dirname "$0")/.." && pwd)/.venv/bin}
+exec "$BIN/seqkd-reproduce" study

@@ -1,0 +1,94 @@
+"""The capacity-by-complexity study's arithmetic (analysis/study.py) on hand-made comparisons."""
+import pytest
+
+from analysis.study import CorpusInputs, StudentGroup, markdown, study_result, verdict
+from distill.io import write_lines
+
+TINY, SMALL = StudentGroup("ctc", "tiny"), StudentGroup("ctc", "small")
+
+VERDICTS = [
+    ([+3.0, +2.0], [0.001, 0.004], "helped"),
+    ([-1.0], [0.005], "hurt"),
+    ([+0.5, -0.5], [0.3, 0.2], "no difference"),
+    ([+1.0, +0.2], [0.001, 0.4], "mixed"),
+    ([+1.0, -1.0], [0.001, 0.001], "mixed"),  # significant both ways
+]
+
+
+@pytest.mark.parametrize("gains, p_values, expected", VERDICTS)
+def test_the_verdict_on_a_point(gains, p_values, expected):
+    assert verdict(gains, p_values) == expected
+
+
+def _comparison(tmp_path, name, reference, teacher, runs):
+    """A compare result: the teacher's BLEU and, per (data, seed), (BLEU, p against raw, output lines)."""
+    results = [{"system": "teacher", "data": "raw", "seed": None, "decoding": "beam 5",
+                "scores": {reference: {"bleu": teacher}}, "hypotheses": ""}]
+    for (data, seed), (bleu, p, lines) in runs.items():
+        path = tmp_path / f"{name}-{data}-{seed}.hyp"
+        write_lines(path, lines)
+        results.append({"system": "ctc", "data": data, "seed": seed, "decoding": "one pass",
+                        "scores": {reference: {"bleu": bleu}}, "hypotheses": str(path),
+                        **({"p_value_vs_raw": p} if data != "raw" else {})})
+    return {"references": [reference], "results": results, "bleu_signatures": {reference: f"sig-{name}"}}
+
+
+def _inputs(name, reference, comparisons, complexity, memorized):
+    return CorpusInputs(name=name, description=name, comparisons=comparisons,
+                        complexity={"corpora": [{"complexity_bits": complexity[0]},
+                                                {"complexity_bits": complexity[1], "faithfulness_bits_vs_first": 0.9}]},
+                        distilled_manifest={"distillation": {"distilled_targets_vs_references": {
+                            "train": {reference: {"bleu": memorized}}}}},
+                        lost_words={}, mode_mixing={}, distilled_length_ratio=0.96)
+
+
+def test_the_study_turns_comparisons_into_gains_shares_and_correlations(tmp_path):
+    once, twice = ["a a b c"], ["a b c d"]  # repetition 1/4 and 0
+    a = _inputs("a", "web", {
+        TINY: _comparison(tmp_path, "a-tiny", "web", 30.0, {
+            ("raw", 1): (15.0, None, once), ("raw", 2): (17.0, None, once),
+            ("distilled", 1): (18.0, 0.001, twice), ("distilled", 2): (19.0, 0.004, twice)}),
+        SMALL: _comparison(tmp_path, "a-small", "web", 30.0, {
+            ("raw", 1): (24.0, None, twice), ("raw", 2): (26.0, None, twice),
+            ("distilled", 1): (24.5, 0.3, twice), ("distilled", 2): (25.5, 0.2, twice)})}, (1.5, 0.9), 36.8)
+    b = _inputs("b", "tgt", {
+        TINY: _comparison(tmp_path, "b-tiny", "tgt", 40.0, {
+            ("raw", 1): (20.0, None, once), ("distilled", 1): (19.0, 0.005, once)})}, (2.0, 1.8), 55.0)
+    result = study_result([a, b])
+
+    points = {(p["corpus"], p["group"]["size"]): p for p in result["points"]}
+    tiny = points["a", "tiny"]
+    assert (tiny["gains"], tiny["gain"], tiny["verdict"], tiny["p_values"]) == ([3.0, 2.0], 2.5, "helped",
+                                                                                 [0.001, 0.004])
+    assert tiny["gain_sd"] == pytest.approx(0.71, abs=0.005) and tiny["raw_share_of_teacher"] == pytest.approx(16 / 30,
+                                                                                                               abs=1e-4)
+    assert (points["a", "small"]["gain"], points["a", "small"]["verdict"]) == (0.0, "no difference")
+    assert (points["b", "tiny"]["gain"], points["b", "tiny"]["verdict"]) == (-1.0, "hurt")
+
+    cells = {(c["corpus"], c["group"]["size"], c["data"]): c for c in result["cells"]}
+    assert cells["a", "tiny", "raw"]["repetition"] == 0.25 and cells["a", "tiny", "distilled"]["repetition"] == 0.0
+    assert (cells["a", "tiny", "raw"]["mean"], cells["a", "tiny", "raw"]["sd"]) == (16.0, 1.41)
+    assert cells["a", "tiny", "raw"]["p_values"] is None
+
+    corpora = {m["corpus"]: m for m in result["corpora"]}
+    assert corpora["a"]["complexity_drop"] == 0.6 and corpora["b"]["teacher_train_bleu"] == 55.0
+    assert (corpora["b"]["reference"], corpora["b"]["teacher_bleu"]) == ("tgt", 40.0)
+    # gains (2.5, 0, -1) against raw shares (16/30, 25/30, 20/40): r worked out by hand
+    share = next(m for m in result["correlations"] if m["measure"] == "raw_share_of_teacher")
+    assert share["pearson_r"] == pytest.approx(-0.151, abs=0.002)
+    text = markdown(result)
+    assert "| a | ctc tiny | distilled | 1,2 | +2.50 ± 0.71 | +3.00, +2.00 | 0.001, 0.004 | 53% | helped |" in text
+    assert "Distillation helped for ctc tiny on a (+2.50" in text and "Not final" in text
+
+
+def test_the_headline_figure_has_a_point_per_student_and_corpus(tmp_path):
+    from analysis.study import plot_study
+
+    point = {"corpus": "a", "group": {"student": "ctc", "size": "tiny"}, "data": "distilled", "seeds": [1],
+             "gains": [1.0], "gain": 1.0, "gain_sd": 0.0, "raw_share_of_teacher": 0.5, "p_values": [0.001],
+             "verdict": "helped"}
+    result = {"corpora": [{"corpus": "a"}, {"corpus": "b"}],
+              "points": [point, {**point, "corpus": "b", "gain": -0.5, "verdict": "hurt"}]}
+    files = plot_study(result, tmp_path)
+    assert [f.rsplit(".", 1)[1] for f in files] == ["png", "pdf"]
+    assert all((tmp_path / f"study.{suffix}").stat().st_size > 1000 for suffix in ("png", "pdf"))
