@@ -474,15 +474,52 @@ def study_runs(layout: Layout, group) -> Path:
     return layout.runs / f"study-{layout.preset}" / f"{group.student}-{group.size}"
 
 
+# the study's further distilled corpora for its ctc groups (issue 33 items 3-4): diverse distillation with reference
+# selection over three teachers' targets, the ensemble of the same three teachers, held-out-fold distillation
+EXTRA_CORPORA = ("diverse", "ensemble", "heldout")
+DIVERSE_TEACHERS = 3
+
+
+def extra_corpora(layout: Layout, which: list[str], settings: Settings, steps: Steps) -> dict[str, Path]:
+    """Make (or skip, when made) the further distilled corpora ``which`` of one corpus: {name: directory}."""
+    made = {}
+    if "diverse" in which or "ensemble" in which:
+        teachers = [layout.teacher] + [Path(f"{layout.teacher}-seed{seed}") for seed in range(2, DIVERSE_TEACHERS + 1)]
+        members = [layout.distilled]
+        for seed, teacher in enumerate(teachers[1:], start=2):
+            steps.run(None, "seqkd-distill", "train-teacher", "--corpus", layout.corpus, "--out", teacher,
+                      "--preset", layout.preset, "--seed", seed, *settings.device_arguments,
+                      *settings.precision_arguments)
+            members.append(layout.distilled_by(f"seqkd-seed{seed}"))
+            steps.run(None, "seqkd-distill", "regenerate", "--teacher", teacher, "--corpus", layout.corpus,
+                      "--out", members[-1], "--method", "seqkd", *settings.regeneration, *settings.device_arguments)
+        if "diverse" in which:
+            made["diverse"] = layout.distilled_by("diverse")
+            steps.run(None, "seqkd-distill", "diverse", *(f"--distilled={m}" for m in members), "--out",
+                      made["diverse"])
+        if "ensemble" in which:
+            made["ensemble"] = layout.distilled_by(f"ensemble-{DIVERSE_TEACHERS}")
+            steps.run(None, "seqkd-distill", "regenerate", *(f"--teacher={t}" for t in teachers), "--corpus",
+                      layout.corpus, "--out", made["ensemble"], "--method", "seqkd", *settings.device_arguments)
+    if "heldout" in which:
+        made["heldout"] = layout.distilled_by("heldout")
+        steps.run(None, "seqkd-distill", "heldout", "--corpus", layout.corpus, "--out", made["heldout"],
+                  "--preset", layout.preset, *settings.regeneration, *settings.device_arguments,
+                  *settings.precision_arguments)
+    return made
+
+
 def run_study(args) -> None:
     """When distillation helps: ctc tiny and small, nat and ar small, raw vs distilled, on two corpora, seeds
-    1-3, with the corpus measures and the headline figure (scripts/distillation_study.sh)."""
+    1-3, with diverse, ensemble and held-out-fold corpora for ctc, the corpus measures and the headline figure
+    (scripts/distillation_study.sh)."""
     from analysis.render import write_result
-    from analysis.study import STUDY_GROUPS, CorpusInputs, plot_study, study_result
+    from analysis.study import STUDY_GROUPS, CorpusInputs, DistilledInputs, plot_study, study_result
     from distill.corpus.directory import Corpus
     from distill.io import read_json
     from distill.scoring import length_ratio
     from distill.teacher import PRESETS as TEACHER_PRESETS
+    from nat.compare import DISTILLED
 
     env = os.environ
     settings = Settings.from_environment()
@@ -490,6 +527,11 @@ def run_study(args) -> None:
     seeds = [int(seed) for seed in (env.get("SEEDS") or "1,2,3").split(",")]
     groups = [group for group in STUDY_GROUPS
               if not env.get("GROUPS") or f"{group.student}-{group.size}" in env["GROUPS"].split(",")]
+    extras = [name for name in (env.get("EXTRA_CORPORA", ",".join(EXTRA_CORPORA))).split(",") if name]
+    unknown = sorted(set(extras) - set(EXTRA_CORPORA))
+    if unknown:
+        raise InputError(f"EXTRA_CORPORA: unknown {', '.join(unknown)}; choose from {', '.join(EXTRA_CORPORA)}")
+    extra_groups = (env.get("EXTRA_GROUPS") or "ctc-small").split(",")
     own_size = TEACHER_PRESETS[settings.layout.preset]["size"]
     out = settings.layout.report / "study"
     out.mkdir(parents=True, exist_ok=True)
@@ -502,15 +544,17 @@ def run_study(args) -> None:
                   "--preset", layout.preset, *settings.device_arguments, *settings.precision_arguments)
         steps.run(None, "seqkd-distill", "regenerate", "--teacher", layout.teacher, "--corpus", layout.corpus,
                   "--out", layout.distilled, "--method", "seqkd", *settings.regeneration, *settings.device_arguments)
-        complexity = out / layout.corpus.name / "complexity"
-        if not (complexity / "complexity.json").is_file():
-            steps.run(None, "seqkd-analysis", "complexity", "--corpus", layout.corpus, "--corpus", layout.distilled,
-                      "--out", complexity)
-    # every cell's first seed before any cell's second: the figure fills in evenly as the study goes
-    for count in range(1, len(seeds) + 1):
+    # every cell's first seed before any cell's second, so the figure fills in evenly as the study goes; the
+    # further corpora (three more teachers per corpus) come after the first seed of the SeqKD cells
+    made = {}
+    rounds = [(1, False)] + [(count, True) for count in range(1, len(seeds) + 1)] if extras else \
+        [(count, False) for count in range(1, len(seeds) + 1)]
+    for count, with_extras in rounds:
         round_seeds = ",".join(map(str, seeds[:count]))
         corpora = []
         for layout, _, description in layouts:
+            if with_extras and layout.corpus not in made:
+                made[layout.corpus] = extra_corpora(layout, extras, settings, steps)
             comparisons, lost, modes = {}, {}, {}
             for group in groups:
                 runs = study_runs(layout, group)
@@ -522,11 +566,12 @@ def run_study(args) -> None:
                             if run.is_dir() and not (runs / run.name).exists():
                                 (runs / run.name).symlink_to(run.resolve())
                 size = [] if group.size == own_size else ["--size", group.size]
+                further = made.get(layout.corpus, {}) if f"{group.student}-{group.size}" in extra_groups else {}
                 steps.run(None, "seqkd-nat", "compare", "--teacher", layout.teacher, "--raw", layout.corpus,
-                          "--distilled", layout.distilled, "--out", runs, "--preset", layout.preset,
-                          "--students", group.student, "--seeds", round_seeds, *size,
-                          "--parallel-runs", settings.parallel_runs, *settings.device_arguments,
-                          *settings.precision_arguments)
+                          "--distilled", layout.distilled, *(f"--distilled={n}={p}" for n, p in further.items()),
+                          "--out", runs, "--preset", layout.preset, "--students", group.student,
+                          "--seeds", round_seeds, *size, "--parallel-runs", settings.parallel_runs,
+                          *settings.device_arguments, *settings.precision_arguments)
                 comparisons[group] = read_json(runs / "compare.json")
                 analyses = out / layout.corpus.name / f"{group.student}-{group.size}"
                 steps.run(None, "seqkd-analysis", "lost-words", "--compare", runs / "compare.json",
@@ -536,12 +581,19 @@ def run_study(args) -> None:
                     steps.run(None, "seqkd-analysis", "modes", "--corpus", layout.corpus, "--compare",
                               runs / "compare.json", *MULTI_TARGET_MODES, "--out", analyses / "modes")
                     modes[group] = read_json(analyses / "modes" / "mode_mixing.json")
-            distilled = Corpus.open(layout.distilled)
-            corpora.append(CorpusInputs(
-                name=layout.corpus.name, description=description, comparisons=comparisons,
-                complexity=read_json(out / layout.corpus.name / "complexity" / "complexity.json"),
-                distilled_manifest=distilled.manifest, lost_words=lost, mode_mixing=modes,
-                distilled_length_ratio=length_ratio(distilled.lines("train", "tgt"), distilled.lines("train", "orig"))))
+            distilled, raw_complexity = {}, None
+            for data, path in {DISTILLED: layout.distilled, **made.get(layout.corpus, {})}.items():
+                complexity = out / layout.corpus.name / "complexity" / data
+                if not (complexity / "complexity.json").is_file():  # C(d) of raw and of this distilled corpus
+                    steps.run(None, "seqkd-analysis", "complexity", "--corpus", layout.corpus, "--corpus", path,
+                              "--out", complexity)
+                raw_complexity, record = read_json(complexity / "complexity.json")["corpora"]
+                corpus = Corpus.open(path)
+                distilled[data] = DistilledInputs(corpus.manifest, record, length_ratio(
+                    corpus.lines("train", "tgt"), corpus.lines("train", "orig")))
+            corpora.append(CorpusInputs(name=layout.corpus.name, description=description, comparisons=comparisons,
+                                        raw_complexity=raw_complexity, distilled=distilled, lost_words=lost,
+                                        mode_mixing=modes))
         result = study_result(corpora)
         result["figures"] = plot_study(result, out)
         write_result(out / "study.json", result)

@@ -27,8 +27,10 @@ from pathlib import Path
 from analysis.repetition import repetition_rate
 from distill.io import read_lines
 from distill.tables import markdown_table
+from nat.compare import DISTILLED
 from nat.systems import TEACHER_KIND
 
+HEADLINE_DATA = DISTILLED  # the SeqKD corpus's name in the comparisons: the figure's points
 RARE_BUCKET = "1-10"  # rare-word recall: source words seen 1-10 times in the training corpus (analysis.lost_words)
 SIGNIFICANT = 0.01
 
@@ -56,17 +58,27 @@ STUDY_GROUPS = (StudentGroup("ctc", "tiny"), StudentGroup("ctc", "small"), Stude
 @dataclass(frozen=True)
 class CorpusInputs:
     """What the study read for one corpus: its name, what kind of target side it has, the comparison of each
-    group (a ``seqkd-nat compare`` result), the complexity result of its raw and distilled corpus, the distilled
-    corpus's manifest, and per group the lost-words and mode-mixing results where they ran."""
+    group (a ``seqkd-nat compare`` result), the raw corpus's record in a complexity result, each distilled
+    corpus's inputs by the name the comparisons give it, and per group the lost-words and mode-mixing results
+    where they ran."""
 
     name: str
     description: str
     comparisons: dict  # StudentGroup -> compare result
-    complexity: dict
-    distilled_manifest: dict
+    raw_complexity: dict  # {"complexity_bits": ...}
+    distilled: dict  # data name -> DistilledInputs
     lost_words: dict  # StudentGroup -> lost_words result
     mode_mixing: dict  # StudentGroup -> mode_mixing result
-    distilled_length_ratio: float  # the distilled train targets against the human ones (distill.scoring.length_ratio)
+
+
+@dataclass(frozen=True)
+class DistilledInputs:
+    """One distilled corpus: its manifest, its record in a complexity result (with ``faithfulness_bits_vs_first``
+    against the raw corpus) and its train targets' length against the human ones (distill.scoring.length_ratio)."""
+
+    manifest: dict
+    complexity: dict
+    length_ratio: float
 
 
 def _mean(values: list[float]) -> float:
@@ -92,22 +104,24 @@ def _record_measure(records: list[dict], system: dict, field: str, path=None):
     return value
 
 
-def corpus_measures(inputs: CorpusInputs, primary: str) -> dict:
-    """One corpus's row of the corpus table (module docstring)."""
-    complexity = inputs.complexity["corpora"]
-    raw, distilled = complexity[0], complexity[-1]
-    quality = inputs.distilled_manifest["distillation"]["distilled_targets_vs_references"]["train"]
-    memorized = quality.get(primary) or next(iter(quality.values()))
+def corpus_measures(inputs: CorpusInputs, primary: str) -> list[dict]:
+    """One row per distilled corpus of a corpus (module docstring)."""
     compare = next(iter(inputs.comparisons.values()))
     teacher = next(r for r in compare["results"] if r["system"] == TEACHER_KIND)
-    length = inputs.distilled_manifest["distillation"].get("length_penalty", {})
-    return {"corpus": inputs.name, "description": inputs.description, "reference": primary,
-            "teacher_bleu": teacher["scores"][primary]["bleu"], "teacher_train_bleu": memorized["bleu"],
-            "distilled_length_ratio": inputs.distilled_length_ratio, "lenpen": length.get("chosen", 1.0),
-            "complexity_raw": round(raw["complexity_bits"], 4),
-            "complexity_distilled": round(distilled["complexity_bits"], 4),
-            "complexity_drop": round(raw["complexity_bits"] - distilled["complexity_bits"], 4),
-            "faithfulness": round(distilled["faithfulness_bits_vs_first"], 4)}
+    raw = inputs.raw_complexity["complexity_bits"]
+    rows = []
+    for data, distilled in inputs.distilled.items():
+        quality = distilled.manifest["distillation"]["distilled_targets_vs_references"]["train"]
+        memorized = quality.get(primary) or next(iter(quality.values()))
+        length = distilled.manifest["distillation"].get("length_penalty", {})
+        rows.append({"corpus": inputs.name, "description": inputs.description, "reference": primary, "data": data,
+                     "teacher_bleu": teacher["scores"][primary]["bleu"], "teacher_train_bleu": memorized["bleu"],
+                     "distilled_length_ratio": distilled.length_ratio, "lenpen": length.get("chosen", 1.0),
+                     "complexity_raw": round(raw, 4),
+                     "complexity_distilled": round(distilled.complexity["complexity_bits"], 4),
+                     "complexity_drop": round(raw - distilled.complexity["complexity_bits"], 4),
+                     "faithfulness": round(distilled.complexity["faithfulness_bits_vs_first"], 4)})
+    return rows
 
 
 def study_result(corpora: list[CorpusInputs]) -> dict:
@@ -116,7 +130,7 @@ def study_result(corpora: list[CorpusInputs]) -> dict:
     cells, points, measures, signatures = [], [], [], {}
     for inputs in corpora:
         primary = next(iter(inputs.comparisons.values()))["references"][0]
-        measures.append(corpus_measures(inputs, primary))
+        measures += corpus_measures(inputs, primary)
         for group, compare in inputs.comparisons.items():
             signatures[inputs.name] = compare["bleu_signatures"][primary]
             decoding = _first_decoding(compare, group.student)
@@ -182,12 +196,12 @@ def _pearson(xs: list[float], ys: list[float]) -> float | None:
 
 
 def correlations(points: list[dict], measures: list[dict]) -> list[dict]:
-    """Pearson r of the gain with each measure across the points (a corpus measure is the same for every point
-    of its corpus, so with two corpora it can only tell the corpora apart); None where undefined."""
-    by_corpus = {m["corpus"]: m for m in measures}
+    """Pearson r of the gain with each measure across the points (a point takes the measures of its distilled
+    corpus; ``distinct_values`` says how many different values a measure has among them); None where undefined."""
+    by_corpus = {(m["corpus"], m["data"]): m for m in measures}
     rows = []
     for field, description in CORRELATED:
-        pairs = [(p[field] if field in p else by_corpus[p["corpus"]][field], p["gain"]) for p in points]
+        pairs = [(p[field] if field in p else by_corpus[p["corpus"], p["data"]][field], p["gain"]) for p in points]
         pairs = [(x, y) for x, y in pairs if x is not None]
         rows.append({"measure": field, "description": description, "points": len(pairs),
                      "distinct_values": len({x for x, _ in pairs}),
@@ -220,9 +234,11 @@ def markdown(result: dict) -> str:
           f"{100 * c['repetition']:.1f} %", _or_blank(c["rare_word_recall"], ".3f"),
           "" if c["mode_mixing"] is None else f"{100 * c['mode_mixing']:.1f} %"] for c in result["cells"]))
     corpora = markdown_table(
-        ["corpus", "target side", "test reference", "teacher test BLEU", "teacher BLEU on its training sources",
-         "distilled length ratio", "length penalty", "C(d) raw", "C(d) distilled", "F(d)"],
-        ([m["corpus"], m["description"], m["reference"], f"{m['teacher_bleu']:.2f}", f"{m['teacher_train_bleu']:.2f}",
+        ["corpus", "target side", "test reference", "teacher test BLEU", "distilled corpus",
+         "teacher BLEU on its training sources", "distilled length ratio", "length penalty", "C(d) raw",
+         "C(d) distilled", "F(d)"],
+        ([m["corpus"], m["description"], m["reference"], f"{m['teacher_bleu']:.2f}", m["data"],
+          f"{m['teacher_train_bleu']:.2f}",
           _or_blank(m["distilled_length_ratio"], ".3f"), f"{m['lenpen']:g}", f"{m['complexity_raw']:.3f}",
           f"{m['complexity_distilled']:.3f}", f"{m['faithfulness']:.3f}"] for m in result["corpora"]))
     measures = markdown_table(
@@ -242,8 +258,9 @@ def markdown(result: dict) -> str:
         "has (seqkd-analysis lost-words); mode mixing: the share of outputs that mix the corpus's target styles "
         "(seqkd-analysis modes, where the corpus has them).", "",
         "## The corpora", "", corpora, "",
-        "The teacher's BLEU on its training sources: its beam outputs on the sentences it was trained on, against "
-        "their references (how much it memorized); C(d), F(d): Zhou et al. (2020), seqkd-analysis complexity.", "",
+        "The teacher's BLEU on its training sources: the distilled train targets against their references (how much "
+        "the teachers memorized; for the held-out-fold corpus, on sentences its teachers never saw); C(d), F(d): "
+        "Zhou et al. (2020), seqkd-analysis complexity.", "",
         "## Which measure goes with the gain", "", measures, "",
         *(f"sacrebleu ({corpus}): {signature}" for corpus, signature in result["bleu_signatures"].items()), ""])
 
@@ -279,26 +296,27 @@ MARKERS = ("o", "s", "^", "D")
 
 
 def plot_study(result: dict, out: Path) -> list[str]:
-    """The headline figure: gain (bar: sd over seeds) against the raw student's share of the teacher, one point
-    per (student group, corpus), marked by corpus; study.png and study.pdf in ``out``."""
+    """The headline figure: SeqKD's gain (bar: sd over seeds) against the raw student's share of the teacher, one
+    point per (student group, corpus), marked by corpus; study.png and study.pdf in ``out``. The other distilled
+    corpora (diverse, held-out, ensemble) are in the tables."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    corpora = [m["corpus"] for m in result["corpora"]]
-    groups = list(dict.fromkeys(_group_label(p) for p in result["points"]))
+    corpora = list(dict.fromkeys(m["corpus"] for m in result["corpora"]))
+    headline = [p for p in result["points"] if p["data"] == HEADLINE_DATA]
+    groups = list(dict.fromkeys(_group_label(p) for p in headline))
     colours = {label: f"C{i}" for i, label in enumerate(groups)}
     figure, axis = plt.subplots(figsize=(7, 4.5))
     axis.axhline(0, color="grey", linewidth=0.8)
-    for point in result["points"]:
+    for point in headline:
         label = _group_label(point)
         marker = MARKERS[corpora.index(point["corpus"]) % len(MARKERS)]
         axis.errorbar(100 * point["raw_share_of_teacher"], point["gain"], yerr=point["gain_sd"], fmt=marker,
                       color=colours[label], capsize=3, markersize=7,
                       markerfacecolor=colours[label] if point["verdict"] == "helped" else "white")
-        axis.annotate(f"{label}" + (f" ({point['data']})" if point["data"] != "distilled" else ""),
-                      (100 * point["raw_share_of_teacher"], point["gain"]), textcoords="offset points",
+        axis.annotate(label, (100 * point["raw_share_of_teacher"], point["gain"]), textcoords="offset points",
                       xytext=(6, 4), fontsize=8)
     for index, corpus in enumerate(corpora):
         axis.plot([], [], MARKERS[index % len(MARKERS)], color="black", markerfacecolor="white", label=corpus)

@@ -39,6 +39,21 @@ def student_arguments(student: str, durations_dir: str | None, max_update: int) 
     return student_kind(student).arguments(durations_dir, max_update)
 
 
+def corpus_arguments(student: str, corpus: Corpus, max_update: int) -> list:
+    """What a corpus adds to a student's arguments: a diverse-distillation corpus (further targets per source,
+    ``seqkd-distill diverse``) trains a ``ctc`` student with reference selection over all of them (Shao et al.
+    2022), annealed over the run; other kinds have no use for it (refused, one line)."""
+    extra = corpus.extra_target_dirs
+    if not extra:
+        return []
+    kind = student_kind(student)
+    if not kind.ctc or getattr(kind, "glancing", False):
+        raise InputError(f"{corpus.path}: {len(extra) + 1} targets per source (diverse distillation), which "
+                         f"ctc students select among; a {student} student learns from one of its member corpora")
+    return ["--task", "translation_multi_reference", "--extra-targets", ",".join(str(d.resolve()) for d in extra),
+            "--reference-selection-updates", max_update]
+
+
 def train_student(student: str, corpus_dir, run_dir, *, preset: str = "cpu", teacher: str | None = None,
                   seed: int = 1, device: str | None = None, overrides: dict | None = None,
                   threads: int | None = None, precision: str | None = None) -> dict:
@@ -50,6 +65,7 @@ def train_student(student: str, corpus_dir, run_dir, *, preset: str = "cpu", tea
         raise InputError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
     corpus = Corpus.open(corpus_dir)
     settings = student_settings(student, preset, overrides)
+    corpus_arguments(student, corpus, settings["max_update"])  # a corpus this kind cannot learn from is refused now
     durations_dir = None
     if kind.needs_teacher:
         if not teacher:
@@ -85,4 +101,5 @@ def student_training_arguments(student: str, corpus: Corpus, save_dir, settings:
     """A student's whole fairseq-train argument list (run with ``--user-dir`` :data:`nat.USER_DIR`)."""
     return [*shared_training_arguments(corpus, save_dir, settings, seed, device, keep_epoch_checkpoints=True,
                                        precision=precision),
-            *student_arguments(student, durations_dir, settings["max_update"])]
+            *student_arguments(student, durations_dir, settings["max_update"]),
+            *corpus_arguments(student, corpus, settings["max_update"])]

@@ -1,7 +1,7 @@
 """The capacity-by-complexity study's arithmetic (analysis/study.py) on hand-made comparisons."""
 import pytest
 
-from analysis.study import CorpusInputs, StudentGroup, markdown, study_result, verdict
+from analysis.study import CorpusInputs, DistilledInputs, StudentGroup, markdown, study_result, verdict
 from distill.io import write_lines
 
 TINY, SMALL = StudentGroup("ctc", "tiny"), StudentGroup("ctc", "small")
@@ -34,12 +34,12 @@ def _comparison(tmp_path, name, reference, teacher, runs):
 
 
 def _inputs(name, reference, comparisons, complexity, memorized):
+    distilled = DistilledInputs(manifest={"distillation": {"distilled_targets_vs_references": {
+        "train": {reference: {"bleu": memorized}}}}},
+        complexity={"complexity_bits": complexity[1], "faithfulness_bits_vs_first": 0.9}, length_ratio=0.96)
     return CorpusInputs(name=name, description=name, comparisons=comparisons,
-                        complexity={"corpora": [{"complexity_bits": complexity[0]},
-                                                {"complexity_bits": complexity[1], "faithfulness_bits_vs_first": 0.9}]},
-                        distilled_manifest={"distillation": {"distilled_targets_vs_references": {
-                            "train": {reference: {"bleu": memorized}}}}},
-                        lost_words={}, mode_mixing={}, distilled_length_ratio=0.96)
+                        raw_complexity={"complexity_bits": complexity[0]}, distilled={"distilled": distilled},
+                        lost_words={}, mode_mixing={})
 
 
 def test_the_study_turns_comparisons_into_gains_shares_and_correlations(tmp_path):
@@ -71,6 +71,7 @@ def test_the_study_turns_comparisons_into_gains_shares_and_correlations(tmp_path
     assert cells["a", "tiny", "raw"]["p_values"] is None
 
     corpora = {m["corpus"]: m for m in result["corpora"]}
+    assert {m["data"] for m in result["corpora"]} == {"distilled"}
     assert corpora["a"]["complexity_drop"] == 0.6 and corpora["b"]["teacher_train_bleu"] == 55.0
     assert (corpora["b"]["reference"], corpora["b"]["teacher_bleu"]) == ("tgt", 40.0)
     # gains (2.5, 0, -1) against raw shares (16/30, 25/30, 20/40): r worked out by hand

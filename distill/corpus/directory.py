@@ -74,6 +74,11 @@ class Corpus:
     def lines(self, split: str, column: str) -> list[str]:
         return read_lines(self.raw(split, column))
 
+    @property
+    def extra_target_dirs(self) -> list[Path]:
+        """The data directories of further training targets (a diverse-distillation corpus: ``bin/<column>/``)."""
+        return [self.bin_dir / column for column in self.manifest.get("extra_targets", [])]
+
     def references(self, split: str) -> dict[str, list[str]]:
         """All references of a split, primary first: {name: lines}."""
         refs = self.manifest["references"]
@@ -134,12 +139,14 @@ def finished_corpus(out_dir, config: dict) -> Corpus | None:
 def build_corpus(out_dir: str | os.PathLike, splits: dict[str, dict[str, list[str]]], *,
                  kind: str, config: dict, sources: list, references: dict, filtered: dict,
                  vocab_size: int = 8000, seed: int = 1, reuse_vocabulary_of: Corpus | None = None,
-                 extra_manifest: dict | None = None, workers: int = 2) -> Corpus:
+                 extra_manifest: dict | None = None, workers: int = 2, extra_targets: tuple = ()) -> Corpus:
     """Write a complete corpus directory from in-memory columns, or skip if already done.
 
     ``splits[split]`` maps column name ("src", "tgt", "ref.kjv", "entropy", ...) to lines.
     ``reuse_vocabulary_of`` keeps the sentencepiece model and fairseq dictionary of another
-    corpus, so a distilled corpus and its raw original share one vocabulary.
+    corpus, so a distilled corpus and its raw original share one vocabulary. ``extra_targets``:
+    train columns binarized as further targets of the same sources, each into ``bin/<column>/``
+    (``train.src-tgt.{src,tgt}``; task ``translation_multi_reference``).
     """
     out_dir = Path(out_dir)
     key = corpus_identity(config)
@@ -182,6 +189,15 @@ def build_corpus(out_dir: str | os.PathLike, splits: dict[str, dict[str, list[st
         arguments += ["--srcdict", reuse_vocabulary_of.bin_dir / "dict.src.txt"]
     run_fairseq("preprocess", arguments, work / "logs" / "preprocess.log", echo=False)
     (work / "bin" / "preprocess.log").unlink(missing_ok=True)  # duplicate of logs/preprocess.log
+    for column in extra_targets:
+        pieces = processor.encode(splits["train"][column], out_type=str)
+        write_lines(work / "spm" / f"train.{column}.tgt", (" ".join(p) for p in pieces))
+        shutil.copy(work / "spm" / "train.src", work / "spm" / f"train.{column}.src")
+        run_fairseq("preprocess", ["--source-lang", "src", "--target-lang", "tgt", "--trainpref",
+                                   work / "spm" / f"train.{column}", "--destdir", work / "bin" / column,
+                                   "--joined-dictionary", "--srcdict", work / "bin" / "dict.src.txt",
+                                   "--workers", workers], work / "logs" / f"preprocess.{column}.log", echo=False)
+        (work / "bin" / column / "preprocess.log").unlink(missing_ok=True)
 
     counts = {split: len(columns["src"]) for split, columns in splits.items()}
     manifest = {
@@ -199,6 +215,7 @@ def build_corpus(out_dir: str | os.PathLike, splits: dict[str, dict[str, list[st
         "sentencepiece": {"model": "spm/spm.model", "vocab_size": vocab_size,
                           "reused_from": str(reuse_vocabulary_of.path) if reuse_vocabulary_of else None},
         "versions": library_versions(),
+        **({"extra_targets": list(extra_targets)} if extra_targets else {}),
         **(extra_manifest or {}),
     }
     manifest["files"] = {
