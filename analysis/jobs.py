@@ -474,15 +474,21 @@ def study_runs(layout: Layout, group) -> Path:
     return layout.runs / f"study-{layout.preset}" / f"{group.student}-{group.size}"
 
 
-# the study's further distilled corpora for its ctc groups (issue 33 items 3-4): diverse distillation with reference
-# selection over three teachers' targets, the ensemble of the same three teachers, held-out-fold distillation
-EXTRA_CORPORA = ("diverse", "ensemble", "heldout")
+# the study's further distilled corpora for its ctc groups (issue 33 items 2-4): the teacher's SeqKD with its length
+# penalty tuned on valid, diverse distillation with reference selection over three teachers' targets, the ensemble
+# of the same three teachers, held-out-fold distillation
+EXTRA_CORPORA = ("lenpen", "diverse", "ensemble", "heldout")
 DIVERSE_TEACHERS = 3
 
 
 def extra_corpora(layout: Layout, which: list[str], settings: Settings, steps: Steps) -> dict[str, Path]:
     """Make (or skip, when made) the further distilled corpora ``which`` of one corpus: {name: directory}."""
     made = {}
+    if "lenpen" in which:
+        made["lenpen"] = layout.distilled_by("seqkd-lenpen")
+        steps.run(None, "seqkd-distill", "regenerate", "--teacher", layout.teacher, "--corpus", layout.corpus,
+                  "--out", made["lenpen"], "--method", "seqkd", "--lenpen", "auto", *settings.regeneration,
+                  *settings.device_arguments)
     if "diverse" in which or "ensemble" in which:
         teachers = [layout.teacher] + [Path(f"{layout.teacher}-seed{seed}") for seed in range(2, DIVERSE_TEACHERS + 1)]
         members = [layout.distilled]
@@ -518,8 +524,8 @@ def run_study(args) -> None:
     from distill.corpus.directory import Corpus
     from distill.io import read_json
     from distill.scoring import length_ratio
-    from distill.teacher import PRESETS as TEACHER_PRESETS
     from nat.compare import DISTILLED
+    from nat.students import PRESETS as STUDENT_PRESETS
 
     env = os.environ
     settings = Settings.from_environment()
@@ -532,7 +538,7 @@ def run_study(args) -> None:
     if unknown:
         raise InputError(f"EXTRA_CORPORA: unknown {', '.join(unknown)}; choose from {', '.join(EXTRA_CORPORA)}")
     extra_groups = (env.get("EXTRA_GROUPS") or "ctc-small").split(",")
-    own_size = TEACHER_PRESETS[settings.layout.preset]["size"]
+    own_size = STUDENT_PRESETS[settings.layout.preset]["size"]  # the preset's students: no --size
     out = settings.layout.report / "study"
     out.mkdir(parents=True, exist_ok=True)
     layouts = study_layouts(settings, env)

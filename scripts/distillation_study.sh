@@ -16,15 +16,15 @@ Environment: as scripts/reproduce_nat_distillation.sh (PRESET, DATA, RUNS, RESUL
              SEEDS (default 1,2,3; every cell's first seed is trained before any cell's second),
              GROUPS (comma-separated, default ctc-tiny,ctc-small,nat-small,ar-small),
              SECOND_CORPUS (default 1; 0 leaves out the WEB-or-KJV corpus),
-             EXTRA_CORPORA (default diverse,ensemble,heldout: diverse distillation with reference
-             selection over three teachers' targets, those three teachers' ensemble, held-out-fold
-             distillation; empty: none), EXTRA_GROUPS (the groups trained on them, default ctc-small).
+             EXTRA_CORPORA (default lenpen,diverse,ensemble,heldout: SeqKD with the length penalty
+             tuned on valid, diverse distillation with reference selection over three teachers'
+             targets, those three teachers' ensemble, held-out-fold distillation; empty: none), EXTRA_GROUPS (the groups trained on them, default ctc-small).
 Runs go to \$RUNS/study-\$PRESET/<group>/ (the second corpus's under \$RUNS/bible-es-en-multi/), the
 result to \$RESULTS/<name>/study/ (study.md, study.json, study.png), re-written after every round of seeds.
 Takes about 20 h on 2 CPU cores at the cpu preset without the further corpora: per corpus a teacher
 (45 min) and its SeqKD corpus, then per seed a ctc tiny pair (~35 min), a ctc small pair (~35 min), a
 nat pair (~15 min) and an ar pair (~8 min). The further corpora add per corpus two teachers (90 min),
-two half-size teachers (45 min), four regenerations (~1 h) and three ctc runs per seed (~55 min).
+two half-size teachers (45 min), five regenerations (~1 h 15) and four ctc runs per seed (~75 min).
 USAGE
 }
 [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]] && { usage; exit 0; }
