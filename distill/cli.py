@@ -162,6 +162,17 @@ def _add_regenerate(subparsers) -> None:
                        help="beam length penalty: scores divided by length ** X (above 1 favours longer outputs); "
                             "auto: the --lenpen-values candidate chosen on the valid split (default: %(default)s)")
     _add_lenpen_tuning(regen)
+    from distill.filters import ACTIONS
+
+    regen.add_argument("--filter-empty", action="store_true",
+                       help="a training pair whose output is empty breaks a rule")
+    regen.add_argument("--filter-length-ratio", metavar="LOW,HIGH",
+                       help="... whose output has fewer than LOW or more than HIGH words per source word")
+    regen.add_argument("--filter-repeats", type=int, metavar="N",
+                       help="... whose output repeats a word or an n-gram (n <= 4) more than N times in a row")
+    regen.add_argument("--on-filtered", default="drop", choices=ACTIONS,
+                       help="what happens to a training pair that breaks a rule: dropped, or given its human target "
+                            "(counted per rule in the manifest and the data card either way; default: %(default)s)")
 
 
 def _lenpen(text: str):
@@ -181,6 +192,22 @@ def _add_lenpen_tuning(parser) -> None:
     parser.add_argument("--lenpen-criterion", default="length-ratio", choices=CRITERIA,
                         help="length-ratio: outputs as long as the references (ties: higher BLEU); "
                              "bleu: the highest BLEU (default: %(default)s)")
+
+
+def _add_card(subparsers) -> None:
+    card = subparsers.add_parser("card", help="write a distilled corpus's data card (CARD.md) again from its manifest "
+                                              "and its teachers' runs")
+    card.add_argument("--corpus", required=True, help="a distilled (or diverse, or held-out) corpus directory")
+
+
+def _run_card(args) -> None:
+    from distill.card import write_card
+    from distill.corpus.directory import Corpus
+
+    corpus = Corpus.open(args.corpus)
+    if "distillation" not in corpus.manifest:
+        raise InputError(f"{corpus.path}: a {corpus.manifest['kind']} corpus; cards describe distilled corpora")
+    print(f"data card: {write_card(corpus)}", flush=True)
 
 
 def _add_diverse(subparsers) -> None:
@@ -274,6 +301,7 @@ def _run_evaluate(args) -> None:
 
 def _run_regenerate(args) -> None:
     from distill.engine import checkpoint_of
+    from distill.filters import OutputFilters, parse_length_ratio
     from distill.lenpen import parse_values
     from distill.regenerate import RegenerationRequest, regenerate
     from distill.scoring import format_scores
@@ -284,7 +312,10 @@ def _run_regenerate(args) -> None:
         beam=args.beam, nbest=args.nbest, shard_size=args.shard_size, seed=args.seed,
         device=args.device or default_device(), max_tokens=args.max_tokens, num_workers=args.num_workers,
         worker_index=args.worker_index, backend=args.backend, compute_type=args.compute_type, lenpen=args.lenpen,
-        lenpen_values=parse_values(args.lenpen_values), lenpen_criterion=args.lenpen_criterion)
+        lenpen_values=parse_values(args.lenpen_values), lenpen_criterion=args.lenpen_criterion,
+        filters=OutputFilters(empty=args.filter_empty, repeats=args.filter_repeats, action=args.on_filtered,
+                              length_ratio=parse_length_ratio(args.filter_length_ratio)
+                              if args.filter_length_ratio else None))
     corpus = regenerate(request)
     if corpus is not None:
         info = corpus.manifest["distillation"]
@@ -332,12 +363,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_tune_lenpen(subparsers)
     _add_diverse(subparsers)
     _add_heldout(subparsers)
+    _add_card(subparsers)
     return parser
 
 
 COMMANDS = {"prepare": _run_prepare, "train-teacher": _run_train_teacher, "evaluate": _run_evaluate,
             "regenerate": _run_regenerate, "tune-lenpen": _run_tune_lenpen,
-            "diverse": _run_diverse, "heldout": _run_heldout}
+            "diverse": _run_diverse, "heldout": _run_heldout,
+            "card": _run_card}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,6 +10,7 @@ The manifest names the members and adds up what their teachers spent.
 """
 from __future__ import annotations
 
+from distill.card import CARD, write_card
 from distill.corpus.directory import SPLITS, Corpus, build_corpus
 from distill.io import InputError
 from distill.scoring import score_translations
@@ -69,12 +70,15 @@ def build_diverse_corpus(members: list[str], out) -> Corpus:
         "note": f"train targets: {first.path.name}'s (the first teacher); raw/train.tgt.<n> and bin/tgt.<n>/: "
                 "the n-th teacher's; valid is the first's, test is the raw corpus's",
     }
-    return build_corpus(out, splits, kind="diverse", config=config,
-                        sources=[{"corpus": str(c.path.resolve())} for c in corpora],
-                        references=first.manifest["references"],
-                        filtered={split: {"counts": {}, "examples": []} for split in SPLITS},
-                        vocab_size=first.manifest["sentencepiece"]["vocab_size"], reuse_vocabulary_of=first,
-                        extra_manifest={"distillation": distillation}, extra_targets=tuple(extras))
+    built = build_corpus(out, splits, kind="diverse", config=config,
+                         sources=[{"corpus": str(c.path.resolve())} for c in corpora],
+                         references=first.manifest["references"],
+                         filtered={split: {"counts": {}, "examples": []} for split in SPLITS},
+                         vocab_size=first.manifest["sentencepiece"]["vocab_size"], reuse_vocabulary_of=first,
+                         extra_manifest={"distillation": distillation}, extra_targets=tuple(extras))
+    if not (built.path / CARD).is_file():
+        write_card(built)
+    return built
 
 
 def describe(corpus: Corpus) -> str:

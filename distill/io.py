@@ -20,16 +20,32 @@ class InputError(Exception):
     """Bad user input; the message is a single line naming the file and the fix."""
 
 
+_COMMAND: list[str] = []  # the command line being run (set by dispatch), for the manifests it writes
+
+
+def current_command() -> list[str]:
+    """The command line of the running ``seqkd-*`` command, as it re-runs (``seqkd-distill regenerate ...``), also
+    when a job runs it in its own process; the process's argv outside one."""
+    import sys
+
+    return list(_COMMAND) or list(sys.argv)
+
+
 def dispatch(parser, commands: dict, argv: list[str] | None = None) -> int:
     """Run the chosen subcommand of a CLI; bad input is one ``error:`` line on stderr and exit status 1."""
     import sys
 
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
+    outer = list(_COMMAND)
+    _COMMAND[:] = [parser.prog, *argv]
     try:
         commands[args.command](args)
     except InputError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
+    finally:
+        _COMMAND[:] = outer
     return 0
 
 

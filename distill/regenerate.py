@@ -28,12 +28,14 @@ from __future__ import annotations
 import fcntl
 import shutil
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tqdm import tqdm
 
+from distill.card import write_card
 from distill.corpus.directory import SPLITS, Corpus, build_corpus, corpus_identity
+from distill.filters import OutputFilters, apply_filters
 from distill.generation import DecodeSettings, Hypothesis, Translator
 from distill.io import InputError, read_json, read_lines, sha256_file, write_json, write_lines
 from distill.lenpen import DEFAULT_VALUES, LengthPenaltyTuning, format_tuning, tune_length_penalty
@@ -63,6 +65,7 @@ class RegenerationRequest:
     lenpen: float | str = 1.0  # a number, or "auto": tuned on valid (distill.lenpen)
     lenpen_values: tuple = DEFAULT_VALUES  # the candidates of "auto"
     lenpen_criterion: str = "length-ratio"
+    filters: OutputFilters = field(default_factory=OutputFilters)  # rules for broken outputs (train split)
 
     @property
     def tunes_lenpen(self) -> bool:
@@ -136,7 +139,7 @@ def regenerate(request: RegenerationRequest) -> Corpus | None:
     config = {"kind": "distilled", "method": request.method, "source_corpus": corpus.manifest["config_hash"],
               "teachers": [{"sha256": sha256_file(t)} for t in teachers],  # by content: a moved teacher is the same
               "decoding": request.identity(settings),
-              "shard_size": request.shard_size, "seed": request.seed}
+              "shard_size": request.shard_size, "seed": request.seed, "filters": request.filters.identity()}
     config["backend"] = request.backend
     if request.backend == "ctranslate2":
         from distill.ctranslate2_backend import batching
@@ -195,7 +198,8 @@ def regenerate(request: RegenerationRequest) -> Corpus | None:
         sources = [{"corpus": str(corpus.path.resolve())}, *({"teacher": t} for t in teachers)]  # where they were
         lenpen = (LengthPenaltyTuning.from_dict(read_json(tuning_path)).as_dict() if request.tunes_lenpen
                   else {"chosen": settings.lenpen})
-        return _assemble(corpus, sources, out, shard_dir, shards, config, key, request.device, lenpen)
+        return _assemble(corpus, sources, out, shard_dir, shards, config, key, request.device, lenpen,
+                         request.filters)
 
 
 def _tuned_lenpen(request: RegenerationRequest, translator, corpus: Corpus, path: Path) -> LengthPenaltyTuning:
@@ -223,7 +227,7 @@ def translator_for(request: RegenerationRequest, corpus: Corpus):
 
 
 def _assemble(corpus: Corpus, sources: list[dict], out: Path, shard_dir: Path, shards, config: dict, key: str,
-              device: str, lenpen: dict) -> Corpus:
+              device: str, lenpen: dict, filters: OutputFilters) -> Corpus:
     targets = {split: [] for split in REGENERATED_SPLITS}
     stats = []
     for split, index, start, end in shards:
@@ -239,6 +243,7 @@ def _assemble(corpus: Corpus, sources: list[dict], out: Path, shard_dir: Path, s
         stats.append(info)
 
     splits, quality = {}, {}
+    filtered = {split: {"counts": {}, "examples": []} for split in SPLITS}
     for split in SPLITS:
         names = [p.name.split(".", 1)[1] for p in sorted((corpus.path / "raw").glob(f"{split}.*"))]
         splits[split] = {column: corpus.lines(split, column) for column in names}
@@ -246,13 +251,13 @@ def _assemble(corpus: Corpus, sources: list[dict], out: Path, shard_dir: Path, s
             if len(targets[split]) != len(splits[split]["src"]):
                 raise RuntimeError(f"{split}: {len(targets[split])} distilled lines for {len(splits[split]['src'])} "
                                    f"sources")
-            original = splits[split]["tgt"]
-            splits[split]["tgt"] = targets[split]
-            splits[split]["orig"] = original  # keep the human reference next to the distilled target
+            # the rules for broken outputs apply to the training pairs; valid keeps every teacher output
+            applied = apply_filters(splits[split], targets[split], filters if split == "train" else OutputFilters())
+            splits[split], filtered[split] = applied["columns"], applied["filtered"]
             if "mode" in splits[split]:  # the mode labels describe the original targets, not the teacher's
                 splits[split]["orig.mode"] = splits[split].pop("mode")
-            quality[split] = score_translations(targets[split], {
-                corpus.manifest["references"]["primary"]: original,
+            quality[split] = score_translations(splits[split]["tgt"], {
+                corpus.manifest["references"]["primary"]: splits[split]["orig"],
                 **{name: splits[split][f"ref.{name}"] for name in corpus.manifest["references"].get("extra", [])}})
     sentences = sum(s["lines"] for s in stats)
     cost = {"sentences": sentences, "cpu_seconds": round(sum(s["cpu_seconds"] for s in stats), 2),
@@ -262,7 +267,6 @@ def _assemble(corpus: Corpus, sources: list[dict], out: Path, shard_dir: Path, s
             "median_shard_sentences_per_wall_second": statistics.median(s["lines"] / max(s["wall_seconds"],
                                                                                          1e-9) for s in stats),
             "device": device, "truncated_sources": sum(s["truncated_sources"] for s in stats)}
-    filtered = {split: {"counts": {}, "examples": []} for split in SPLITS}
     note = ("test is copied from the source corpus, never regenerated; raw/<split>.orig (and .orig.mode) hold "
             "the original targets (and their modes)")
     built = build_corpus(out, splits, kind="distilled", config=config, sources=sources,
@@ -274,5 +278,6 @@ def _assemble(corpus: Corpus, sources: list[dict], out: Path, shard_dir: Path, s
                                                           "note": note}})
     if built.manifest["config_hash"] != key:
         raise RuntimeError("assembled corpus has an unexpected config hash")
+    write_card(built)  # derived from the manifest, after it: `seqkd-distill card` writes it again
     shutil.rmtree(shard_dir)
     return built

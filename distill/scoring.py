@@ -53,12 +53,13 @@ def evaluation_files(out_dir, stem: str):
     return Path(out_dir) / f"{stem}.hyp", Path(out_dir) / f"{stem}.json"
 
 
-def evaluate_on_split(translator, corpus, split: str, out_dir, stem: str, oracle_length: bool = False) -> dict:
+def evaluate_on_split(translator, corpus, split: str, out_dir, stem: str, oracle_length: bool = False,
+                      details: dict | None = None) -> dict:
     """Translate a corpus split, score it against all its references, save hypotheses and JSON.
 
     ``oracle_length``: decode every sentence at the length of its primary reference (a NAT that predicts its
-    length; what BLEU its length prediction costs). The returned dict is the JSON plus ``hypotheses`` (kept out
-    of the file: the .hyp holds them).
+    length; what BLEU its length prediction costs); ``details``: further fields for the JSON (a teacher's beam).
+    The returned dict is the JSON plus ``hypotheses`` (kept out of the file: the .hyp holds them).
     """
     from distill.io import write_json, write_lines
 
@@ -68,7 +69,7 @@ def evaluate_on_split(translator, corpus, split: str, out_dir, stem: str, oracle
     hypotheses_file, scores_file = evaluation_files(out_dir, stem)
     write_lines(hypotheses_file, hypotheses)
     result = {"corpus": str(corpus.path.resolve()), "split": split, "sentences": len(sources),
-              **({"oracle_length": True} if oracle_length else {}),
+              **({"oracle_length": True} if oracle_length else {}), **(details or {}),
               "decode_wall_seconds": translator.wall_seconds,
               "scores": score_translations(hypotheses, corpus.references(split))}
     write_json(scores_file, result)

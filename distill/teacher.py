@@ -169,8 +169,7 @@ def evaluate_teacher(run_dir, corpus_dir=None, *, split: str = "test", beam: int
     translator = Translator.autoregressive([manifest["checkpoint"]], corpus,
                                            DecodeSettings(beam=beam, device=device or default_device()))
     stem = teacher_evaluation_stem(corpus, split, beam)
-    result = evaluate_on_split(translator, corpus, split, run_dir / "eval", stem)
-    result["beam"] = beam
+    result = evaluate_on_split(translator, corpus, split, run_dir / "eval", stem, details={"beam": beam})
     print(f"teacher {run_dir} on {corpus.path.name}/{split} (beam {beam}):\n{format_scores(result['scores'])}",
           flush=True)
     return result

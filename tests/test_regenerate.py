@@ -183,3 +183,51 @@ def test_lenpen_auto_decodes_with_the_value_tuned_on_valid(tiny_teacher, tiny_sy
     assert fixed.raw("train", "tgt").read_bytes() == tuned.raw("train", "tgt").read_bytes()
     assert fixed.manifest["distillation"]["length_penalty"] == {"chosen": record.chosen}
     assert fixed.manifest["config_hash"] != tuned.manifest["config_hash"]
+
+
+def test_every_distilled_corpus_has_a_data_card_made_from_its_manifest(tiny_teacher, tiny_synthetic, tmp_path):
+    from distill.card import CARD
+    from distill.cli import main as distill_main
+    from distill.teacher import evaluate_teacher
+
+    run, manifest = tiny_teacher
+    evaluate_teacher(run, device="cpu")  # the card shows the teacher's evaluations
+    distilled = regenerate(_request(manifest, tiny_synthetic, tmp_path / "d", shard_size=700, backend="ctranslate2",
+                                    compute_type="float32", lenpen=1.2))
+    card = (distilled.path / CARD).read_text()
+    sha = distilled.manifest["config"]["teachers"][0]["sha256"]
+    for expected in (f"`{sha}`", "| backend | ctranslate2 |", "| beam | 5 |", "| length penalty | 1.2 |",
+                     f"| test | {tiny_synthetic.manifest['counts']['test']} | human, never regenerated |",
+                     "None applied", "ms CPU", "| train | tgt |", "times the words of the human ones",
+                     f"| {run.name} | tiny-syn | test | 5 |"):  # the teacher's own evaluation, with its BLEU
+        assert expected in card, expected
+    parameters = sum(p.numel() for p in __import__("torch").load(manifest["checkpoint"], weights_only=False)[
+        "model"].values())
+    assert f"{parameters:,}" in card
+    (distilled.path / CARD).unlink()
+    assert distill_main(["card", "--corpus", str(distilled.path)]) == 0
+    assert (distilled.path / CARD).read_text() == card
+    assert distill_main(["card", "--corpus", str(tiny_synthetic.path)]) == 1  # a raw corpus has no card
+
+
+def test_filtered_training_pairs_are_counted_in_the_manifest_and_the_card(tiny_teacher, tiny_synthetic, tmp_path):
+    from distill.card import CARD
+    from distill.filters import OutputFilters
+
+    _, manifest = tiny_teacher
+    options = {"backend": "ctranslate2", "compute_type": "float32", "shard_size": 700}
+    plain = regenerate(_request(manifest, tiny_synthetic, tmp_path / "plain", **options))
+    # a word ratio in (0.999, 1.001) keeps only outputs as long as their source: many break it
+    rules = OutputFilters(length_ratio=(0.999, 1.001))
+    filtered = regenerate(_request(manifest, tiny_synthetic, tmp_path / "filtered", filters=rules, **options))
+    sources, outputs = plain.lines("train", "src"), plain.lines("train", "tgt")
+    broken = sum(len(o.split()) != len(s.split()) for s, o in zip(sources, outputs))
+    assert 0 < broken < len(sources)
+    assert filtered.manifest["filtered"]["train"]["counts"] == {"length-ratio": broken}
+    assert filtered.manifest["counts"]["train"] == len(sources) - broken
+    assert filtered.manifest["input_lines"]["train"] == len(sources)
+    assert filtered.manifest["counts"]["valid"] == plain.manifest["counts"]["valid"]  # valid is not filtered
+    assert all(len(o.split()) == len(s.split()) for s, o in zip(filtered.lines("train", "src"),
+                                                                 filtered.lines("train", "tgt")))
+    assert filtered.manifest["config_hash"] != plain.manifest["config_hash"]
+    assert f"| train | length-ratio | {broken} | dropped |" in (filtered.path / CARD).read_text()

@@ -17,12 +17,21 @@ from __future__ import annotations
 import os
 import platform
 import shutil
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from distill.engine import run_fairseq
-from distill.io import InputError, atomic_open, config_hash, read_json, read_lines, sha256_file, write_json, write_lines
+from distill.io import (
+    InputError,
+    atomic_open,
+    config_hash,
+    current_command,
+    read_json,
+    read_lines,
+    sha256_file,
+    write_json,
+    write_lines,
+)
 
 SPLITS = ("train", "valid", "test")
 FORMAT = "seqkd-corpus/1"
@@ -205,7 +214,7 @@ def build_corpus(out_dir: str | os.PathLike, splits: dict[str, dict[str, list[st
         "kind": kind,
         "config": config,
         "config_hash": key,
-        "command": sys.argv,
+        "command": current_command(),
         "sources": sources,
         "references": references,
         "counts": counts,
