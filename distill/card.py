@@ -88,7 +88,8 @@ def card_markdown(corpus: Corpus, teachers: list[dict]) -> str:
             shape = (f"{model.get('layers')}+{model.get('layers')} layers, d = {model.get('embed_dim')}, "
                      f"{model.get('heads')} heads, FFN {model.get('ffn_dim')}" if model else "")
             rows.append([f"`{facts['checkpoint']}`", facts.get("kind") or "", facts.get("preset") or "",
-                         facts.get("size") or "", shape, f"{facts['parameters']:,}", facts.get("precision") or "",
+                         facts.get("size") or "", shape,
+                         f"{facts['parameters']:,}" if facts["parameters"] else "", facts.get("precision") or "",
                          facts.get("seed") or "", _minutes(facts.get("train_wall_seconds"))])
         lines += [markdown_table(["checkpoint", "kind", "preset", "size", "shape", "parameters", "precision", "seed",
                                   "training"], rows), ""]

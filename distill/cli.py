@@ -141,7 +141,14 @@ def _add_regenerate(subparsers) -> None:
 
     regen = subparsers.add_parser("regenerate", help="distill a corpus: regenerate train/valid targets with teacher(s)")
     regen.add_argument("--teacher", action="append", required=True,
-                       help="teacher run directory or checkpoint file; repeat for an ensemble")
+                       help="teacher run directory or checkpoint file (repeat for an ensemble), or a CTranslate2 model "
+                            "directory made elsewhere (e.g. by ct2-transformers-converter from a Marian model) with "
+                            "its sentencepiece models (source.spm and target.spm, or spm.model) inside")
+    regen.add_argument("--teacher-source-spm", metavar="FILE", help="a CTranslate2 teacher's source tokenizer, when "
+                                                                    "it is not in the model directory")
+    regen.add_argument("--teacher-target-spm", metavar="FILE", help="... its target tokenizer")
+    regen.add_argument("--target-prefix", metavar="TOKEN",
+                       help="a multilingual CTranslate2 teacher's target-language token, e.g. eng_Latn for NLLB")
     regen.add_argument("--corpus", required=True, help="corpus directory to distill")
     regen.add_argument("--out", required=True, help="distilled corpus directory to create")
     regen.add_argument("--method", default="seqkd", choices=METHODS,
@@ -300,22 +307,23 @@ def _run_evaluate(args) -> None:
 
 
 def _run_regenerate(args) -> None:
-    from distill.engine import checkpoint_of
     from distill.filters import OutputFilters, parse_length_ratio
     from distill.lenpen import parse_values
-    from distill.regenerate import RegenerationRequest, regenerate
+    from distill.regenerate import RegenerationRequest, regenerate, teacher_path
     from distill.scoring import format_scores
     from distill.teacher import default_device
 
     request = RegenerationRequest(
-        teachers=[checkpoint_of(t) for t in args.teacher], corpus=args.corpus, out=args.out, method=args.method,
+        teachers=[teacher_path(t) for t in args.teacher], corpus=args.corpus, out=args.out, method=args.method,
         beam=args.beam, nbest=args.nbest, shard_size=args.shard_size, seed=args.seed,
         device=args.device or default_device(), max_tokens=args.max_tokens, num_workers=args.num_workers,
         worker_index=args.worker_index, backend=args.backend, compute_type=args.compute_type, lenpen=args.lenpen,
         lenpen_values=parse_values(args.lenpen_values), lenpen_criterion=args.lenpen_criterion,
         filters=OutputFilters(empty=args.filter_empty, repeats=args.filter_repeats, action=args.on_filtered,
                               length_ratio=parse_length_ratio(args.filter_length_ratio)
-                              if args.filter_length_ratio else None))
+                              if args.filter_length_ratio else None),
+        teacher_source_spm=args.teacher_source_spm, teacher_target_spm=args.teacher_target_spm,
+        target_prefix=args.target_prefix)
     corpus = regenerate(request)
     if corpus is not None:
         info = corpus.manifest["distillation"]
@@ -328,13 +336,12 @@ def _run_regenerate(args) -> None:
 
 def _run_tune_lenpen(args) -> None:
     from distill.corpus.directory import Corpus
-    from distill.engine import checkpoint_of
     from distill.io import write_json
     from distill.lenpen import format_tuning, parse_values, tune_length_penalty
-    from distill.regenerate import RegenerationRequest, translator_for
+    from distill.regenerate import RegenerationRequest, teacher_path, translator_for
     from distill.teacher import default_device
 
-    request = RegenerationRequest(teachers=[checkpoint_of(args.teacher)], corpus=args.corpus, out="",
+    request = RegenerationRequest(teachers=[teacher_path(args.teacher)], corpus=args.corpus, out="",
                                   beam=args.beam, device=args.device or default_device(), max_tokens=args.max_tokens,
                                   backend=args.backend, compute_type=args.compute_type, lenpen="auto",
                                   lenpen_values=parse_values(args.lenpen_values),

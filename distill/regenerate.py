@@ -28,7 +28,7 @@ from __future__ import annotations
 import fcntl
 import shutil
 import statistics
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from tqdm import tqdm
@@ -66,6 +66,26 @@ class RegenerationRequest:
     lenpen_values: tuple = DEFAULT_VALUES  # the candidates of "auto"
     lenpen_criterion: str = "length-ratio"
     filters: OutputFilters = field(default_factory=OutputFilters)  # rules for broken outputs (train split)
+    # an external teacher (a CTranslate2 model directory): its tokenizers when not in the directory, and the token
+    # that starts its outputs (a multilingual model's target language)
+    teacher_source_spm: str | None = None
+    teacher_target_spm: str | None = None
+    target_prefix: str | None = None
+
+    def external_teacher(self):
+        """The request's teacher when it is a CTranslate2 model directory (checked), else None."""
+        from distill.ctranslate2_backend import ExternalTeacher, is_ctranslate2_model
+
+        if not any(is_ctranslate2_model(t) or (Path(t).is_dir() and not (Path(t) / "manifest.json").is_file())
+                   for t in self.teachers):
+            if self.teacher_source_spm or self.teacher_target_spm or self.target_prefix:
+                raise InputError("--teacher-source-spm, --teacher-target-spm and --target-prefix are for a CTranslate2 "
+                                 "model given as --teacher")
+            return None
+        if len(self.teachers) > 1:
+            raise InputError("an external (CTranslate2) teacher decodes alone; give one --teacher")
+        return ExternalTeacher.open(self.teachers[0], self.teacher_source_spm, self.teacher_target_spm,
+                                    self.target_prefix)
 
     @property
     def tunes_lenpen(self) -> bool:
@@ -129,15 +149,20 @@ def _shard_names(counts: dict[str, int], shard_size: int) -> list[tuple[str, int
 
 def regenerate(request: RegenerationRequest) -> Corpus | None:
     """Decode the missing shards of this worker; assemble the corpus when all are done."""
+    external = request.external_teacher()
+    if external is not None and request.backend != "ctranslate2":
+        request = replace(request, backend="ctranslate2")  # a converted model decodes in CTranslate2 only
+        print(f"{external.model}: a CTranslate2 model; decoding with --backend ctranslate2", flush=True)
     request.check()
     corpus = Corpus.open(request.corpus)
     teachers = [str(Path(t).resolve()) for t in request.teachers]
     for teacher in teachers:
-        if not Path(teacher).is_file():
+        if external is None and not Path(teacher).is_file():
             raise InputError(f"{teacher}: teacher checkpoint not found")
     settings = request.decode_settings()
     config = {"kind": "distilled", "method": request.method, "source_corpus": corpus.manifest["config_hash"],
-              "teachers": [{"sha256": sha256_file(t)} for t in teachers],  # by content: a moved teacher is the same
+              # by content: a moved teacher is the same
+              "teachers": [external.identity()] if external else [{"sha256": sha256_file(t)} for t in teachers],
               "decoding": request.identity(settings),
               "shard_size": request.shard_size, "seed": request.seed, "filters": request.filters.identity()}
     config["backend"] = request.backend
@@ -216,13 +241,24 @@ def _tuned_lenpen(request: RegenerationRequest, translator, corpus: Corpus, path
     return tuning
 
 
+def teacher_path(teacher: str) -> str:
+    """A ``--teacher`` as regeneration takes it: a training run stands for its checkpoint; a checkpoint file and
+    any other directory (a CTranslate2 model, checked when the request is) are themselves."""
+    from distill.engine import checkpoint_of
+
+    path = Path(teacher)
+    return checkpoint_of(teacher) if path.is_file() or (path / "manifest.json").is_file() else teacher
+
+
 def translator_for(request: RegenerationRequest, corpus: Corpus):
     """The request's teacher(s), loaded in its backend with its decoding settings."""
     settings = request.decode_settings()
-    if request.backend == "ctranslate2":
+    external = request.external_teacher()
+    if request.backend == "ctranslate2" or external is not None:
         from distill.ctranslate2_backend import CTranslate2Translator
 
-        return CTranslate2Translator(request.teachers[0], corpus, settings, compute_type=request.compute_type)
+        return CTranslate2Translator(external or request.teachers[0], corpus, settings,
+                                     compute_type=request.compute_type)
     return Translator.autoregressive(request.teachers, corpus, settings)
 
 
