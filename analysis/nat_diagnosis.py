@@ -38,6 +38,10 @@ def nat_variants() -> dict:
                                         summary="vanilla NAT, fairseq's default initialization"),
             "nat-dec4": replace(nat, name="nat-dec4", extra_arguments=("--decoder-layers", 4),
                                 summary="vanilla NAT, four decoder layers"),
+            # contextual decoder inputs, as the ctc student's upsampled encoder states (nat/models/encoder_copy_nat.py)
+            "nat-encoder-copy": replace(nat, name="nat-encoder-copy", arch="encoder_copy_nat",
+                                        model_class="EncoderCopyNATModel", initialization=(),
+                                        summary="vanilla NAT copying encoder states, fairseq's default init"),
             }
 
 

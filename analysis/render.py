@@ -19,6 +19,7 @@ from analysis.multimodality import markdown as modes_markdown
 from analysis.nat_diagnosis import markdown as nat_diagnosis_markdown
 from analysis.study import markdown as study_markdown
 from distill.io import InputError, atomic_open, read_json, write_json
+from distill.lenpen import tuning_markdown
 from distill.tables import markdown_table as write_table
 from nat.compare import (
     comparison_markdown,
@@ -394,6 +395,7 @@ RENDERERS = (
     Renderer("bench.json", "bench.md", lambda result, path: bench_markdown(result)),
     Renderer("nat_diagnosis.json", "nat_diagnosis.md", lambda result, path: nat_diagnosis_markdown(result)),
     Renderer("study.json", "study.md", lambda result, path: study_markdown(result)),
+    Renderer("lenpen.json", "lenpen.md", lambda result, path: tuning_markdown(result)),
     Renderer("results.json", "REPORT.md", lambda result, path: render_report(result, path.parent)),
 )
 

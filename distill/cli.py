@@ -278,7 +278,7 @@ def _add_tune_lenpen(subparsers) -> None:
     tune.add_argument("--max-tokens", type=int, default=6000, help="tokens per decoding batch")
     tune.add_argument("--backend", default="fairseq", choices=BACKENDS)
     tune.add_argument("--compute-type", default="int8", choices=COMPUTE_TYPES)
-    tune.add_argument("--out", help="also write the table as JSON to this file")
+    tune.add_argument("--out", metavar="DIR", help="also write the table to DIR/lenpen.json and DIR/lenpen.md")
     _add_lenpen_tuning(tune)
 
 
@@ -336,8 +336,8 @@ def _run_regenerate(args) -> None:
 
 def _run_tune_lenpen(args) -> None:
     from distill.corpus.directory import Corpus
-    from distill.io import write_json
-    from distill.lenpen import format_tuning, parse_values, tune_length_penalty
+    from distill.io import atomic_open, read_json, write_json
+    from distill.lenpen import format_tuning, parse_values, tune_length_penalty, tuning_markdown
     from distill.regenerate import RegenerationRequest, teacher_path, translator_for
     from distill.teacher import default_device
 
@@ -355,9 +355,12 @@ def _run_tune_lenpen(args) -> None:
     print(format_tuning(tuning))
     print(f"chosen ({tuning.criterion}): {tuning.chosen:g}   [{tuning.points[0].bleu_signature}]")
     if args.out:
-        write_json(Path(args.out), {"teacher": str(Path(request.teachers[0]).resolve()),
-                                    "corpus": str(corpus.path.resolve()), "backend": args.backend, "beam": args.beam,
-                                    **tuning.as_dict()})
+        out = Path(args.out) / "lenpen.json"
+        write_json(out, {"teacher": str(Path(request.teachers[0]).resolve()), "corpus": str(corpus.path.resolve()),
+                         "backend": args.backend, "beam": args.beam, **tuning.as_dict()})
+        with atomic_open(out.with_name("lenpen.md")) as handle:  # as `seqkd-report render` renders the file
+            handle.write(tuning_markdown(read_json(out)))
+        print(f"wrote {out} and {out.with_name('lenpen.md')}")
 
 
 def build_parser() -> argparse.ArgumentParser:

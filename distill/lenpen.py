@@ -106,6 +106,16 @@ def tune_length_penalty(translator, corpus, values=DEFAULT_VALUES, criterion: st
     return LengthPenaltyTuning(criterion, TUNING_SPLIT, reference_name, tuple(points), choose(points, criterion))
 
 
+def tuning_markdown(result: dict) -> str:
+    """lenpen.md (``seqkd-distill tune-lenpen --out lenpen.json``): the table, the choice and the signature."""
+    tuning = LengthPenaltyTuning.from_dict(result)
+    where = (f"Teacher `{result['teacher']}` on `{result['corpus']}`'s {tuning.split} split, {result['backend']} beam "
+             f"{result['beam']}." if "teacher" in result else "")
+    return (f"{where}\n\n{format_tuning(tuning)}\n\nChosen ({tuning.criterion}): {tuning.chosen:g}. Length ratio: "
+            f"output words / {tuning.reference} reference words (sacrebleu's 13a tokens).\n"
+            f"sacrebleu: {tuning.points[0].bleu_signature}\n").lstrip("\n")
+
+
 def format_tuning(tuning: LengthPenaltyTuning) -> str:
     """The table the command line prints (the chosen row marked)."""
     from distill.tables import markdown_table

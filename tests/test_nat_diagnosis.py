@@ -56,3 +56,33 @@ def test_the_variants_differ_from_nat_in_their_arguments_only():
     assert "--apply-bert-init" not in variants["nat-default-init"].arguments(None, 1000)
     assert variants["nat-dec4"].arguments(None, 1000) == [*nat, "--decoder-layers", 4]
     assert all(kind.name == name for name, kind in variants.items())
+    copy = variants["nat-encoder-copy"].arguments(None, 1000)
+    assert copy[copy.index("--arch") + 1] == "encoder_copy_nat" and "--apply-bert-init" not in copy
+
+
+def test_the_encoder_copy_nat_hands_its_output_states_to_the_decoder():
+    import argparse
+    import types
+
+    import torch
+    from fairseq.data import Dictionary
+
+    import nat  # noqa: F401  (registers the architecture)
+    from nat.models.encoder_copy_nat import EncoderCopyNATModel, encoder_copy_nat_base
+
+    dictionary = Dictionary()
+    for word in "a b c d e".split():
+        dictionary.add_symbol(word)
+    args = argparse.Namespace(encoder_layers=1, decoder_layers=1, encoder_embed_dim=16, decoder_embed_dim=16,
+                              encoder_ffn_embed_dim=32, decoder_ffn_embed_dim=32, encoder_attention_heads=2,
+                              decoder_attention_heads=2, share_all_embeddings=True, src_embedding_copy=True,
+                              pred_length_offset=True, length_loss_factor=0.1, dropout=0.0)
+    encoder_copy_nat_base(args)
+    model = EncoderCopyNATModel.build_model(args, types.SimpleNamespace(source_dictionary=dictionary,
+                                                                         target_dictionary=dictionary))
+    model.eval()
+    tokens = torch.tensor([[4, 5, 6, 7, 2]])
+    out = model.encoder(tokens, src_lengths=torch.tensor([5]))
+    assert torch.equal(out["encoder_embedding"][0], out["encoder_out"][0].transpose(0, 1))
+    embedded = model.encoder.embed_scale * model.encoder.embed_tokens(tokens)
+    assert not torch.allclose(out["encoder_embedding"][0], embedded)  # not the source embeddings any more

@@ -183,6 +183,19 @@ def test_lenpen_auto_decodes_with_the_value_tuned_on_valid(tiny_teacher, tiny_sy
     assert fixed.raw("train", "tgt").read_bytes() == tuned.raw("train", "tgt").read_bytes()
     assert fixed.manifest["distillation"]["length_penalty"] == {"chosen": record.chosen}
     assert fixed.manifest["config_hash"] != tuned.manifest["config_hash"]
+    # the command that shows the table: the same choice, its Markdown as `seqkd-report render` makes it
+    from analysis.render import renderer_of
+    from distill.cli import main as distill_main
+    from distill.io import read_json
+
+    assert distill_main(["tune-lenpen", "--teacher", manifest["checkpoint"], "--corpus", str(tiny_synthetic.path),
+                         "--backend", "ctranslate2", "--compute-type", "float32", "--lenpen-values", "0.2,1,4",
+                         "--out", str(tmp_path / "table")]) == 0
+    table = read_json(tmp_path / "table" / "lenpen.json")
+    assert table["chosen"] == record.chosen and table["points"] == [vars(p) for p in record.points]
+    markdown, renderer = renderer_of(tmp_path / "table" / "lenpen.json")
+    assert markdown.read_text() == renderer.render(table, tmp_path / "table" / "lenpen.json")
+    assert f"| {record.chosen:g} |" in markdown.read_text() and "chosen" in markdown.read_text()
 
 
 def test_every_distilled_corpus_has_a_data_card_made_from_its_manifest(tiny_teacher, tiny_synthetic, tmp_path):
