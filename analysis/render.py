@@ -18,6 +18,7 @@ from analysis.lost_words import training_corpus
 from analysis.multimodality import markdown as modes_markdown
 from analysis.nat_diagnosis import markdown as nat_diagnosis_markdown
 from analysis.study import markdown as study_markdown
+from distill.card import card_markdown
 from distill.io import InputError, atomic_open, read_json, write_json
 from distill.lenpen import tuning_markdown
 from distill.tables import markdown_table as write_table
@@ -396,6 +397,7 @@ RENDERERS = (
     Renderer("nat_diagnosis.json", "nat_diagnosis.md", lambda result, path: nat_diagnosis_markdown(result)),
     Renderer("study.json", "study.md", lambda result, path: study_markdown(result)),
     Renderer("lenpen.json", "lenpen.md", lambda result, path: tuning_markdown(result)),
+    Renderer("card.json", "CARD.md", lambda result, path: card_markdown(result)),
     Renderer("results.json", "REPORT.md", lambda result, path: render_report(result, path.parent)),
 )
 

@@ -3,9 +3,10 @@
 Users of released distilled sets keep asking what made them: which teacher, how large, at what BLEU, which
 decoding, were valid and test distilled (fairseq#2072, #2863, #1220; DisCo#5). Every distilled corpus
 answers in its directory: ``regenerate``, ``diverse`` and ``heldout`` write ``CARD.md`` with the corpus, and
-``seqkd-distill card --corpus DIR`` writes it again (for corpora made before cards existed). The card is
-rendered from the corpus's manifest and files and from its teachers' run directories (their manifests and
-evaluations), never typed:
+``seqkd-distill card --corpus DIR [--out DIR]`` writes it again (for corpora made before cards existed, or a
+copy to commit). What the card says is gathered first as data, ``card.json`` (the manifest, the teachers' run
+directories: their manifests and evaluations, the train targets' length), and ``CARD.md`` is rendered from it,
+so a committed card re-renders from its JSON (``seqkd-report render --check``):
 
   teachers   checkpoint and its sha256, kind, preset, size, parameters, precision, seed, training time,
              its BLEU on valid and test (with sacrebleu signatures) where it was evaluated
@@ -22,11 +23,12 @@ import shlex
 from pathlib import Path
 
 from distill.corpus.directory import Corpus
-from distill.io import atomic_open, read_json
+from distill.io import atomic_open, read_json, write_json
 from distill.scoring import length_ratio
 from distill.tables import markdown_table
 
 CARD = "CARD.md"
+CARD_FACTS = "card.json"
 
 
 def teacher_facts(checkpoint: str) -> dict:
@@ -71,12 +73,21 @@ def _teacher_checkpoints(manifest: dict) -> list[str]:
     return found
 
 
-def card_markdown(corpus: Corpus, teachers: list[dict]) -> str:
-    """CARD.md of a distilled corpus, from its manifest and files and its teachers' facts (:func:`teacher_facts`;
-    a teacher whose checkpoint is gone is named by its sha256 only)."""
-    manifest = corpus.manifest
+def card_facts(corpus: Corpus) -> dict:
+    """Everything the card says, as data (``card.json``): the corpus's manifest (less its file list), its teachers'
+    facts (:func:`teacher_facts`; a teacher whose checkpoint is gone is named by its sha256 only) and the length
+    ratio of its train targets to the human ones."""
+    manifest = {key: value for key, value in corpus.manifest.items() if key != "files"}
+    teachers = [teacher_facts(path) for path in _teacher_checkpoints(corpus.manifest) if Path(path).exists()]
+    return {"name": corpus.path.name, "manifest": manifest, "teachers": teachers,
+            "train_length_ratio": length_ratio(corpus.lines("train", "tgt"), corpus.lines("train", "orig"))}
+
+
+def card_markdown(facts: dict) -> str:
+    """CARD.md from :func:`card_facts` (``seqkd-report render`` renders a committed card.json with it)."""
+    manifest, teachers = facts["manifest"], facts["teachers"]
     config, info = manifest["config"], manifest.get("distillation", {})
-    lines = [f"# Data card: {corpus.path.name}", "",
+    lines = [f"# Data card: {facts['name']}", "",
              f"A {manifest['kind']} corpus ({config.get('method', config.get('kind'))}) of the corpus "
              f"`{config.get('source_corpus')}` (config hash; made from {_source_corpus(manifest)}), "
              f"config hash `{manifest['config_hash']}`, format `{manifest['format']}`.", ""]
@@ -166,7 +177,7 @@ def card_markdown(corpus: Corpus, teachers: list[dict]) -> str:
     if quality:
         rows = [[split, name, f"{score['bleu']:.2f}", f"{score['chrf']:.2f}", f"`{score['bleu_signature']}`"]
                 for split, scores in quality.items() for name, score in scores.items()]
-        ratio = length_ratio(corpus.lines("train", "tgt"), corpus.lines("train", "orig"))
+        ratio = facts["train_length_ratio"]
         lines += ["## The distilled targets against the human ones", "",
                   markdown_table(["split", "reference", "BLEU", "chrF", "signature"], rows), "",
                   f"Length: the distilled train targets have {ratio:.3f} times the words of the human ones "
@@ -185,10 +196,12 @@ def _minutes(seconds) -> str:
     return "" if not seconds else f"{seconds / 60:.0f} min"
 
 
-def write_card(corpus: Corpus) -> Path:
-    """CARD.md in the corpus directory, rendered now (its teachers read where the manifest says they are)."""
-    teachers = [teacher_facts(path) for path in _teacher_checkpoints(corpus.manifest) if Path(path).exists()]
-    path = corpus.path / CARD
+def write_card(corpus: Corpus, out: Path | None = None) -> Path:
+    """card.json and CARD.md rendered from it, in the corpus directory or ``out`` (its teachers read where the
+    manifest says they are)."""
+    out = Path(out) if out else corpus.path
+    write_json(out / CARD_FACTS, card_facts(corpus))
+    path = out / CARD
     with atomic_open(path) as handle:
-        handle.write(card_markdown(corpus, teachers))
+        handle.write(card_markdown(read_json(out / CARD_FACTS)))  # as the file renders again
     return path

@@ -205,6 +205,7 @@ def _add_card(subparsers) -> None:
     card = subparsers.add_parser("card", help="write a distilled corpus's data card (CARD.md) again from its manifest "
                                               "and its teachers' runs")
     card.add_argument("--corpus", required=True, help="a distilled (or diverse, or held-out) corpus directory")
+    card.add_argument("--out", metavar="DIR", help="write card.json and CARD.md there (default: in the corpus)")
 
 
 def _run_card(args) -> None:
@@ -214,7 +215,7 @@ def _run_card(args) -> None:
     corpus = Corpus.open(args.corpus)
     if "distillation" not in corpus.manifest:
         raise InputError(f"{corpus.path}: a {corpus.manifest['kind']} corpus; cards describe distilled corpora")
-    print(f"data card: {write_card(corpus)}", flush=True)
+    print(f"data card: {write_card(corpus, Path(args.out) if args.out else None)}", flush=True)
 
 
 def _add_diverse(subparsers) -> None:

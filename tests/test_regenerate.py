@@ -218,8 +218,13 @@ def test_every_distilled_corpus_has_a_data_card_made_from_its_manifest(tiny_teac
         "model"].values())
     assert f"{parameters:,}" in card
     (distilled.path / CARD).unlink()
-    assert distill_main(["card", "--corpus", str(distilled.path)]) == 0
-    assert (distilled.path / CARD).read_text() == card
+    assert distill_main(["card", "--corpus", str(distilled.path), "--out", str(tmp_path / "copy")]) == 0
+    assert (tmp_path / "copy" / CARD).read_text() == card
+    from analysis.render import renderer_of
+    from distill.io import read_json
+
+    markdown, renderer = renderer_of(tmp_path / "copy" / "card.json")  # a committed card re-renders from its JSON
+    assert renderer.render(read_json(tmp_path / "copy" / "card.json"), markdown) == card
     assert distill_main(["card", "--corpus", str(tiny_synthetic.path)]) == 1  # a raw corpus has no card
 
 
