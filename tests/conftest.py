@@ -53,6 +53,16 @@ def tiny_teacher(tiny_synthetic, tmp_path_factory):
     return run, manifest
 
 
+@pytest.fixture(scope="session")
+def tiny_distilled(tiny_synthetic, tiny_teacher, tmp_path_factory):
+    """The tiny teacher's SeqKD corpus of ``tiny_synthetic``, decoded by CTranslate2 in float32 (seconds)."""
+    from distill.regenerate import RegenerationRequest, regenerate
+
+    return regenerate(RegenerationRequest(teachers=[tiny_teacher[1]["checkpoint"]], corpus=str(tiny_synthetic.path),
+                                          out=str(tmp_path_factory.mktemp("distilled") / "seqkd"), device="cpu",
+                                          backend="ctranslate2", compute_type="float32", shard_size=700))
+
+
 class TrainedOnDemand(Mapping):
     """student kind -> (run directory, manifest), each run trained the first time a test asks for it, so a
     test (or a selection of tests) trains only the students it reads."""

@@ -198,18 +198,19 @@ def test_lenpen_auto_decodes_with_the_value_tuned_on_valid(tiny_teacher, tiny_sy
     assert f"| {record.chosen:g} |" in markdown.read_text() and "chosen" in markdown.read_text()
 
 
-def test_every_distilled_corpus_has_a_data_card_made_from_its_manifest(tiny_teacher, tiny_synthetic, tmp_path):
+def test_every_distilled_corpus_has_a_data_card_made_from_its_manifest(tiny_teacher, tiny_synthetic, tiny_distilled,
+                                                                      tmp_path):
     from distill.card import CARD
     from distill.cli import main as distill_main
     from distill.teacher import evaluate_teacher
 
     run, manifest = tiny_teacher
     evaluate_teacher(run, device="cpu")  # the card shows the teacher's evaluations
-    distilled = regenerate(_request(manifest, tiny_synthetic, tmp_path / "d", shard_size=700, backend="ctranslate2",
-                                    compute_type="float32", lenpen=1.2))
+    distilled = tiny_distilled
+    assert distill_main(["card", "--corpus", str(distilled.path)]) == 0  # again, now with the evaluation
     card = (distilled.path / CARD).read_text()
     sha = distilled.manifest["config"]["teachers"][0]["sha256"]
-    for expected in (f"`{sha}`", "| backend | ctranslate2 |", "| beam | 5 |", "| length penalty | 1.2 |",
+    for expected in (f"`{sha}`", "| backend | ctranslate2 |", "| beam | 5 |", "| length penalty | 1 |",
                      f"| test | {tiny_synthetic.manifest['counts']['test']} | human, never regenerated |",
                      "None applied", "ms CPU", "| train | tgt |", "times the words of the human ones",
                      f"| {run.name} | tiny-syn | test | 5 |"):  # the teacher's own evaluation, with its BLEU
@@ -217,7 +218,6 @@ def test_every_distilled_corpus_has_a_data_card_made_from_its_manifest(tiny_teac
     parameters = sum(p.numel() for p in __import__("torch").load(manifest["checkpoint"], weights_only=False)[
         "model"].values())
     assert f"{parameters:,}" in card
-    (distilled.path / CARD).unlink()
     assert distill_main(["card", "--corpus", str(distilled.path), "--out", str(tmp_path / "copy")]) == 0
     assert (tmp_path / "copy" / CARD).read_text() == card
     from analysis.render import renderer_of
@@ -228,13 +228,14 @@ def test_every_distilled_corpus_has_a_data_card_made_from_its_manifest(tiny_teac
     assert distill_main(["card", "--corpus", str(tiny_synthetic.path)]) == 1  # a raw corpus has no card
 
 
-def test_filtered_training_pairs_are_counted_in_the_manifest_and_the_card(tiny_teacher, tiny_synthetic, tmp_path):
+def test_filtered_training_pairs_are_counted_in_the_manifest_and_the_card(tiny_teacher, tiny_synthetic, tiny_distilled,
+                                                                         tmp_path):
     from distill.card import CARD
     from distill.filters import OutputFilters, longest_run
 
     _, manifest = tiny_teacher
     options = {"backend": "ctranslate2", "compute_type": "float32", "shard_size": 700}
-    plain = regenerate(_request(manifest, tiny_synthetic, tmp_path / "plain", **options))
+    plain = tiny_distilled  # the same request without rules
     # no word twice in a row: the synthetic lexicon's random words break it now and then (a third of the lines)
     rules = OutputFilters(repeats=1)
     filtered = regenerate(_request(manifest, tiny_synthetic, tmp_path / "filtered", filters=rules, **options))
