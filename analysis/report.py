@@ -250,12 +250,25 @@ def speed_table(bench: dict, link: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def study_block(study: dict, results_dir: Path) -> str:
+    """The README's account of the capacity-by-complexity study: its verdict, its gains table, its figure."""
+    from analysis.study import points_table, verdict_paragraph
+
+    link = f"{results_dir.as_posix()}/study"
+    return "\n".join([f"**When distillation helps** ([study]({link}/study.md), scripts/distillation_study.sh): "
+                      + verdict_paragraph(study), "", points_table(study), "",
+                      f"![distillation gain against the raw student's share of the teacher]({link}/study.png)", ""])
+
+
 def readme_results(results_dir: Path) -> str:
     """The README's results: per committed report (presets other than quick first), its gain table and,
     except for QUICK, its full table, with where and when it was measured; then the decoding benchmark."""
     reports = sorted((read_json(path) for path in results_dir.glob("*/results.json")),
                      key=lambda r: (r["comparison"]["preset"] == "quick", r["name"]))
     blocks = []
+    study = optional_json(results_dir / "study" / "study.json")
+    if study:  # the study's answer in place of the main report's tables (which its report keeps)
+        blocks.append(study_block(study, results_dir))
     for results in reports:
         machine, compare = results["machine"], results["comparison"]
         seeds = ", ".join(f"`{student}` {','.join(map(str, s))}" for student, s in compare["seeds"].items())
@@ -264,7 +277,8 @@ def readme_results(results_dir: Path) -> str:
             f"**{results['name']}** ([report]({results_dir.as_posix()}/{results['name']}/REPORT.md)): "
             f"`{compare['preset']}` preset, seeds {seeds}; measured {results['date']} on "
             f"{machine['cpu_cores']} CPU cores, {machine['memory_gib']} GiB ({machine['platform']}).", "",
-            gain_table(compare), *([] if quick else [markdown_table(compare)])]))
+            *([] if study and not quick else [gain_table(compare)]),
+            *([] if quick or study else [markdown_table(compare)])]))
         if modes := optional_json(results_dir / results["name"] / ANALYSES["modes"]):
             rates = ", ".join(f"{row_label(system)} {system['mode_mixing_rate']:.1%}" for system in modes["systems"])
             blocks.append(f"Share of test outputs that mix target languages: {rates}.\n")

@@ -217,15 +217,20 @@ def _or_blank(value, spec: str) -> str:
     return "" if value is None else format(value, spec)
 
 
-def markdown(result: dict) -> str:
-    """study.md: the verdict, the points, the cells, the corpora and the correlations."""
-    points = markdown_table(
+def points_table(result: dict) -> str:
+    """The gain per student group, corpus and distilled corpus (study.md's first table, and the README's)."""
+    return markdown_table(
         ["corpus", "student", "distilled corpus", "seeds", "gain, BLEU (mean ± sd)", "per seed",
          "p per seed", "raw / teacher", "verdict"],
         ([p["corpus"], _group_label(p), p["data"], ",".join(map(str, p["seeds"])),
           f"{p['gain']:+.2f} ± {p['gain_sd']:.2f}",
           ", ".join(f"{g:+.2f}" for g in p["gains"]), ", ".join(f"{v:.3f}" for v in p["p_values"]),
           f"{p['raw_share_of_teacher']:.0%}", p["verdict"]] for p in result["points"]))
+
+
+def markdown(result: dict) -> str:
+    """study.md: the verdict, the points, the cells, the corpora and the correlations."""
+    points = points_table(result)
     cells = markdown_table(
         ["corpus", "student", "training data", "decoding", "seeds", "BLEU", "/ teacher", "repetition",
          f"rare-word recall ({RARE_BUCKET})", "mode mixing"],

@@ -93,3 +93,18 @@ def test_the_headline_figure_has_a_point_per_student_and_corpus(tmp_path):
     files = plot_study(result, tmp_path)
     assert [f.rsplit(".", 1)[1] for f in files] == ["png", "pdf"]
     assert all((tmp_path / f"study.{suffix}").stat().st_size > 1000 for suffix in ("png", "pdf"))
+
+
+def test_the_readme_shows_the_study_in_place_of_the_main_tables(tmp_path):
+    from analysis.report import readme_results
+    from distill.io import write_json
+
+    point = {"corpus": "bible-es-en", "group": {"student": "ctc", "size": "tiny"}, "data": "distilled",
+             "seeds": [1, 2, 3], "gains": [1.0, 1.2, 0.8], "gain": 1.0, "gain_sd": 0.2, "raw_share_of_teacher": 0.69,
+             "p_values": [0.001, 0.001, 0.002], "verdict": "helped"}
+    write_json(tmp_path / "study" / "study.json", {"points": [point], "correlations": [
+        {"measure": "raw_share_of_teacher", "points": 1, "pearson_r": None}]})
+    text = readme_results(tmp_path)
+    assert "**When distillation helps**" in text and "Distillation helped for ctc tiny on bible-es-en (+1.00" in text
+    assert "| bible-es-en | ctc tiny | distilled | 1,2,3 | +1.00 ± 0.20 |" in text
+    assert f"]({tmp_path.as_posix()}/study/study.png)" in text
