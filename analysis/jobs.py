@@ -471,7 +471,7 @@ def study_layouts(settings: Settings, env) -> list[tuple[Layout, tuple | None, s
 
 def study_runs(layout: Layout, group) -> Path:
     """Where the study keeps one student group's runs and comparison on one corpus."""
-    return layout.runs / f"study-{layout.preset}" / f"{group.student}-{group.size}"
+    return layout.runs / f"study-{layout.preset}" / group.key
 
 
 # the study's further distilled corpora for its ctc groups (issue 33 items 2-4): the teacher's SeqKD with its length
@@ -532,7 +532,7 @@ def run_study(args) -> None:
     settings.limit_threads()
     seeds = [int(seed) for seed in (env.get("SEEDS") or "1,2,3").split(",")]
     groups = [group for group in STUDY_GROUPS
-              if not env.get("GROUPS") or f"{group.student}-{group.size}" in env["GROUPS"].split(",")]
+              if not env.get("GROUPS") or group.key in env["GROUPS"].split(",")]
     extras = [name for name in (env.get("EXTRA_CORPORA", ",".join(EXTRA_CORPORA))).split(",") if name]
     unknown = sorted(set(extras) - set(EXTRA_CORPORA))
     if unknown:
@@ -572,14 +572,14 @@ def run_study(args) -> None:
                             if run.is_dir() and not (runs / run.name).exists():
                                 (runs / run.name).symlink_to(run.resolve())
                 size = [] if group.size == own_size else ["--size", group.size]
-                further = made.get(layout.corpus, {}) if f"{group.student}-{group.size}" in extra_groups else {}
+                further = made.get(layout.corpus, {}) if group.key in extra_groups else {}
                 steps.run(None, "seqkd-nat", "compare", "--teacher", layout.teacher, "--raw", layout.corpus,
                           "--distilled", layout.distilled, *(f"--distilled={n}={p}" for n, p in further.items()),
                           "--out", runs, "--preset", layout.preset, "--students", group.student,
                           "--seeds", round_seeds, *size, "--parallel-runs", settings.parallel_runs,
                           *settings.device_arguments, *settings.precision_arguments)
                 comparisons[group] = read_json(runs / "compare.json")
-                analyses = out / layout.corpus.name / f"{group.student}-{group.size}"
+                analyses = out / layout.corpus.name / group.key
                 steps.run(None, "seqkd-analysis", "lost-words", "--compare", runs / "compare.json",
                           "--out", analyses / "lost-words")
                 lost[group] = read_json(analyses / "lost-words" / "lost_words.json")

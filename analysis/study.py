@@ -44,7 +44,13 @@ class StudentGroup:
 
     @property
     def label(self) -> str:
+        """How tables and the figure name it: ``ctc tiny``."""
         return f"{self.student} {self.size}"
+
+    @property
+    def key(self) -> str:
+        """How the environment (GROUPS, EXTRA_GROUPS) and the run directories name it: ``ctc-tiny``."""
+        return f"{self.student}-{self.size}"
 
     def to_json(self) -> dict:
         return {"student": self.student, "size": self.size}
