@@ -69,3 +69,28 @@ def test_two_processes_train_one_teacher_through_fairseqs_distributed_path(tiny_
     assert evaluated["scores"]["tgt"]["bleu"] > 60  # the same floor as the one-process teacher
     with pytest.raises(InputError, match="--processes is for CPU"):
         train_teacher(tiny_synthetic.path, tmp_path / "gpu", preset="tiny", device="cuda", processes=2)
+
+
+def test_the_word_level_kd_loss_on_a_two_token_vocabulary():
+    """Student uniform (1/2, 1/2), teacher (3/4, 1/4), gold token 0: every number worked out by hand."""
+    import math
+
+    import torch
+
+    from distill.kd import kl_to_teacher, word_kd_loss
+
+    student = torch.tensor([[[0.0, 0.0], [0.0, 0.0]]])
+    teacher = torch.tensor([[[math.log(3.0), 0.0], [math.log(3.0), 0.0]]])
+    padding = torch.tensor([[False, True]])  # the second position is padding: no loss there
+    kl = kl_to_teacher(student, teacher, padding)
+    expected = 0.75 * math.log(0.75 / 0.5) + 0.25 * math.log(0.25 / 0.5)  # 0.130812
+    assert kl.tolist()[0] == pytest.approx([expected, 0.0], abs=1e-6)
+    nll = torch.tensor(math.log(2.0))  # -log p_student(gold) = -log 1/2
+    assert float(word_kd_loss(nll, kl.sum(), alpha=0.5)) == pytest.approx(0.5 * math.log(2) + 0.5 * expected)
+    assert float(word_kd_loss(nll, kl.sum(), alpha=0.0)) == pytest.approx(math.log(2))
+    # temperature 2 softens the teacher to (sqrt 3, 1) / (sqrt 3 + 1), and scales the term by 4
+    soft = math.sqrt(3) / (math.sqrt(3) + 1)
+    kl2 = kl_to_teacher(student, teacher, padding, temperature=2.0).sum()
+    by_hand = soft * math.log(soft / 0.5) + (1 - soft) * math.log((1 - soft) / 0.5)
+    assert float(kl2) == pytest.approx(by_hand, abs=1e-6)
+    assert float(word_kd_loss(nll, kl2, alpha=1.0, temperature=2.0)) == pytest.approx(4 * by_hand, abs=1e-6)

@@ -14,13 +14,14 @@ import math
 from dataclasses import dataclass, field
 
 import torch
-import torch.nn.functional as F
 from fairseq import metrics
 from fairseq.criterions import register_criterion
 from fairseq.criterions.label_smoothed_cross_entropy import (
     LabelSmoothedCrossEntropyCriterion,
     LabelSmoothedCrossEntropyCriterionConfig,
 )
+
+from distill.kd import kl_to_teacher, word_kd_loss
 
 
 @dataclass
@@ -55,13 +56,9 @@ class WordKDCriterion(LabelSmoothedCrossEntropyCriterion):
         nll_part, nll_loss = self.compute_loss(model, net_output, sample, reduce=reduce)
         with torch.no_grad():
             teacher_logits = self.teacher(**sample["net_input"])[0].float()
-        temperature = self.kd_temperature
-        student_lprobs = F.log_softmax(net_output[0].float() / temperature, dim=-1)
-        teacher_lprobs = F.log_softmax(teacher_logits / temperature, dim=-1)
-        kl = (teacher_lprobs.exp() * (teacher_lprobs - student_lprobs)).sum(-1)
-        kl = kl.masked_fill(sample["target"].eq(self.padding_idx), 0.0)
+        kl = kl_to_teacher(net_output[0], teacher_logits, sample["target"].eq(self.padding_idx), self.kd_temperature)
         kl = kl.sum() if reduce else kl.view(-1)
-        loss = (1 - self.kd_alpha) * nll_part + self.kd_alpha * (temperature ** 2) * kl
+        loss = word_kd_loss(nll_part, kl, self.kd_alpha, self.kd_temperature)
         sample_size = sample["target"].size(0) if self.sentence_avg else sample["ntokens"]
         logging_output = {"loss": loss.data, "nll_loss": nll_loss.data, "kd_loss": kl.data,
                           "ntokens": sample["ntokens"], "nsentences": sample["target"].size(0),
