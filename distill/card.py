@@ -94,14 +94,14 @@ def card_markdown(facts: dict) -> str:
     lines += ["## Teachers", ""]
     if teachers:
         rows = []
-        for facts in teachers:
-            model = facts.get("model") or {}
+        for teacher in teachers:
+            model = teacher.get("model") or {}
             shape = (f"{model.get('layers')}+{model.get('layers')} layers, d = {model.get('embed_dim')}, "
                      f"{model.get('heads')} heads, FFN {model.get('ffn_dim')}" if model else "")
-            rows.append([f"`{facts['checkpoint']}`", facts.get("kind") or "", facts.get("preset") or "",
-                         facts.get("size") or "", shape,
-                         f"{facts['parameters']:,}" if facts["parameters"] else "", facts.get("precision") or "",
-                         facts.get("seed") or "", _minutes(facts.get("train_wall_seconds"))])
+            rows.append([f"`{teacher['checkpoint']}`", teacher.get("kind") or "", teacher.get("preset") or "",
+                         teacher.get("size") or "", shape,
+                         f"{teacher['parameters']:,}" if teacher["parameters"] else "", teacher.get("precision") or "",
+                         teacher.get("seed") or "", _minutes(teacher.get("train_wall_seconds"))])
         lines += [markdown_table(["checkpoint", "kind", "preset", "size", "shape", "parameters", "precision", "seed",
                                   "training"], rows), ""]
         evaluations = [(Path(f["checkpoint"]).parent.parent.name, e) for f in teachers for e in f.get("evaluations",
