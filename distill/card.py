@@ -36,9 +36,13 @@ def teacher_facts(checkpoint: str) -> dict:
     it has a manifest, and its parameter count from the checkpoint itself."""
     import torch
 
+    from distill.ctranslate2_backend import is_ctranslate2_model
     from distill.engine import checkpoint_of
     from distill.fairseq_setup import prepare_fairseq
 
+    if is_ctranslate2_model(checkpoint):  # a teacher made elsewhere: what its converted directory says
+        return {"checkpoint": str(checkpoint), "kind": "CTranslate2 model", "parameters": None, "model": None,
+                "converter_config": read_json(Path(checkpoint) / "config.json")}
     prepare_fairseq()
     path = Path(checkpoint_of(checkpoint))  # a run directory stands for its checkpoint
     state = torch.load(path, map_location="cpu", weights_only=False)  # trusted: the corpus's own teacher

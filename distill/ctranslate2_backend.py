@@ -126,13 +126,14 @@ class ExternalTeacher:
 
         for side, path in (("source", self.source_spm), ("target", self.target_spm)):
             pieces = spm.SentencePieceProcessor(model_file=str(path))
-            known = self.vocabulary(side)
-            ordinary = [pieces.id_to_piece(i) for i in range(pieces.get_piece_size())
-                        if not (pieces.is_control(i) or pieces.is_unknown(i))]
-            shared = sum(piece in known for piece in ordinary) / max(len(ordinary), 1)
+            known = {pieces.id_to_piece(i) for i in range(pieces.get_piece_size())}
+            # the model's tokens are what its tokenizer writes (less special and language tokens): a model
+            # vocabulary built from the corpus holds only the pieces it saw, so not every piece is in it
+            tokens = [token for token in self.vocabulary(side) if not (token.startswith("<") and token.endswith(">"))]
+            shared = sum(token in known for token in tokens) / max(len(tokens), 1)
             if shared < 0.9:
-                raise InputError(f"{path}: only {shared:.0%} of its pieces are in {self.model}'s {side} vocabulary; "
-                                 "this tokenizer does not belong to the model")
+                raise InputError(f"{path}: writes only {shared:.0%} of {self.model}'s {side} tokens; this tokenizer "
+                                 "does not belong to the model")
         if self.target_prefix and self.target_prefix not in self.vocabulary("target"):
             raise InputError(f"{self.model}: the target-language token {self.target_prefix!r} is not in its "
                              "vocabulary; check the language code the model uses (e.g. eng_Latn)")
