@@ -481,14 +481,27 @@ EXTRA_CORPORA = ("lenpen", "diverse", "ensemble", "heldout")
 DIVERSE_TEACHERS = 3
 
 
-def extra_corpora(layout: Layout, which: list[str], settings: Settings, steps: Steps) -> dict[str, Path]:
-    """Make (or skip, when made) the further distilled corpora ``which`` of one corpus: {name: directory}."""
+def extra_corpora(layout: Layout, which: list[str], settings: Settings, steps: Steps, out: Path) -> dict[str, Path]:
+    """Make (or skip, when made) the further distilled corpora ``which`` of one corpus: {name: directory};
+    ``out``: the study's result directory (the length-penalty tuning goes there)."""
+    from distill.io import read_json
+
     made = {}
     if "lenpen" in which:
-        made["lenpen"] = layout.distilled_by("seqkd-lenpen")
-        steps.run(None, "seqkd-distill", "regenerate", "--teacher", layout.teacher, "--corpus", layout.corpus,
-                  "--out", made["lenpen"], "--method", "seqkd", "--lenpen", "auto", *settings.regeneration,
-                  *settings.device_arguments)
+        # the length penalty tuned on valid; at 1 its corpus would be the SeqKD corpus again, so none is made
+        tuning = out / layout.corpus.name / "lenpen"
+        if not (tuning / "lenpen.json").is_file():
+            steps.run(None, "seqkd-distill", "tune-lenpen", "--teacher", layout.teacher, "--corpus", layout.corpus,
+                      *settings.regeneration, *settings.device_arguments, "--out", tuning)
+        chosen = read_json(tuning / "lenpen.json")["chosen"]
+        if chosen != 1.0:
+            made["lenpen"] = layout.distilled_by("seqkd-lenpen")
+            steps.run(None, "seqkd-distill", "regenerate", "--teacher", layout.teacher, "--corpus", layout.corpus,
+                      "--out", made["lenpen"], "--method", "seqkd", "--lenpen", f"{chosen:g}",
+                      *settings.regeneration, *settings.device_arguments)
+        else:
+            print(f"{layout.corpus.name}: the length penalty tuned on valid is 1 (tuning/lenpen.md); the SeqKD corpus "
+                  "already has it", flush=True)
     if "diverse" in which or "ensemble" in which:
         teachers = [layout.teacher] + [Path(f"{layout.teacher}-seed{seed}") for seed in range(2, DIVERSE_TEACHERS + 1)]
         members = [layout.distilled]
@@ -560,7 +573,7 @@ def run_study(args) -> None:
         corpora = []
         for layout, _, description in layouts:
             if with_extras and layout.corpus not in made:
-                made[layout.corpus] = extra_corpora(layout, extras, settings, steps)
+                made[layout.corpus] = extra_corpora(layout, extras, settings, steps, out)
             comparisons, lost, modes = {}, {}, {}
             for group in groups:
                 runs = study_runs(layout, group)
@@ -597,9 +610,10 @@ def run_study(args) -> None:
                 corpus = Corpus.open(path)
                 distilled[data] = DistilledInputs(corpus.manifest, record, length_ratio(
                     corpus.lines("train", "tgt"), corpus.lines("train", "orig")))
+            tuning = out / layout.corpus.name / "lenpen" / "lenpen.json"
             corpora.append(CorpusInputs(name=layout.corpus.name, description=description, comparisons=comparisons,
                                         raw_complexity=raw_complexity, distilled=distilled, lost_words=lost,
-                                        mode_mixing=modes))
+                                        mode_mixing=modes, lenpen=read_json(tuning) if tuning.is_file() else None))
         result = study_result(corpora)
         result["figures"] = plot_study(result, out)
         write_result(out / "study.json", result)

@@ -75,6 +75,7 @@ class CorpusInputs:
     distilled: dict  # data name -> DistilledInputs
     lost_words: dict  # StudentGroup -> lost_words result
     mode_mixing: dict  # StudentGroup -> mode_mixing result
+    lenpen: dict | None = None  # the teacher's length-penalty tuning on valid (``seqkd-distill tune-lenpen``)
 
 
 @dataclass(frozen=True)
@@ -174,8 +175,18 @@ def study_result(corpora: list[CorpusInputs]) -> dict:
                                "seeds": seeds, "gains": [round(g, 2) for g in gains], "gain": round(_mean(gains), 2),
                                "gain_sd": round(_sd(gains), 2), "raw_share_of_teacher": round(raw_share, 4),
                                "p_values": p_values, "verdict": verdict(gains, p_values)})
+    tunings = [{"corpus": inputs.name, **_chosen_point(inputs.lenpen)} for inputs in corpora if inputs.lenpen]
     return {"bleu_signatures": signatures, "corpora": measures, "cells": cells, "points": points,
+            "length_penalty_tuning": tunings,
             "correlations": correlations(points, measures)}
+
+
+def _chosen_point(tuning: dict) -> dict:
+    """The tuning's choice and what it measured there, beside what the default (1) measured."""
+    points = {point["lenpen"]: point for point in tuning["points"]}
+    chosen, default = points[tuning["chosen"]], points.get(1.0)
+    return {"chosen": tuning["chosen"], "criterion": tuning["criterion"], "length_ratio": chosen["length_ratio"],
+            "bleu": chosen["bleu"], "default_length_ratio": default["length_ratio"] if default else None}
 
 
 def verdict(gains: list[float], p_values: list[float]) -> str:
@@ -272,8 +283,21 @@ def markdown(result: dict) -> str:
         "The teacher's BLEU on its training sources: the distilled train targets against their references (how much "
         "the teachers memorized; for the held-out-fold corpus, on sentences its teachers never saw); C(d), F(d): "
         "Zhou et al. (2020), seqkd-analysis complexity.", "",
+        *_tuning_lines(result),
         "## Which measure goes with the gain", "", measures, "",
         *(f"sacrebleu ({corpus}): {signature}" for corpus, signature in result["bleu_signatures"].items()), ""])
+
+
+def _tuning_lines(result: dict) -> list[str]:
+    """What the teacher's length-penalty tuning on valid chose per corpus (the SeqKD corpus is decoded at 1)."""
+    lines = []
+    for tuning in result.get("length_penalty_tuning", []):
+        same = tuning["chosen"] == 1.0
+        lines.append(f"- {tuning['corpus']}: length penalty {tuning['chosen']:g} chosen on valid "
+                     f"({tuning['criterion']}), length ratio {tuning['length_ratio']:.3f}, BLEU {tuning['bleu']:.2f}"
+                     + ("; the SeqKD corpus is already decoded so, and no further corpus was made." if same else
+                        f" (at 1: {tuning['default_length_ratio']:.3f}); the `lenpen` corpus is decoded with it."))
+    return ["## The teacher's length penalty", "", *lines, ""] if lines else []
 
 
 def verdict_paragraph(result: dict) -> str:

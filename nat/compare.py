@@ -192,7 +192,8 @@ def _teacher_evaluation(teacher, corpus: Corpus, translator_for, split: str = "t
     hypotheses, scores = evaluation_files(out_dir, stem)
     if scores.is_file() and hypotheses.is_file() and read_json(scores).get("corpus") == str(corpus.path.resolve()):
         return _record(read_json(scores), out_dir, stem)
-    return _record(evaluate_on_split(translator_for(teacher, beam=5), corpus, split, out_dir, stem), out_dir, stem)
+    return _record(evaluate_on_split(translator_for(teacher, beam=5), corpus, split, out_dir, stem,
+                                     details={"beam": 5}), out_dir, stem)
 
 
 def table_rows(result: dict) -> list[dict]:

@@ -54,6 +54,10 @@ def test_the_study_turns_comparisons_into_gains_shares_and_correlations(tmp_path
     b = _inputs("b", "tgt", {
         TINY: _comparison(tmp_path, "b-tiny", "tgt", 40.0, {
             ("raw", 1): (20.0, None, once), ("distilled", 1): (19.0, 0.005, once)})}, (2.0, 1.8), 55.0)
+    from dataclasses import replace
+
+    a = replace(a, lenpen={"chosen": 1.0, "criterion": "length-ratio", "points": [
+        {"lenpen": 0.8, "bleu": 31.65, "length_ratio": 0.986}, {"lenpen": 1.0, "bleu": 31.91, "length_ratio": 0.999}]})
     result = study_result([a, b])
 
     points = {(p["corpus"], p["group"]["size"]): p for p in result["points"]}
@@ -80,6 +84,8 @@ def test_the_study_turns_comparisons_into_gains_shares_and_correlations(tmp_path
     text = markdown(result)
     assert "| a | ctc tiny | distilled | 1,2 | +2.50 ± 0.71 | +3.00, +2.00 | 0.001, 0.004 | 53% | helped |" in text
     assert "Distillation helped for ctc tiny on a (+2.50" in text and "Not final" in text
+    assert ("- a: length penalty 1 chosen on valid (length-ratio), length ratio 0.999, BLEU 31.91; the SeqKD corpus "
+            "is already decoded so") in text
 
 
 def test_the_headline_figure_has_a_point_per_student_and_corpus(tmp_path):
