@@ -556,22 +556,31 @@ def run_study(args) -> None:
     out.mkdir(parents=True, exist_ok=True)
     layouts = study_layouts(settings, env)
     steps = Steps()
-    for layout, prepare, _ in layouts:
+    ready = set()
+
+    def prepared(layout: Layout, prepare) -> None:
+        """A corpus, its teacher and its SeqKD corpus, made (or skipped) when the study first needs them, so the
+        first corpus's cells train before the second corpus's teacher."""
+        if layout.corpus in ready:
+            return
         if prepare:
             steps.run(None, "seqkd-distill", *prepare, "--out", layout.corpus)
         steps.run(None, "seqkd-distill", "train-teacher", "--corpus", layout.corpus, "--out", layout.teacher,
                   "--preset", layout.preset, *settings.device_arguments, *settings.precision_arguments)
         steps.run(None, "seqkd-distill", "regenerate", "--teacher", layout.teacher, "--corpus", layout.corpus,
                   "--out", layout.distilled, "--method", "seqkd", *settings.regeneration, *settings.device_arguments)
+        ready.add(layout.corpus)
+
     # every cell's first seed before any cell's second, so the figure fills in evenly as the study goes; the
     # further corpora (three more teachers per corpus) come after the first seed of the SeqKD cells
-    made = {}
+    made, latest = {}, {}
     rounds = [(1, False)] + [(count, True) for count in range(1, len(seeds) + 1)] if extras else \
         [(count, False) for count in range(1, len(seeds) + 1)]
     for count, with_extras in rounds:
         round_seeds = ",".join(map(str, seeds[:count]))
         corpora = []
-        for layout, _, description in layouts:
+        for layout, prepare, description in layouts:
+            prepared(layout, prepare)
             if with_extras and layout.corpus not in made:
                 made[layout.corpus] = extra_corpora(layout, extras, settings, steps, out)
             comparisons, lost, modes = {}, {}, {}
@@ -614,10 +623,14 @@ def run_study(args) -> None:
             corpora.append(CorpusInputs(name=layout.corpus.name, description=description, comparisons=comparisons,
                                         raw_complexity=raw_complexity, distilled=distilled, lost_words=lost,
                                         mode_mixing=modes, lenpen=read_json(tuning) if tuning.is_file() else None))
-        result = study_result(corpora)
-        result["figures"] = plot_study(result, out)
-        write_result(out / "study.json", result)
-        print(f"study, seeds {round_seeds}: {out / 'study.md'}, {out / 'study.png'}", flush=True)
+            # written after every corpus of every round, with each corpus's latest measures: what has been
+            # measured so far is always readable
+            latest[layout.corpus] = corpora[-1]
+            result = study_result(list(latest.values()))
+            result["figures"] = plot_study(result, out)
+            write_result(out / "study.json", result)
+            print(f"study, seeds {round_seeds}, {layout.corpus.name}: {out / 'study.md'}, {out / 'study.png'}",
+                  flush=True)
 
 
 COMMANDS = {"main": run_main, "teacher-sizes": run_teacher_sizes, "which-distillation": run_which_distillation,
