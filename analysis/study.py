@@ -300,6 +300,10 @@ def _tuning_lines(result: dict) -> list[str]:
     return ["## The teacher's length penalty", "", *lines, ""] if lines else []
 
 
+def _seeds(count: int) -> str:
+    return f"{count} seed{'s' if count != 1 else ''}"
+
+
 def verdict_paragraph(result: dict) -> str:
     """The study's answer in words, from its numbers only."""
     points = result["points"]
@@ -310,7 +314,7 @@ def verdict_paragraph(result: dict) -> str:
         chosen = [p for p in points if p["verdict"] == word]
         if chosen:
             listed = "; ".join(f"{_group_label(p)} on {p['corpus']} ({p['gain']:+.2f}, raw at "
-                               f"{p['raw_share_of_teacher']:.0%} of the teacher, {len(p['seeds'])} seeds)"
+                               f"{p['raw_share_of_teacher']:.0%} of the teacher, {_seeds(len(p['seeds']))})"
                                for p in chosen)
             parts.append(f"Distillation {'made no significant difference' if word == 'no difference' else word}"
                          f"{' (some seeds significant, not all)' if word == 'mixed' else ''} for {listed}.")
@@ -323,7 +327,8 @@ def verdict_paragraph(result: dict) -> str:
                      f"{direction} the gain{claim}.")
     seeds = {len(p["seeds"]) for p in points}
     if seeds != {3}:
-        parts.append(f"Not final: points have {', '.join(map(str, sorted(seeds)))} seeds; the study asks for 3.")
+        parts.append(f"Not final: points have {' or '.join(map(str, sorted(seeds)))} "
+                     f"seed{'s' if max(seeds) > 1 else ''}; the study asks for 3.")
     return " ".join(parts)
 
 
