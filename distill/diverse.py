@@ -44,8 +44,7 @@ def build_diverse_corpus(members: list[str], out) -> Corpus:
 
     splits = {}
     for split in SPLITS:
-        names = [p.name.split(".", 1)[1] for p in sorted((first.path / "raw").glob(f"{split}.*"))]
-        splits[split] = {column: first.lines(split, column) for column in names}
+        splits[split] = first.columns(split)
     extras = []
     for number, corpus in enumerate(corpora[1:], start=2):
         splits["train"][extra_column(number)] = corpus.lines("train", "tgt")

@@ -36,8 +36,7 @@ def fold_corpus(corpus: Corpus, keep, name: str, out: Path) -> Corpus:
     folds = corpus.lines("train", "src")
     splits = {}
     for split in SPLITS:
-        columns = [p.name.split(".", 1)[1] for p in sorted((corpus.path / "raw").glob(f"{split}.*"))]
-        lines = {column: corpus.lines(split, column) for column in columns}
+        lines = corpus.columns(split)
         if split == "train":
             chosen = [i for i, source in enumerate(folds) if keep(source)]
             lines = {column: [values[i] for i in chosen] for column, values in lines.items()}
@@ -95,8 +94,7 @@ def heldout_distill(corpus_dir, out, *, folds: int = 2, preset: str = "cpu", see
     train_targets = [next(targets[part]) for part in parts]
     splits = {}
     for split in SPLITS:
-        columns = [p.name.split(".", 1)[1] for p in sorted((corpus.path / "raw").glob(f"{split}.*"))]
-        splits[split] = {column: corpus.lines(split, column) for column in columns}
+        splits[split] = corpus.columns(split)
     first = regenerated[0]
     for split, distilled_targets in (("train", train_targets), ("valid", first.lines("valid", "tgt"))):
         splits[split]["orig"] = splits[split]["tgt"]

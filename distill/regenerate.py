@@ -281,8 +281,7 @@ def _assemble(corpus: Corpus, sources: list[dict], out: Path, shard_dir: Path, s
     splits, quality = {}, {}
     filtered = {split: {"counts": {}, "examples": []} for split in SPLITS}
     for split in SPLITS:
-        names = [p.name.split(".", 1)[1] for p in sorted((corpus.path / "raw").glob(f"{split}.*"))]
-        splits[split] = {column: corpus.lines(split, column) for column in names}
+        splits[split] = corpus.columns(split)
         if split in targets:
             if len(targets[split]) != len(splits[split]["src"]):
                 raise RuntimeError(f"{split}: {len(targets[split])} distilled lines for {len(splits[split]['src'])} "

@@ -83,6 +83,11 @@ class Corpus:
     def lines(self, split: str, column: str) -> list[str]:
         return read_lines(self.raw(split, column))
 
+    def columns(self, split: str) -> dict[str, list[str]]:
+        """Every raw column of a split (``src``, ``tgt``, ``ref.kjv``, ``orig``, ``mode``, ...): {name: lines}."""
+        names = [path.name.split(".", 1)[1] for path in sorted((self.path / "raw").glob(f"{split}.*"))]
+        return {name: self.lines(split, name) for name in names}
+
     @property
     def extra_target_dirs(self) -> list[Path]:
         """The data directories of further training targets (a diverse-distillation corpus: ``bin/<column>/``)."""
