@@ -375,17 +375,34 @@ def run_which_distillation(args) -> None:
                   "--corpus", layout.corpus, "--out", layout.distilled_by("ensemble"), "--method", "seqkd",
                   *settings.device_arguments)
         distilled += ["--distilled", f"ensemble={layout.distilled_by('ensemble')}"]
-    for seed in seeds.split(","):  # the main job's students on raw and on its SeqKD corpus are reused, linked
-        for data in ("raw", "distilled"):
-            run = layout.student_run(student, data, int(seed))
-            if run.is_dir() and not (runs / run.name).exists():
-                (runs / run.name).symlink_to(run.resolve())
+    link_main_runs(layout, runs, student, [int(seed) for seed in seeds.split(",")])
     steps.run(None, "seqkd-nat", "compare", "--teacher", layout.teacher, "--raw", layout.corpus, *distilled,
               "--out", runs, "--preset", layout.preset, "--students", student, "--seeds", seeds,
               "--parallel-runs", settings.parallel_runs, *settings.device_arguments)
     for name in ("compare.md", "compare.json", "curves.png"):
         (out / name).write_bytes((runs / name).read_bytes())
     print(f"which distillation: {out / 'compare.md'}")
+
+
+def link_main_runs(layout: Layout, runs: Path, student: str, seeds: list[int]) -> None:
+    """Link the main job's raw and distilled runs of ``student`` (those it made) into a study's ``runs``, so the
+    study's comparison reuses them rather than training them again."""
+    for seed in seeds:
+        for data in ("raw", "distilled"):
+            run = layout.student_run(student, data, seed)
+            if run.is_dir() and not (runs / run.name).exists():
+                (runs / run.name).symlink_to(run.resolve())
+
+
+def teacher_and_seqkd(layout: Layout, prepare: tuple | None, settings: Settings, steps: Steps) -> None:
+    """A study's corpus (``prepare``: its command, None when given prepared), its teacher and its SeqKD corpus,
+    as the main job makes them: each skipped when made."""
+    if prepare:
+        steps.run(None, "seqkd-distill", *prepare, "--out", layout.corpus)
+    steps.run(None, "seqkd-distill", "train-teacher", "--corpus", layout.corpus, "--out", layout.teacher,
+              "--preset", layout.preset, *settings.device_arguments, *settings.precision_arguments)
+    steps.run(None, "seqkd-distill", "regenerate", "--teacher", layout.teacher, "--corpus", layout.corpus,
+              "--out", layout.distilled, "--method", "seqkd", *settings.regeneration, *settings.device_arguments)
 
 
 def run_nat_diagnosis(args) -> None:
@@ -413,18 +430,8 @@ def run_nat_diagnosis(args) -> None:
     out.mkdir(parents=True, exist_ok=True)
     runs.mkdir(parents=True, exist_ok=True)
     steps = Steps()
-    if settings.prepare:
-        steps.run(None, "seqkd-distill", *settings.prepare, "--out", layout.corpus)
-    # the main job's teacher and SeqKD corpus (skipped when it made them)
-    steps.run(None, "seqkd-distill", "train-teacher", "--corpus", layout.corpus, "--out", layout.teacher,
-              "--preset", layout.preset, *settings.device_arguments, *settings.precision_arguments)
-    steps.run(None, "seqkd-distill", "regenerate", "--teacher", layout.teacher, "--corpus", layout.corpus,
-              "--out", layout.distilled, "--method", "seqkd", *settings.regeneration, *settings.device_arguments)
-    for seed in seeds.split(","):  # the main job's nat runs are reused, linked
-        for data in ("raw", "distilled"):
-            run = layout.student_run("nat", data, int(seed))
-            if run.is_dir() and not (runs / run.name).exists():
-                (runs / run.name).symlink_to(run.resolve())
+    teacher_and_seqkd(layout, settings.prepare, settings, steps)  # the main job's (skipped when it made them)
+    link_main_runs(layout, runs, "nat", [int(seed) for seed in seeds.split(",")])
     with ExitStack() as stack:
         for name in variants:
             if name not in student_names():
@@ -500,8 +507,8 @@ def extra_corpora(layout: Layout, which: list[str], settings: Settings, steps: S
                       "--out", made["lenpen"], "--method", "seqkd", "--lenpen", f"{chosen:g}",
                       *settings.regeneration, *settings.device_arguments)
         else:
-            print(f"{layout.corpus.name}: the length penalty tuned on valid is 1 (tuning/lenpen.md); the SeqKD corpus "
-                  "already has it", flush=True)
+            print(f"{layout.corpus.name}: the length penalty tuned on valid is 1 ({tuning / 'lenpen.md'}); the SeqKD "
+                  "corpus already has it", flush=True)
     if "diverse" in which or "ensemble" in which:
         teachers = [layout.teacher] + [Path(f"{layout.teacher}-seed{seed}") for seed in range(2, DIVERSE_TEACHERS + 1)]
         members = [layout.distilled]
@@ -561,15 +568,9 @@ def run_study(args) -> None:
     def prepared(layout: Layout, prepare) -> None:
         """A corpus, its teacher and its SeqKD corpus, made (or skipped) when the study first needs them, so the
         first corpus's cells train before the second corpus's teacher."""
-        if layout.corpus in ready:
-            return
-        if prepare:
-            steps.run(None, "seqkd-distill", *prepare, "--out", layout.corpus)
-        steps.run(None, "seqkd-distill", "train-teacher", "--corpus", layout.corpus, "--out", layout.teacher,
-                  "--preset", layout.preset, *settings.device_arguments, *settings.precision_arguments)
-        steps.run(None, "seqkd-distill", "regenerate", "--teacher", layout.teacher, "--corpus", layout.corpus,
-                  "--out", layout.distilled, "--method", "seqkd", *settings.regeneration, *settings.device_arguments)
-        ready.add(layout.corpus)
+        if layout.corpus not in ready:
+            teacher_and_seqkd(layout, prepare, settings, steps)
+            ready.add(layout.corpus)
 
     # every cell's first seed before any cell's second, so the figure fills in evenly as the study goes; the
     # further corpora (three more teachers per corpus) come after the first seed of the SeqKD cells
@@ -588,11 +589,7 @@ def run_study(args) -> None:
                 runs = study_runs(layout, group)
                 runs.mkdir(parents=True, exist_ok=True)
                 if group.size == own_size:  # the main job's runs of this student, where it made them, are reused
-                    for seed in seeds[:count]:
-                        for data in ("raw", "distilled"):
-                            run = layout.student_run(group.student, data, seed)
-                            if run.is_dir() and not (runs / run.name).exists():
-                                (runs / run.name).symlink_to(run.resolve())
+                    link_main_runs(layout, runs, group.student, seeds[:count])
                 size = [] if group.size == own_size else ["--size", group.size]
                 further = made.get(layout.corpus, {}) if group.key in extra_groups else {}
                 steps.run(None, "seqkd-nat", "compare", "--teacher", layout.teacher, "--raw", layout.corpus,

@@ -349,7 +349,7 @@ def _run_tune_lenpen(args) -> None:
                                   lenpen_criterion=args.lenpen_criterion)
     request.check()
     corpus = Corpus.open(args.corpus)
-    translator = translator_for(request, corpus)
+    translator = translator_for(request, corpus, request.external_teacher())
     tuning = tune_length_penalty(translator, corpus, request.lenpen_values, request.lenpen_criterion,
                                  progress=lambda p: print(f"lenpen {p.lenpen:g}: BLEU {p.bleu:.2f}, "
                                                           f"length ratio {p.length_ratio:.3f}", flush=True))

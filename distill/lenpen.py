@@ -1,8 +1,9 @@
 """The teacher's length penalty, chosen on the valid split (fairseq's ``--lenpen``, CTranslate2's ``length_penalty``).
 
 Beam search ranks finished hypotheses by their log-probability divided by ``length ** lenpen``; at
-the default 1 a teacher's outputs are often shorter than the human references (bible-es-en's cpu
-teacher: 4.4 % on test, BP 0.955), and students trained on its outputs learn that length. Wu et al.
+the default 1 a teacher's outputs can be shorter than the human references (an earlier bible-es-en
+teacher's were; today's are not: docs/results/experiments/teacher-length-penalty/), and students trained
+on its outputs learn that length. Wu et al.
 (2016) and fairseq tune the penalty on held-out data; here the teacher decodes the valid split once per
 candidate value and the value whose outputs fit best is kept:
 
@@ -87,6 +88,8 @@ def tune_length_penalty(translator, corpus, values=DEFAULT_VALUES, criterion: st
     ``progress``: called with each point as it is measured (the command line prints a row)."""
     from sacrebleu.metrics import BLEU
 
+    from distill.scoring import length_ratio_of
+
     if criterion not in CRITERIA:
         raise InputError(f"unknown length-penalty criterion {criterion!r}; choose one of {', '.join(CRITERIA)}")
     reference_name, reference = next(iter(corpus.references(TUNING_SPLIT).items()))
@@ -98,7 +101,7 @@ def tune_length_penalty(translator, corpus, values=DEFAULT_VALUES, criterion: st
         metric = BLEU()
         score = metric.corpus_score(hypotheses, [reference])
         point = LengthPenaltyPoint(lenpen=float(value), bleu=round(score.score, 2),
-                                   length_ratio=round(score.sys_len / max(score.ref_len, 1), 4),
+                                   length_ratio=length_ratio_of(score),
                                    bleu_signature=str(metric.get_signature()))
         points.append(point)
         if progress:

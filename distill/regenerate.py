@@ -193,7 +193,7 @@ def regenerate(request: RegenerationRequest) -> Corpus | None:
     todo = [s for s in mine if not (shard_dir / f"{s[0]}-{s[1]:05d}.json").is_file()]
     tuning_path = shard_dir / "lenpen.json"
     if todo:
-        translator = translator_for(request, corpus)
+        translator = translator_for(request, corpus, external)
         if request.tunes_lenpen:
             translator.set_length_penalty(_tuned_lenpen(request, translator, corpus, tuning_path).chosen)
         with tqdm(total=sum(end - start for _, _, start, end in todo), unit="sent",
@@ -250,16 +250,34 @@ def teacher_path(teacher: str) -> str:
     return checkpoint_of(teacher) if path.is_file() or (path / "manifest.json").is_file() else teacher
 
 
-def translator_for(request: RegenerationRequest, corpus: Corpus):
-    """The request's teacher(s), loaded in its backend with its decoding settings."""
+def translator_for(request: RegenerationRequest, corpus: Corpus, external=None):
+    """The request's teacher(s), loaded in its backend with its decoding settings; ``external``: its
+    :meth:`RegenerationRequest.external_teacher`, opened (and checked) once by the caller."""
     settings = request.decode_settings()
-    external = request.external_teacher()
     if request.backend == "ctranslate2" or external is not None:
         from distill.ctranslate2_backend import CTranslate2Translator
 
         return CTranslate2Translator(external or request.teachers[0], corpus, settings,
                                      compute_type=request.compute_type)
     return Translator.autoregressive(request.teachers, corpus, settings)
+
+
+def with_distilled_targets(columns: dict[str, list[str]], targets: list[str],
+                           filters: OutputFilters) -> tuple[dict[str, list[str]], dict]:
+    """A split's raw columns with the teacher's ``targets`` as ``tgt`` and the human ones as ``orig`` (``mode``
+    becomes ``orig.mode``: the labels describe the human targets), after ``filters``; and its filtered record."""
+    applied = apply_filters(columns, targets, filters)
+    columns = applied["columns"]
+    if "mode" in columns:
+        columns["orig.mode"] = columns.pop("mode")
+    return columns, applied["filtered"]
+
+
+def targets_vs_references(corpus: Corpus, columns: dict[str, list[str]]) -> dict:
+    """BLEU and chrF of a distilled split's targets against its human references (``orig`` and ``ref.*``)."""
+    references = corpus.manifest["references"]
+    extra = {name: columns[f"ref.{name}"] for name in references.get("extra", [])}
+    return score_translations(columns["tgt"], {references["primary"]: columns["orig"], **extra})
 
 
 def _assemble(corpus: Corpus, sources: list[dict], out: Path, shard_dir: Path, shards, config: dict, key: str,
@@ -287,13 +305,9 @@ def _assemble(corpus: Corpus, sources: list[dict], out: Path, shard_dir: Path, s
                 raise RuntimeError(f"{split}: {len(targets[split])} distilled lines for {len(splits[split]['src'])} "
                                    f"sources")
             # the rules for broken outputs apply to the training pairs; valid keeps every teacher output
-            applied = apply_filters(splits[split], targets[split], filters if split == "train" else OutputFilters())
-            splits[split], filtered[split] = applied["columns"], applied["filtered"]
-            if "mode" in splits[split]:  # the mode labels describe the original targets, not the teacher's
-                splits[split]["orig.mode"] = splits[split].pop("mode")
-            quality[split] = score_translations(splits[split]["tgt"], {
-                corpus.manifest["references"]["primary"]: splits[split]["orig"],
-                **{name: splits[split][f"ref.{name}"] for name in corpus.manifest["references"].get("extra", [])}})
+            splits[split], filtered[split] = with_distilled_targets(
+                splits[split], targets[split], filters if split == "train" else OutputFilters())
+            quality[split] = targets_vs_references(corpus, splits[split])
     sentences = sum(s["lines"] for s in stats)
     cost = {"sentences": sentences, "cpu_seconds": round(sum(s["cpu_seconds"] for s in stats), 2),
             "wall_seconds": round(sum(s["wall_seconds"] for s in stats), 2),

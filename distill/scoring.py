@@ -28,7 +28,11 @@ def score_translations(hypotheses: list[str], references: dict[str, list[str]]) 
 
 def length_ratio(hypotheses: list[str], reference: list[str]) -> float:
     """Output length over reference length in sacrebleu's 13a tokens (the ratio its brevity penalty reads)."""
-    score = BLEU().corpus_score(hypotheses, [reference])
+    return length_ratio_of(BLEU().corpus_score(hypotheses, [reference]))
+
+
+def length_ratio_of(score) -> float:
+    """The output/reference length ratio of a sacrebleu BLEU score already computed."""
     return round(score.sys_len / max(score.ref_len, 1), 4)
 
 

@@ -50,24 +50,30 @@ class Selection:
     unaligned: int
 
 
+def alignable(losses: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Where CTC could align a target: under ``zero_infinity`` an impossible alignment comes back as loss 0, which
+    no alignable non-empty target reaches."""
+    return losses.ne(0) | lengths.eq(0)
+
+
 def reference_selection_loss(losses: torch.Tensor, lengths: torch.Tensor, progress: float) -> Selection:
     """``losses`` [k, batch]: CTC negative log-likelihoods of each reference (0 where it cannot be aligned, as
     F.ctc_loss gives with ``zero_infinity``); ``lengths`` [k, batch]: their lengths in tokens (> 0)."""
     if losses.shape != lengths.shape or losses.dim() != 2:
         raise ValueError(f"losses {tuple(losses.shape)} and lengths {tuple(lengths.shape)}: expected equal [k, batch]")
-    alignable = losses.ne(0) | lengths.eq(0)
-    usable = alignable.any(0)  # sentences with at least one alignable reference
+    fits = alignable(losses, lengths)
+    usable = fits.any(0)  # sentences with at least one alignable reference
     inf = torch.tensor(float("inf"), dtype=losses.dtype, device=losses.device)
     # +inf keeps an unalignable reference out of the min and the soft min; a sentence with none keeps its
     # (zero) losses, so that no row is all-infinite (logsumexp's gradient would be NaN there)
-    masked = torch.where(alignable | ~usable, losses, inf)
-    count = alignable.sum(0).clamp(min=1)
-    mean = torch.where(alignable, losses, torch.zeros_like(losses)).sum(0) / count
+    masked = torch.where(fits | ~usable, losses, inf)
+    count = fits.sum(0).clamp(min=1)
+    mean = torch.where(fits, losses, torch.zeros_like(losses)).sum(0) / count
     soft_min = -torch.logsumexp(-masked, dim=0)
     minimum, chosen = masked.min(0)
     weights = phase_weights(progress)
     zero = torch.zeros_like(mean)
     combined = sum(w * torch.where(usable, term, zero) for w, term in zip(weights, (mean, soft_min, minimum)) if w)
-    size = (torch.where(alignable, lengths.to(losses.dtype), torch.zeros_like(losses)).sum(0) / count)[usable].sum()
+    size = (torch.where(fits, lengths.to(losses.dtype), torch.zeros_like(losses)).sum(0) / count)[usable].sum()
     return Selection(loss=combined.sum(), sample_size=size, chosen=torch.where(usable, chosen, -1),
                      unaligned=int((~usable).sum()))

@@ -19,7 +19,7 @@ from fairseq.criterions import FairseqCriterion, register_criterion
 from fairseq.dataclass import FairseqDataclass
 
 from ..glancing import annealed_ratio, ctc_best_alignment, glance_positions
-from ..selection import reference_selection_loss
+from ..selection import alignable, reference_selection_loss
 
 
 @dataclass
@@ -78,9 +78,8 @@ class CTCNATLoss(FairseqCriterion):
         input_lengths = (~padding_mask).sum(1)
         if model.training and self.reference_selection_updates and "references" in sample:
             return self._selection(model, lprobs, input_lengths, sample["references"])
-        losses = F.ctc_loss(lprobs.transpose(0, 1), labels, input_lengths, label_lengths, blank=model.blank,
-                            reduction="none", zero_infinity=True)
-        unaligned = int(losses.eq(0).logical_and(label_lengths > 0).sum())
+        losses = self._ctc_losses(model, lprobs, input_lengths, labels, label_lengths)
+        unaligned = int((~alignable(losses, label_lengths)).sum())
         loss = losses.sum()
         ntokens = int(label_lengths.sum())
         logging_output = {"loss": loss.data, "nll_loss": loss.data, "ntokens": ntokens, "nsentences": labels.size(0),
@@ -88,16 +87,17 @@ class CTCNATLoss(FairseqCriterion):
                           "positions": int(input_lengths.sum())}
         return loss, ntokens, logging_output
 
+    @staticmethod
+    def _ctc_losses(model, lprobs, input_lengths, labels, label_lengths):
+        """Each sentence's CTC loss against its labels (:func:`ctc_targets`); 0 where they cannot be aligned."""
+        return F.ctc_loss(lprobs.transpose(0, 1), labels, input_lengths, label_lengths, blank=model.blank,
+                          reduction="none", zero_infinity=True)
+
     def _selection(self, model, lprobs, input_lengths, references):
         """The reference-selection loss over every reference of the batch (one decoder pass for all)."""
-        eos = model.dictionary.eos()
-        losses, lengths = [], []
-        for reference in references:
-            labels, label_lengths = ctc_targets(reference, self.padding_idx, eos)
-            losses.append(F.ctc_loss(lprobs.transpose(0, 1), labels, input_lengths, label_lengths,
-                                     blank=model.blank, reduction="none", zero_infinity=True))
-            lengths.append(label_lengths)
-        selection = reference_selection_loss(torch.stack(losses), torch.stack(lengths),
+        targets = [ctc_targets(reference, self.padding_idx, model.dictionary.eos()) for reference in references]
+        losses = [self._ctc_losses(model, lprobs, input_lengths, labels, lengths) for labels, lengths in targets]
+        selection = reference_selection_loss(torch.stack(losses), torch.stack([lengths for _, lengths in targets]),
                                              self.update / self.reference_selection_updates)
         ntokens = float(selection.sample_size)
         logging_output = {"loss": selection.loss.data, "nll_loss": selection.loss.data, "ntokens": ntokens,
