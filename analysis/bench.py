@@ -104,7 +104,8 @@ def _load_system(spec: dict, corpus, threads: int, max_tokens: int, device: str,
             one_batch_at_a_time=one_batch_at_a_time)
     settings = StudentSettings(iterations=spec.get("iterations", 0), max_tokens=max_tokens, device=device,
                                lean=spec["engine"].startswith("lean"),
-                               runtime="torchscript" if spec["engine"].endswith("TorchScript") else "eager")
+                               runtime="torchscript" if spec["engine"].endswith("TorchScript") else "eager",
+                               dag_decoding=spec.get("dag_decoding"))
     return load_translator(spec["run"], corpus_dir=corpus.path, settings=settings, beam=spec.get("beam", 5))
 
 

@@ -1,7 +1,7 @@
 """`seqkd-nat`: train non-autoregressive students, decode text with any trained run, compare.
 
   seqkd-nat train    --student KIND --corpus C --out RUN [--teacher T]   (KIND: ctc, ctc-glat, nat, nat-glat,
-                     cmlm, duration, ar)
+                     cmlm, duration, dat, ar)
   seqkd-nat decode   --run RUN [--input FILE] [--output FILE] [--length-beam 3 --rescore-teacher T]
   seqkd-nat evaluate --run RUN [--split test]
   seqkd-nat compare  --teacher T --raw C --distilled [NAME=]D [...] --out DIR [--seeds 1,2,3]  (raw vs distilled table)
@@ -18,6 +18,8 @@ from distill.io import InputError, atomic_open, dispatch, numbered_lines
 
 
 def _decoding_options(parser) -> None:
+    from nat.dag import DAG_DECODINGS
+
     parser.add_argument("--iterations", type=int, default=10,
                         help="CMLM refinement iterations (vanilla NAT always uses 0, see fairseq#1231)")
     parser.add_argument("--length-beam", type=int, default=1, help="target lengths decoded in parallel per sentence")
@@ -26,6 +28,10 @@ def _decoding_options(parser) -> None:
     parser.add_argument("--blank-penalty", type=float,
                         help="ctc students: subtracted from the blank's log-probability (default: the value `compare` "
                              "tuned on the validation set, else 0)")
+    parser.add_argument("--dag-decoding", choices=DAG_DECODINGS,
+                        help=f"dat students: the path through the graph (default: {DAG_DECODINGS[0]}); greedy follows "
+                             "the likeliest links, lookahead adds the next vertex's token, viterbi finds the best "
+                             "path, length-normalized (Shao et al. 2022)")
     parser.add_argument("--beam", type=int, default=5,
                         help="beam size when RUN is autoregressive (teacher, ar student)")
     parser.add_argument("--max-tokens", type=int, default=6000, help="tokens per batch")
@@ -126,7 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _settings(args, blank_penalty: float | None = None, lean: bool = False, length_beam: int | None = None):
+def _settings(args, blank_penalty: float | None = None, lean: bool = False, length_beam: int | None = None,
+              dag_decoding: str | None = None):
     from distill.teacher import default_device
     from nat.decoding import StudentSettings
 
@@ -135,15 +142,18 @@ def _settings(args, blank_penalty: float | None = None, lean: bool = False, leng
                            device=args.device or default_device(),
                            blank_penalty=blank_penalty if blank_penalty is not None else args.blank_penalty, lean=lean,
                            runtime=getattr(args, "runtime", "eager"),  # decode's option
-                           oracle_length=getattr(args, "oracle_length", False))  # evaluate's
+                           oracle_length=getattr(args, "oracle_length", False),  # evaluate's
+                           dag_decoding=dag_decoding or args.dag_decoding)
 
 
 def _translator(args, run, beam: int | None = None, checkpoint: str | None = None,
-                blank_penalty: float | None = None, lean: bool = False, length_beam: int | None = None):
+                blank_penalty: float | None = None, lean: bool = False, length_beam: int | None = None,
+                dag_decoding: str | None = None):
     from nat.decoding import load_translator
 
     teacher = checkpoint_of(args.rescore_teacher) if args.rescore_teacher else None
-    return load_translator(run, corpus_dir=args.corpus, settings=_settings(args, blank_penalty, lean, length_beam),
+    return load_translator(run, corpus_dir=args.corpus,
+                           settings=_settings(args, blank_penalty, lean, length_beam, dag_decoding),
                            teacher=teacher, beam=beam or args.beam, checkpoint=checkpoint)
 
 
@@ -194,7 +204,8 @@ def run_decode(args) -> None:
 def _stem(args, split: str) -> str:
     rescored = "+teacher" if args.rescore_teacher and args.length_beam > 1 else ""
     oracle = ".oracle-length" if getattr(args, "oracle_length", False) else ""
-    return f"{split}.it{args.iterations}.lb{args.length_beam}{rescored}{oracle}"
+    path = f".{args.dag_decoding}" if args.dag_decoding else ""
+    return f"{split}.it{args.iterations}.lb{args.length_beam}{rescored}{oracle}{path}"
 
 
 def run_evaluate(args) -> dict:

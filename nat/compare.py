@@ -52,17 +52,15 @@ def student_run_dir(out, student: str, data: str, seed: int) -> Path:
     return Path(out) / f"{student}-{data}-seed{seed}"
 
 
-def decodings(student: str, iterations: int, length_beam: int = 1,
-              rescored: bool = False) -> list[tuple[str, int | None]]:
-    """How each run of ``student`` is decoded for the table: (label, beam size for AR runs)
-    (:meth:`nat.registry.StudentKind.decodings`)."""
-    return [(d.label, d.beam) for d in student_kind(student).decodings(iterations, length_beam, rescored)]
+def decodings(student: str, iterations: int, length_beam: int = 1, rescored: bool = False) -> list:
+    """How each run of ``student`` is decoded for the table (:meth:`nat.registry.StudentKind.decodings`)."""
+    return student_kind(student).decodings(iterations, length_beam, rescored)
 
 
 def evaluation_stem(student: str, beam: int | None, iterations: int, blank_penalty: float | None,
-                    length_beam: int = 1, rescored: bool = False) -> str:
+                    length_beam: int = 1, rescored: bool = False, strategy: str | None = None) -> str:
     """The file stem of a test-set evaluation, naming its decoding settings (so no setting overwrites another)."""
-    return student_kind(student).evaluation_stem(beam, iterations, blank_penalty, length_beam, rescored)
+    return student_kind(student).evaluation_stem(beam, iterations, blank_penalty, length_beam, rescored, strategy)
 
 
 def compare(*, teacher: str, raw: str, distilled: str | dict[str, str], out, seeds: dict[str, list[int]],
@@ -73,9 +71,10 @@ def compare(*, teacher: str, raw: str, distilled: str | dict[str, str], out, see
 
     ``distilled``: a corpus directory, or {name: directory} for several (each compared with raw);
     ``seeds`` maps each student, in table order, to its training seeds;
-    ``translator_for(run, beam=None, checkpoint=None, blank_penalty=None, length_beam=None)`` decodes with a run
-    (beam: AR runs only), by default with the ``length_beam`` and teacher rescoring (``rescored``, which
-    counts only with a length beam, as in decoding) that the table's labels name;
+    ``translator_for(run, beam=None, checkpoint=None, blank_penalty=None, length_beam=None, dag_decoding=None)``
+    decodes with a run (beam: AR runs only; dag_decoding: passed for DAG runs only), by default with the
+    ``length_beam`` and teacher rescoring (``rescored``, which counts only with a length beam, as in decoding)
+    that the table's labels name;
     ``parallel_runs``: how many runs train at a time, each with that share of the CPU threads;
     ``precision``: the students' training arithmetic (default: :func:`distill.precision.choose_precision`).
     The result's ``results`` hold one record per (system, training data, seed, decoding), with its
@@ -139,17 +138,19 @@ def compare(*, teacher: str, raw: str, distilled: str | dict[str, str], out, see
     results = [{"system": "teacher", "data": "raw", "seed": None, "decoding": "beam 5", **teacher_result}]
     curves = []
     for student, student_seeds in seeds.items():
-        for decoding, beam in decodings(student, iterations, length_beam, rescored):
+        for decoding in decodings(student, iterations, length_beam, rescored):
             hypotheses = {}
+            path = {"dag_decoding": decoding.strategy} if decoding.strategy else {}
             for data in corpora:
                 for seed in student_seeds:
                     run = student_run_dir(out, student, data, seed)
                     penalty = tune(student, run)
-                    stem = evaluation_stem(student, beam, iterations, penalty, length_beam, rescored)
-                    evaluation = evaluate_on_split(translator_for(run, beam=beam), test_corpus, "test", run / "eval",
-                                                   stem)
+                    stem = evaluation_stem(student, decoding.beam, iterations, penalty, length_beam, rescored,
+                                           decoding.strategy)
+                    evaluation = evaluate_on_split(translator_for(run, beam=decoding.beam, **path), test_corpus,
+                                                   "test", run / "eval", stem)
                     hypotheses[data, seed] = evaluation.pop("hypotheses")
-                    results.append({"system": student, "data": data, "seed": seed, "decoding": decoding,
+                    results.append({"system": student, "data": data, "seed": seed, "decoding": decoding.label,
                                     **({"blank_penalty": penalty} if student_kind(student).ctc else {}),
                                     **_record(evaluation, run / "eval", stem)})
                     if data != "raw":

@@ -25,6 +25,7 @@ class StudentSettings:
     lean: bool = False  # one-pass students: batches built directly and a one-pass generator (same outputs)
     runtime: str = "eager"  # ctc students: "torchscript" traces the model once when it is loaded
     oracle_length: bool = False  # a NAT that predicts its length decodes at the reference's (evaluate)
+    dag_decoding: str | None = None  # dat students: the path (nat.dag.DAG_DECODINGS); None: the first, lookahead
 
 
 RUNTIMES = ("eager", "torchscript")

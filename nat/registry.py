@@ -15,6 +15,9 @@ and training (:mod:`nat.students`), decoding (:mod:`nat.decoding`), the comparis
   cmlm      mask-predict (Ghazvininejad et al. 2019): fairseq ``cmlm_transformer``
   duration  FastSpeech-style duration NAT (this project, ``nat.models.duration_nat``); needs
             durations from an AR teacher, computed once per corpus (``nat.durations``)
+  dat       directed acyclic Transformer (Huang et al. 2022; ``nat.models.dag_nat``): links between the
+            vertices of an upsampled decoder, glancing on the best path; one-pass lookahead, greedy or
+            Viterbi decoding (Shao et al. 2022)
   ar        autoregressive student (Kim & Rush 2016) with a deep encoder and a one-layer decoder
             (Kasai et al. 2021), decoded greedily and with beam search
 """
@@ -35,10 +38,12 @@ def glancing_arguments(max_update: int) -> list:
 
 @dataclass(frozen=True)
 class Decoding:
-    """One way the comparison decodes a student's runs: the table's label, and the beam of AR runs."""
+    """One way the comparison decodes a student's runs: the table's label, the beam of AR runs and the path
+    a DAG student follows (:data:`nat.dag.DAG_DECODINGS`)."""
 
     label: str
     beam: int | None = None
+    strategy: str | None = None
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,7 @@ class StudentKind:
     iterative = False  # decoded by iterative refinement (``--iterations``), not in one pass
     needs_teacher = False  # trained on what an AR teacher computes (its durations)
     teacher_forced = False  # a teacher-forced distribution per position (analysis.confidence)
+    dag = False  # a directed acyclic graph of vertices, decoded along one path (``--dag-decoding``)
 
     @property
     def one_pass(self) -> bool:
@@ -91,7 +97,7 @@ class StudentKind:
         return [Decoding(label)]
 
     def evaluation_stem(self, beam: int | None, iterations: int, blank_penalty: float | None,
-                        length_beam: int = 1, rescored: bool = False) -> str:
+                        length_beam: int = 1, rescored: bool = False, strategy: str | None = None) -> str:
         """The file stem of a test-set evaluation, naming its decoding settings (so no setting overwrites another)."""
         stem = f"test.iterations{iterations}" if self.iterative else "test.one-pass"
         if length_beam > 1:
@@ -107,6 +113,8 @@ class StudentKind:
         """Refuse decoding settings this kind has no use for (one line naming the run)."""
         if settings.runtime != "eager" and not self.ctc:
             raise InputError(f"{run_dir}: a {self.name} student; --runtime {settings.runtime} traces ctc students only")
+        if settings.dag_decoding is not None and not self.dag:
+            raise InputError(f"{run_dir}: a {self.name} student; --dag-decoding chooses the path of a dat student")
         if settings.oracle_length and not self.oracle_length:
             raise InputError(f"{run_dir}: a {self.name} student; --oracle-length decodes the one-pass students that "
                              "predict their length (nat, nat-glat)")
@@ -140,7 +148,7 @@ class CTCStudent(StudentKind):
     def decodings(self, iterations, length_beam=1, rescored=False):
         return [Decoding("one pass, blank penalty tuned on valid")]
 
-    def evaluation_stem(self, beam, iterations, blank_penalty, length_beam=1, rescored=False):
+    def evaluation_stem(self, beam, iterations, blank_penalty, length_beam=1, rescored=False, strategy=None):
         return f"test.blank-penalty{blank_penalty:g}"
 
     def check_decoding(self, run_dir, settings):
@@ -162,6 +170,49 @@ class CTCStudent(StudentKind):
 
 
 @dataclass(frozen=True)
+class DAGStudent(StudentKind):
+    """The directed acyclic Transformer (``dag_nat``), with glancing on its best path when ``glancing``."""
+
+    model_class: str | None = "DATModel"
+    glancing: bool = True
+    extra_arguments: tuple = ()  # further ``dag_nat`` options (e.g. ``--upsample-ratio``)
+    dag = True
+
+    def arguments(self, durations_dir, max_update):
+        # right-padded sources, as for ctc (the vertices count from position 0)
+        return ["--task", "translation", "--left-pad-source", "--arch", "dag_nat", "--criterion", "dag_nat_loss",
+                "--encoder-learned-pos", "--activation-fn", "gelu",
+                *(glancing_arguments(max_update) if self.glancing else []), *self.extra_arguments]
+
+    def decodings(self, iterations, length_beam=1, rescored=False):
+        from nat.dag import DAG_DECODINGS
+
+        return [Decoding(f"one pass, {strategy}", strategy=strategy) for strategy in DAG_DECODINGS]
+
+    def evaluation_stem(self, beam, iterations, blank_penalty, length_beam=1, rescored=False, strategy=None):
+        from nat.dag import DAG_DECODINGS
+
+        return f"test.{strategy or DAG_DECODINGS[0]}"
+
+    def check_decoding(self, run_dir, settings):
+        super().check_decoding(run_dir, settings)
+        if settings.length_beam > 1:
+            raise InputError(f"{run_dir}: a dat student's length is its path's; use --length-beam 1")
+
+    def generator(self, models, task, settings, run_dir, rescore, lean):
+        from nat.dag import DAG_DECODINGS
+        from nat.models.dag_nat import DAGGenerator
+
+        return DAGGenerator(task.target_dictionary, settings.dag_decoding or DAG_DECODINGS[0])
+
+    def bench_systems(self):
+        from nat.dag import DAG_DECODINGS
+
+        return [*(BenchSystem(f", lean, {strategy}", "lean", {"dag_decoding": strategy}) for strategy in DAG_DECODINGS),
+                BenchSystem(", fairseq", "fairseq")]
+
+
+@dataclass(frozen=True)
 class AutoregressiveStudent(StudentKind):
     """A fairseq ``transformer``: the encoder keeps the preset's depth, the decoder has one layer (Kasai et al.)."""
 
@@ -175,7 +226,7 @@ class AutoregressiveStudent(StudentKind):
     def decodings(self, iterations, length_beam=1, rescored=False):
         return [Decoding("greedy", 1), Decoding("beam 5", 5)]  # the SeqKD question: does greedy come close?
 
-    def evaluation_stem(self, beam, iterations, blank_penalty, length_beam=1, rescored=False):
+    def evaluation_stem(self, beam, iterations, blank_penalty, length_beam=1, rescored=False, strategy=None):
         return "test.greedy" if beam == 1 else f"test.beam{beam}"
 
     def bench_systems(self):
@@ -311,4 +362,7 @@ register_student(LevenshteinTaskStudent(
 register_student(IterativeStudent("cmlm", "mask-predict (Ghazvininejad et al. 2019)", "CMLMNATransformerModel",
                                   arch="cmlm_transformer", inputs=("--noise", "random_mask")))
 register_student(DurationStudent("duration", "FastSpeech-style duration NAT (this project)"))
+# the ctc schedule, as the one-pass student closest to it (an upsampled decoder, a loss over alignments)
+register_student(DAGStudent("dat", "directed acyclic Transformer (Huang et al. 2022)",
+                            schedules={"cpu": CTC_CPU_SCHEDULE}))
 register_student(AutoregressiveStudent("ar", "AR student, deep encoder, one-layer decoder (Kasai et al. 2021)"))

@@ -16,6 +16,7 @@ KINDS = {
     "nat-glat": (False, False, False, True, False, False, "GlancingNATModel"),
     "cmlm": (False, False, True, False, False, False, "CMLMNATransformerModel"),
     "duration": (False, False, False, True, True, False, "DurationNATModel"),
+    "dat": (False, False, False, True, False, False, "DATModel"),
     "ar": (True, False, False, False, False, True, None),
 }
 
@@ -40,6 +41,8 @@ ARGUMENT_PARTS = [
                       "--noise", "full_mask", "--src-embedding-copy"], None),
     ("cmlm", 300, ["--arch", "cmlm_transformer", "--noise", "random_mask", "--pred-length-offset"],
      "--apply-bert-init"),
+    ("dat", 300, ["--arch", "dag_nat", "--criterion", "dag_nat_loss", "--encoder-learned-pos", "--activation-fn",
+                  "gelu", "--glance-start", 0.5, "--glance-end", 0.3, "--glance-updates", 300], None),
     ("ar", 300, ["--arch", "transformer", "--criterion", "label_smoothed_cross_entropy", "--label-smoothing", "0.1",
                  "--decoder-layers", 1], "--left-pad-source"),
 ]

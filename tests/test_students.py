@@ -66,7 +66,7 @@ def test_stored_durations_sum_to_target_lengths(tiny_students, tiny_synthetic):
 
 # test BLEU on the zero-entropy fixture after the `tiny` preset (300 updates, 1+1 layers, d=64); a student that
 # stops learning (fairseq's <unk> decoder inputs for the NAT, BERT init for CMLM) stays near 0
-BLEU_FLOORS = {"ctc": 90, "ctc-glat": 90, "nat": 45, "nat-glat": 45, "cmlm": 30, "duration": 75, "ar": 90}
+BLEU_FLOORS = {"ctc": 90, "ctc-glat": 90, "nat": 45, "nat-glat": 45, "cmlm": 30, "duration": 75, "dat": 90, "ar": 90}
 
 
 @pytest.mark.parametrize("student", [
@@ -162,12 +162,17 @@ def test_each_decoding_of_a_student_has_its_own_label_and_files():
     from nat.compare import decodings, evaluation_stem
 
     for student in ("nat", "cmlm"):
-        plain, beamed, rescored = (decodings(student, 10, *options)[0][0] for options in ((), (5,), (5, True)))
+        plain, beamed, rescored = (decodings(student, 10, *options)[0].label for options in ((), (5,), (5, True)))
         assert len({plain, beamed, rescored}) == 3 and "length beam 5" in beamed and "teacher" in rescored
         stems = {evaluation_stem(student, None, 10, None, *options) for options in ((), (5,), (5, True))}
         assert len(stems) == 3
-    assert decodings("nat", 10, 5, True) == [("one pass, length beam 5, rescored by the teacher", None)]
+    assert [d.label for d in decodings("nat", 10, 5, True)] == ["one pass, length beam 5, rescored by the teacher"]
     assert evaluation_stem("nat", None, 10, None) == "test.one-pass"  # earlier evaluations stay valid
+    dag = decodings("dat", 10)  # one row and one file per path
+    assert [(d.label, d.strategy) for d in dag] == [
+        ("one pass, lookahead", "lookahead"), ("one pass, greedy", "greedy"), ("one pass, viterbi", "viterbi")]
+    assert [evaluation_stem("dat", None, 10, None, strategy=d.strategy) for d in dag] == [
+        "test.lookahead", "test.greedy", "test.viterbi"]
 
 
 def test_decode_round_trips_1000_lines_in_order(tiny_students, tiny_synthetic, tmp_path, capsys):

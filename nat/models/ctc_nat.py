@@ -72,8 +72,8 @@ class CTCNATModel(BaseFairseqModel):
         """[batch, src * ratio]: True where the decoder position comes from source padding."""
         return src_tokens.eq(self.dictionary.pad()).repeat_interleave(self.ratio, dim=1)
 
-    def decode(self, encoder_out, src_tokens, glanced_tokens=None):
-        """Token logits [batch, src * ratio, vocab] and the decoder padding mask.
+    def decoder_states(self, encoder_out, src_tokens, glanced_tokens=None):
+        """The decoder's output states [batch, src * ratio, dim] and its padding mask.
 
         ``glanced_tokens`` [batch, src * ratio] (pad = not glanced) replace the upsampled
         encoder states at their positions by their (scaled) embeddings.
@@ -93,7 +93,16 @@ class CTCNATModel(BaseFairseqModel):
                             self_attn_padding_mask=padding_mask)
         if self.decoder_norm is not None:
             x = self.decoder_norm(x)
-        return F.linear(x.transpose(0, 1), self.encoder.embed_tokens.weight), padding_mask
+        return x.transpose(0, 1), padding_mask
+
+    def output_logits(self, states):
+        """Token logits of decoder states (the output layer is the shared embedding table)."""
+        return F.linear(states, self.encoder.embed_tokens.weight)
+
+    def decode(self, encoder_out, src_tokens, glanced_tokens=None):
+        """Token logits [batch, src * ratio, vocab] and the decoder padding mask (:meth:`decoder_states`)."""
+        states, padding_mask = self.decoder_states(encoder_out, src_tokens, glanced_tokens)
+        return self.output_logits(states), padding_mask
 
     def forward(self, src_tokens, src_lengths, prev_output_tokens=None, glanced_tokens=None, **unused):
         logits, padding_mask = self.decode(self.encode(src_tokens, src_lengths), src_tokens, glanced_tokens)
