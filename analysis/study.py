@@ -3,7 +3,7 @@
 Zhou, Gu & Neubig (2020) explain why sequence-level distillation helps some students and not others: the
 data a student learns best from depends on its capacity against the data's complexity. The study
 (``seqkd-reproduce study``, scripts/distillation_study.sh) trains each student *group* (a kind at a size:
-``ctc`` tiny and small, vanilla ``nat`` and ``ar`` small) on each corpus raw and distilled, with several
+``ctc`` tiny and small, ``dat``, vanilla ``nat`` and ``ar`` small) on each corpus raw and distilled, with several
 seeds, and this module turns the groups' comparisons into one result:
 
   corpora   per corpus: the teacher's test BLEU; its BLEU on its own training sources against their
@@ -56,9 +56,10 @@ class StudentGroup:
         return {"student": self.student, "size": self.size}
 
 
-# the study's students, headline first: capacity from a tiny CTC student to an autoregressive one
-STUDY_GROUPS = (StudentGroup("ctc", "tiny"), StudentGroup("ctc", "small"), StudentGroup("nat", "small"),
-                StudentGroup("ar", "small"))
+# the study's students, headline first: capacity from a tiny CTC student to an autoregressive one; the DAG student
+# (the one-pass NAT that needs distillation least, Huang et al. 2022) beside ctc at the same size
+STUDY_GROUPS = (StudentGroup("ctc", "tiny"), StudentGroup("ctc", "small"), StudentGroup("dat", "small"),
+                StudentGroup("nat", "small"), StudentGroup("ar", "small"))
 
 
 @dataclass(frozen=True)
@@ -150,6 +151,7 @@ def study_result(corpora: list[CorpusInputs]) -> dict:
                 system = {"student": group.student, "data": data, "decoding": None}
                 bleu = [seeds[s]["scores"][primary]["bleu"] for s in sorted(seeds)]
                 repetition = [repetition_rate(read_lines(seeds[s]["hypotheses"]))["rate"] for s in sorted(seeds)]
+                hours = [seeds[s].get("train_wall_seconds") for s in sorted(seeds)]
                 lost = inputs.lost_words.get(group)
                 modes = inputs.mode_mixing.get(group)
                 cells.append({
@@ -158,6 +160,8 @@ def study_result(corpora: list[CorpusInputs]) -> dict:
                     "share_of_teacher": round(_mean(bleu) / teacher, 4),
                     "p_values": [seeds[s]["p_value_vs_raw"] for s in sorted(seeds)] if data != "raw" else None,
                     "repetition": round(_mean(repetition), 4),
+                    # fairseq's train_wall, the run's own (runs trained side by side share the cores)
+                    "training_hours": round(_mean(hours) / 3600, 3) if None not in hours else None,
                     "rare_word_recall": _record_measure(lost["test_outputs"], system, "recall_by_source_frequency",
                                                         (RARE_BUCKET, "recall")) if lost else None,
                     "mode_mixing": _record_measure(modes["systems"], system, "mode_mixing_rate") if modes else None})
@@ -249,11 +253,12 @@ def markdown(result: dict) -> str:
     """study.md: the verdict, the points, the cells, the corpora and the correlations."""
     points = points_table(result)
     cells = markdown_table(
-        ["corpus", "student", "training data", "decoding", "seeds", "BLEU", "/ teacher", "repetition",
+        ["corpus", "student", "training data", "decoding", "seeds", "BLEU", "/ teacher", "training h", "repetition",
          f"rare-word recall ({RARE_BUCKET})", "mode mixing"],
         ([c["corpus"], _group_label(c), c["data"], c["decoding"], ",".join(map(str, c["seeds"])),
           f"{c['mean']:.2f}" + (f" ± {c['sd']:.2f}" if len(c["seeds"]) > 1 else ""), f"{c['share_of_teacher']:.0%}",
-          f"{100 * c['repetition']:.1f} %", _or_blank(c["rare_word_recall"], ".3f"),
+          _or_blank(c.get("training_hours"), ".2f"), f"{100 * c['repetition']:.1f} %",
+          _or_blank(c["rare_word_recall"], ".3f"),
           "" if c["mode_mixing"] is None else f"{100 * c['mode_mixing']:.1f} %"] for c in result["cells"]))
     corpora = markdown_table(
         ["corpus", "target side", "test reference", "teacher test BLEU", "distilled corpus",
@@ -275,6 +280,8 @@ def markdown(result: dict) -> str:
         f"resamples), all references, two-sided; verdict: helped / hurt when every seed is significant (p < "
         f"{SIGNIFICANT}) in that direction, mixed when some are, no difference when none is.", "",
         "## Every cell", "", cells, "",
+        "Training h: the run's training wall time (fairseq's train_wall, mean over seeds; the runs of a student "
+        "train side by side, sharing the cores). "
         "Repetition: share of output words equal to the word before them (mean over seeds); rare-word recall: "
         f"of reference words aligned to source words seen {RARE_BUCKET} times in training, the share the output "
         "has (seqkd-analysis lost-words); mode mixing: the share of outputs that mix the corpus's target styles "

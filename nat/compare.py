@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from distill.corpus.directory import Corpus
-from distill.engine import checkpoint_of, threads_each
+from distill.engine import checkpoint_of, read_run_manifest, threads_each
 from distill.io import InputError, atomic_open, read_json, write_json
 from distill.scoring import evaluate_on_split, evaluation_files
 from distill.tables import markdown_table as write_table
@@ -151,6 +151,7 @@ def compare(*, teacher: str, raw: str, distilled: str | dict[str, str], out, see
                                                    "test", run / "eval", stem)
                     hypotheses[data, seed] = evaluation.pop("hypotheses")
                     results.append({"system": student, "data": data, "seed": seed, "decoding": decoding.label,
+                                    "train_wall_seconds": read_run_manifest(run).get("train_wall_seconds"),
                                     **({"blank_penalty": penalty} if student_kind(student).ctc else {}),
                                     **_record(evaluation, run / "eval", stem)})
                     if data != "raw":

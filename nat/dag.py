@@ -8,7 +8,7 @@ token distribution ``P(y | v)`` and a distribution over the vertices after it, `
 ``prod_i P(a_{i+1} | a_i) * prod_i P(y_i | a_i)``. A target longer than its vertices has no path
 (``M > L``): it is not feasible, and the criterion counts it.
 
-Everything is in log space over [batch, vertices, vertices] tensors, with a finite "log 0" so impossible
+Scores are log-probabilities over [batch, vertices, vertices] tensors, with a finite "log 0" so impossible
 paths stay comparable and gradients never turn into NaN. We wrote it from the paper and the published
 PyTorch fallback's description (thu-coai/DA-Transformer, ``fs_plugins/custom_ops/dag_loss.py``), which
 needs CUDA kernels for speed; here one step per target token runs over all sentences and vertices at
@@ -54,13 +54,21 @@ def dag_log_likelihood(emissions: torch.Tensor, links: torch.Tensor, vertex_leng
     """
     batch, width, _ = emissions.shape
     rows = torch.arange(batch, device=emissions.device)
-    # f[b, v]: log-probability of emitting y_1 .. y_i with y_i at vertex v
-    f = emissions.new_full((batch, width), NEGATIVE)
-    f[:, 0] = emissions[:, 0, 0]
+    # one step is a batched vector-matrix product in probability space, shifted by each row's largest value:
+    # log sum_v exp(f[v]) P(u | v) = top + log sum_v exp(f[v] - top) P(u | v). Several times faster than a
+    # logsumexp over [batch, L, L] per token, and it keeps [batch, L] per token for the backward pass. In float64
+    # the link probabilities keep their value down to 1e-308; a sum that still underflows (no way into the vertex) is
+    # clamped to 1e-300 instead of giving log 0, so no gradient becomes NaN.
+    probabilities = links.double().exp()  # NEGATIVE -> exactly 0
+    emissions64 = emissions.double()
+    f = emissions64.new_full((batch, width), NEGATIVE)  # f[b, v]: log P(y_1 .. y_i, with y_i at vertex v)
+    f[:, 0] = emissions64[:, 0, 0]
     for i in range(1, int(target_lengths.max())):
-        step = torch.logsumexp(f.unsqueeze(2) + links, dim=1) + emissions[:, :, i]
+        top = f.max(1, keepdim=True).values
+        total = torch.bmm((f - top).exp().unsqueeze(1), probabilities).squeeze(1)
+        step = total.clamp(min=1e-300).log() + top + emissions64[:, :, i]
         f = torch.where((i < target_lengths).unsqueeze(1), step, f)  # finished rows keep theirs
-    return f[rows, (vertex_lengths - 1).clamp(min=0)]
+    return f[rows, (vertex_lengths - 1).clamp(min=0)].to(emissions.dtype)
 
 
 def dag_best_alignment(emissions: torch.Tensor, links: torch.Tensor, vertex_lengths: torch.Tensor,

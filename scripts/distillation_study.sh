@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # When distillation helps (Zhou, Gu & Neubig 2020 on real data): students of several capacities
-# (ctc tiny and small, vanilla nat and ar small) trained raw and distilled on two corpora of different
+# (ctc tiny and small, dat, vanilla nat and ar small) trained raw and distilled on two corpora of different
 # complexity (bible-es-en, one translation; the same with WEB or KJV per verse), seeds 1-3, with the
 # corpus measures (C(d), F(d), the teacher's BLEU on its own training sources, length), repetition,
 # rare-word recall, mode mixing, and the headline figure (gain against the raw student's share of
@@ -14,16 +14,17 @@ usage: scripts/distillation_study.sh [-h]
 Environment: as scripts/reproduce_nat_distillation.sh (PRESET, DATA, RUNS, RESULTS, CORPUS, DEVICE,
              PRECISION, PARALLEL_RUNS);
              SEEDS (default 1,2,3; every cell's first seed is trained before any cell's second),
-             GROUPS (comma-separated, default ctc-tiny,ctc-small,nat-small,ar-small),
+             GROUPS (comma-separated, default ctc-tiny,ctc-small,dat-small,nat-small,ar-small),
              SECOND_CORPUS (default 1; 0 leaves out the WEB-or-KJV corpus),
              EXTRA_CORPORA (default lenpen,diverse,ensemble,heldout: SeqKD with the length penalty
              tuned on valid, diverse distillation with reference selection over three teachers'
-             targets, those three teachers' ensemble, held-out-fold distillation; empty: none), EXTRA_GROUPS (the groups trained on them, default ctc-small).
+             targets, those three teachers' ensemble, held-out-fold distillation; empty: none),
+             EXTRA_GROUPS (the groups trained on them, default ctc-small).
 Runs go to \$RUNS/study-\$PRESET/<group>/ (the second corpus's under \$RUNS/bible-es-en-multi/), the
 result to \$RESULTS/<name>/study/ (study.md, study.json, study.png), re-written after every round of seeds.
-Takes about 20 h on 2 CPU cores at the cpu preset without the further corpora: per corpus a teacher
+Takes about 27 h on 2 CPU cores at the cpu preset without the further corpora: per corpus a teacher
 (45 min) and its SeqKD corpus, then per seed a ctc tiny pair (~35 min), a ctc small pair (~35 min), a
-nat pair (~15 min) and an ar pair (~8 min). The further corpora add per corpus two teachers (90 min),
+dat pair (~70 min: 2.5x ctc's time per update), a nat pair (~15 min) and an ar pair (~8 min). The further corpora add per corpus two teachers (90 min),
 two half-size teachers (45 min), five regenerations (~1 h 15) and four ctc runs per seed (~75 min).
 USAGE
 }
