@@ -91,6 +91,11 @@ def _decoding_systems(args) -> list[dict]:
     return specs
 
 
+# the lean engines that run a ctc student in another runtime (nat.decoding.RUNTIMES)
+ENGINE_RUNTIMES = {"lean, TorchScript": "torchscript", "lean, ONNX Runtime": "onnxruntime",
+                   "lean, ONNX Runtime int8": "onnxruntime"}
+
+
 def _load_system(spec: dict, corpus, threads: int, max_tokens: int, device: str, one_batch_at_a_time: bool):
     """A translator for one spec (CTranslate2: ``threads`` on sub-batches, or all on one batch)."""
     from distill.ctranslate2_backend import CTranslate2Translator
@@ -104,8 +109,8 @@ def _load_system(spec: dict, corpus, threads: int, max_tokens: int, device: str,
             one_batch_at_a_time=one_batch_at_a_time)
     settings = StudentSettings(iterations=spec.get("iterations", 0), max_tokens=max_tokens, device=device,
                                lean=spec["engine"].startswith("lean"),
-                               runtime="torchscript" if spec["engine"].endswith("TorchScript") else "eager",
-                               dag_decoding=spec.get("dag_decoding"))
+                               runtime=ENGINE_RUNTIMES.get(spec["engine"], "eager"),
+                               int8=spec["engine"].endswith("ONNX Runtime int8"), dag_decoding=spec.get("dag_decoding"))
     return load_translator(spec["run"], corpus_dir=corpus.path, settings=settings, beam=spec.get("beam", 5))
 
 
@@ -152,8 +157,9 @@ def bench_decoding(args) -> dict:
     corpus = Corpus.open(args.corpus)
     references = corpus.references("test")
     primary = next(iter(references))
-    rows, outputs = [], {}
+    rows, outputs, specs = [], {}, {}
     for spec in _decoding_systems(args):
+        specs[spec["name"]] = spec
         done = subprocess.run([sys.executable, "-m", "analysis.bench", "decoding-worker", "--spec", json.dumps(spec),
                                "--corpus", args.corpus, "--threads", *map(str, args.threads),
                                "--repeats", str(args.repeats), "--latency-sentences", str(args.latency_sentences),
@@ -180,7 +186,7 @@ def bench_decoding(args) -> dict:
     identical = {}
     for name, lines in outputs.items():
         student, _, engine = name.partition(", ")
-        if engine.startswith("lean"):
+        if engine.startswith("lean") and not specs[name].get("dag_decoding"):  # fairseq's decodes the default path
             same = sum(a == b for a, b in zip(lines, outputs[f"{student}, fairseq"]))
             identical[name.replace(", lean", "")] = {"identical": same, "sentences": len(lines)}
     return {"corpus": str(corpus.path), "reference": primary,
@@ -199,7 +205,8 @@ def _speed_quality_figure(rows: list[dict], reference: str, out: Path) -> str:
 
     most = max(row["threads"] for row in rows)
     colors = {"fairseq": "tab:gray", "CTranslate2 int8": "tab:red", "lean": "tab:blue",
-              "lean, TorchScript": "tab:green"}
+              "lean, TorchScript": "tab:green", "lean, ONNX Runtime": "tab:purple",
+              "lean, ONNX Runtime int8": "tab:orange"}
     figure, axes = plt.subplots(1, 2, figsize=(12, 4.8), sharey=True)
     for axis, key, title in ((axes[0], "batch_sentences_per_second", "batched"),
                              (axes[1], "bs1_sentences_per_second", "batch size 1")):
@@ -626,8 +633,7 @@ def build_parser() -> argparse.ArgumentParser:
     profiler = commands.add_parser("profile", help="where one system's time goes at batch size 1 (torch profiler)")
     profiler.add_argument("--run", required=True, help="teacher or student run directory")
     profiler.add_argument("--corpus", required=True, help="corpus directory (its test sources are decoded)")
-    profiler.add_argument("--engine", default="lean", choices=["lean", "lean, TorchScript", "fairseq",
-                                                               "CTranslate2 int8"],
+    profiler.add_argument("--engine", default="lean", choices=["lean", *ENGINE_RUNTIMES, "fairseq", "CTranslate2 int8"],
                           help="lean: one-pass students only; lean, TorchScript: ctc students only (default: "
                                "%(default)s)")
     profiler.add_argument("--beam", type=int, default=1, help="beam of an AR run (default: %(default)s)")

@@ -3,7 +3,8 @@
   seqkd-nat train    --student KIND --corpus C --out RUN [--teacher T]   (KIND: ctc, ctc-glat, nat, nat-glat,
                      cmlm, duration, dat, ar)
   seqkd-nat decode   --run RUN [--input FILE] [--output FILE] [--length-beam 3 --rescore-teacher T]
-  seqkd-nat evaluate --run RUN [--split test]
+  seqkd-nat evaluate --run RUN [--split test] [--runtime eager|torchscript|onnxruntime [--int8]]
+  seqkd-nat export   --run RUN --format onnx --out model.onnx [--int8]   (ctc students)
   seqkd-nat compare  --teacher T --raw C --distilled [NAME=]D [...] --out DIR [--seeds 1,2,3]  (raw vs distilled table)
 """
 from __future__ import annotations
@@ -39,6 +40,18 @@ def _decoding_options(parser) -> None:
     parser.add_argument("--corpus", help="corpus directory for vocabulary and sentencepiece (default: the run's)")
 
 
+def _runtime_options(parser) -> None:
+    from nat.decoding import RUNTIMES
+
+    parser.add_argument("--runtime", default="eager", choices=RUNTIMES,
+                        help="ctc students: torchscript traces the model once when loading it, onnxruntime exports it "
+                             "to ONNX and runs it in ONNX Runtime (same outputs in float32; scripts/bench.sh "
+                             "measures each)")
+    parser.add_argument("--int8", action="store_true",
+                        help="with --runtime onnxruntime: ONNX Runtime's dynamic int8 quantization (faster, can "
+                             "change outputs; the benchmark gives its BLEU)")
+
+
 PRESET_OPTIONS = ("size", "max_update", "lr", "lr_scheduler", "warmup_updates", "dropout", "stop_time_hours",
                   "save_interval_updates")
 
@@ -72,7 +85,6 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     from distill.precision import add_precision_option
-    from nat.decoding import RUNTIMES
     from nat.registry import student_names
     from nat.students import DEFAULT_STUDENTS, PRESETS
 
@@ -94,9 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     decode.add_argument("--fairseq-path", action="store_true",
                         help="decode one-pass students (ctc, nat, duration) through fairseq's dataset, batch iterator "
                              "and refinement generator, not the lean path (same outputs; for comparison)")
-    decode.add_argument("--runtime", default="eager", choices=RUNTIMES,
-                        help="ctc students: torchscript traces the model once when loading it (same outputs in "
-                             "float32; scripts/bench.sh measures both)")
+    _runtime_options(decode)
     _decoding_options(decode)
 
     evaluate = commands.add_parser("evaluate", help="sacrebleu BLEU/chrF of a run on a corpus split")
@@ -107,7 +117,16 @@ def build_parser() -> argparse.ArgumentParser:
                                "length, against the predicted one, says what the length prediction costs")
     evaluate.add_argument("--out", help="scores JSON to write, hypotheses beside it as .hyp "
                                         "(default: RUN/eval/SPLIT.it<iterations>.lb<length beam>.json)")
+    _runtime_options(evaluate)
     _decoding_options(evaluate)
+
+    export = commands.add_parser("export", help="write a ctc student as an ONNX model (ONNX Runtime, or any other "
+                                                "ONNX runtime): source tokens in, token logits and padding mask out")
+    export.add_argument("--run", required=True, help="run directory of a ctc or ctc-glat student")
+    export.add_argument("--format", default="onnx", choices=["onnx"], help="(default: %(default)s)")
+    export.add_argument("--int8", action="store_true", help="quantized by ONNX Runtime's dynamic int8 quantization")
+    export.add_argument("--checkpoint", help="a checkpoint of the run (default: its best)")
+    export.add_argument("--out", required=True, help="the .onnx file to write")
 
     compare = commands.add_parser("compare", help="train every student on raw and distilled data; one BLEU table")
     compare.add_argument("--teacher", required=True, help="AR teacher run directory")
@@ -141,7 +160,7 @@ def _settings(args, blank_penalty: float | None = None, lean: bool = False, leng
                            max_tokens=args.max_tokens,
                            device=args.device or default_device(),
                            blank_penalty=blank_penalty if blank_penalty is not None else args.blank_penalty, lean=lean,
-                           runtime=getattr(args, "runtime", "eager"),  # decode's option
+                           runtime=getattr(args, "runtime", "eager"), int8=getattr(args, "int8", False),
                            oracle_length=getattr(args, "oracle_length", False),  # evaluate's
                            dag_decoding=dag_decoding or args.dag_decoding)
 
@@ -205,7 +224,8 @@ def _stem(args, split: str) -> str:
     rescored = "+teacher" if args.rescore_teacher and args.length_beam > 1 else ""
     oracle = ".oracle-length" if getattr(args, "oracle_length", False) else ""
     path = f".{args.dag_decoding}" if args.dag_decoding else ""
-    return f"{split}.it{args.iterations}.lb{args.length_beam}{rescored}{oracle}{path}"
+    runtime = "" if args.runtime == "eager" else f".{args.runtime}" + (".int8" if args.int8 else "")
+    return f"{split}.it{args.iterations}.lb{args.length_beam}{rescored}{oracle}{path}{runtime}"
 
 
 def run_evaluate(args) -> dict:
@@ -265,6 +285,26 @@ def run_compare(args) -> None:
     print(write_comparison(result, args.out))
 
 
+def run_export(args) -> None:
+    from distill.corpus.directory import Corpus
+    from distill.engine import load_ensemble
+    from nat.onnx_runtime import export_onnx
+    from nat.registry import student_kind
+
+    manifest = read_run_manifest(args.run)
+    if manifest["kind"] == "teacher" or not student_kind(manifest["student"]).ctc:
+        raise InputError(f"{args.run}: a {manifest.get('student', 'teacher')} run; --format onnx exports ctc students "
+                         "(CTranslate2 runs the autoregressive ones: ct2-fairseq-converter)")
+    if not args.out.endswith(".onnx"):
+        raise InputError(f"--out {args.out}: expected a .onnx path")
+    corpus = Corpus.open(manifest["corpus"])
+    models, _, _ = load_ensemble([args.checkpoint or manifest["checkpoint"]], str(corpus.bin_dir))
+    path = export_onnx(models[0], args.out, int8=args.int8)
+    print(f"{path}: {manifest['student']} student, ONNX{' (dynamic int8)' if args.int8 else ''}, "
+          f"{path.stat().st_size / 2**20:.1f} MiB; inputs src_tokens [batch, source] (right-padded, ending in </s>) "
+          f"and src_lengths, outputs logits [batch, positions, vocabulary] and padding_mask", flush=True)
+
+
 def run_train(args) -> None:
     from nat.students import train_student
 
@@ -274,7 +314,8 @@ def run_train(args) -> None:
                   device=args.device, overrides=overrides, precision=args.precision)
 
 
-COMMANDS = {"train": run_train, "decode": run_decode, "evaluate": run_evaluate, "compare": run_compare}
+COMMANDS = {"train": run_train, "decode": run_decode, "evaluate": run_evaluate, "compare": run_compare,
+            "export": run_export}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,12 +23,14 @@ class StudentSettings:
     device: str = "cpu"
     blank_penalty: float | None = None  # CTC students; None: the run's tuned one (blank_penalty.json), else 0
     lean: bool = False  # one-pass students: batches built directly and a one-pass generator (same outputs)
-    runtime: str = "eager"  # ctc students: "torchscript" traces the model once when it is loaded
+    runtime: str = "eager"  # ctc students: "torchscript" traces the model once when it is loaded, "onnxruntime"
+    # exports it to ONNX and runs it in ONNX Runtime (nat.onnx_runtime)
+    int8: bool = False  # with onnxruntime: ONNX Runtime's dynamic int8 quantization
     oracle_length: bool = False  # a NAT that predicts its length decodes at the reference's (evaluate)
     dag_decoding: str | None = None  # dat students: the path (nat.dag.DAG_DECODINGS); None: the first, lookahead
 
 
-RUNTIMES = ("eager", "torchscript")
+RUNTIMES = ("eager", "torchscript", "onnxruntime")
 
 
 BLANK_PENALTIES = tuple(step / 4 for step in range(11))  # 0, 0.25, ..., 2.5 (log-probability)
@@ -81,6 +83,8 @@ def load_translator(run_dir, *, corpus_dir=None, settings: StudentSettings | Non
             beam=beam, max_tokens=settings.max_tokens, device=settings.device))
     if settings.runtime not in RUNTIMES:
         raise InputError(f"unknown runtime {settings.runtime!r}; choose one of {', '.join(RUNTIMES)}")
+    if settings.int8 and settings.runtime != "onnxruntime":
+        raise InputError("--int8 quantizes the model ONNX Runtime runs: add --runtime onnxruntime")
     kind.check_decoding(run_dir, settings)
     models, cfg, task = load_ensemble([checkpoint], str(corpus.bin_dir))
     if type(models[0]).__name__ != kind.model_class:

@@ -112,7 +112,7 @@ class StudentKind:
     def check_decoding(self, run_dir, settings) -> None:
         """Refuse decoding settings this kind has no use for (one line naming the run)."""
         if settings.runtime != "eager" and not self.ctc:
-            raise InputError(f"{run_dir}: a {self.name} student; --runtime {settings.runtime} traces ctc students only")
+            raise InputError(f"{run_dir}: a {self.name} student; --runtime {settings.runtime} runs ctc students only")
         if settings.dag_decoding is not None and not self.dag:
             raise InputError(f"{run_dir}: a {self.name} student; --dag-decoding chooses the path of a dat student")
         if settings.oracle_length and not self.oracle_length:
@@ -161,11 +161,18 @@ class CTCStudent(StudentKind):
         from nat.models.ctc_nat import CTCGenerator, CTCLogits, trace_ctc
 
         penalty = settings.blank_penalty if settings.blank_penalty is not None else run_blank_penalty(run_dir)
-        logits = trace_ctc(models[0]) if settings.runtime == "torchscript" else CTCLogits(models[0])
+        if settings.runtime == "onnxruntime":
+            from nat.onnx_runtime import onnx_logits
+
+            logits = onnx_logits(models[0], int8=settings.int8, device=settings.device)
+        else:
+            logits = trace_ctc(models[0]) if settings.runtime == "torchscript" else CTCLogits(models[0])
         return CTCGenerator(task.target_dictionary, logits, penalty)
 
     def bench_systems(self):
         return [BenchSystem(", lean", "lean"), BenchSystem(", lean, TorchScript", "lean, TorchScript"),
+                BenchSystem(", lean, ONNX Runtime", "lean, ONNX Runtime"),
+                BenchSystem(", lean, ONNX Runtime int8", "lean, ONNX Runtime int8"),
                 BenchSystem(", fairseq", "fairseq")]
 
 
@@ -208,7 +215,10 @@ class DAGStudent(StudentKind):
     def bench_systems(self):
         from nat.dag import DAG_DECODINGS
 
-        return [*(BenchSystem(f", lean, {strategy}", "lean", {"dag_decoding": strategy}) for strategy in DAG_DECODINGS),
+        # the default path (lookahead) on both engines, the others on the lean one
+        return [BenchSystem(", lean", "lean"),
+                *(BenchSystem(f", lean, {strategy}", "lean", {"dag_decoding": strategy})
+                  for strategy in DAG_DECODINGS[1:]),
                 BenchSystem(", fairseq", "fairseq")]
 
 

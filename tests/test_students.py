@@ -280,13 +280,49 @@ def test_lean_path_gives_the_fairseq_paths_outputs(student, tiny_students, tiny_
     fairseq = load_translator(run, settings=StudentSettings())
     assert lean.lean and not fairseq.lean
     assert lean.translate_lines(sources) == fairseq.translate_lines(sources)
-    if student_kind(student).ctc:  # traced by TorchScript: the same outputs, batched and one at a time
-        traced = load_translator(run, settings=StudentSettings(lean=True, runtime="torchscript"))
-        assert traced.translate_lines(sources) == fairseq.translate_lines(sources)
-        assert [traced.translate_lines([line])[0][0] for line in sources[:5]] == fairseq.translate_lines(sources[:5])[0]
+    if student_kind(student).ctc:  # traced by TorchScript, or run by ONNX Runtime: the same outputs, batched and alone
+        for runtime in ("torchscript", "onnxruntime"):
+            other = load_translator(run, settings=StudentSettings(lean=True, runtime=runtime))
+            assert other.translate_lines(sources) == fairseq.translate_lines(sources), runtime
+            assert [other.translate_lines([line])[0][0] for line in sources[:5]] == \
+                fairseq.translate_lines(sources[:5])[0], runtime
     else:
-        with pytest.raises(InputError, match="traces ctc students only"):
-            load_translator(run, settings=StudentSettings(runtime="torchscript"))
+        for runtime in ("torchscript", "onnxruntime"):
+            with pytest.raises(InputError, match=f"--runtime {runtime} runs ctc students only"):
+                load_translator(run, settings=StudentSettings(runtime=runtime))
+
+
+def test_an_onnx_export_runs_in_onnx_runtime_and_int8_keeps_the_fixtures_floor(tiny_students, tiny_synthetic,
+                                                                               tmp_path, capsys):
+    """`seqkd-nat export` writes a model that ONNX Runtime runs outside fairseq: its logits equal torch's; int8
+    quantization (decode --runtime onnxruntime --int8) keeps the ctc floor on the fixture."""
+    import onnxruntime
+
+    from distill.scoring import score_translations
+    from nat.models.ctc_nat import CTCLogits
+
+    run, _ = tiny_students["ctc"]
+    out = tmp_path / "ctc.onnx"
+    assert nat_main(["export", "--run", str(run), "--format", "onnx", "--out", str(out)]) == 0
+    assert "ctc student, ONNX" in capsys.readouterr().out
+    session = onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    translator = load_translator(run)
+    model = translator.models[0]
+    pad, eos = model.dictionary.pad(), model.dictionary.eos()
+    for tokens in ([[9, 10, 11, 12, eos], [13, eos, pad, pad, pad]], [[14, eos]]):  # with padding, and without
+        tokens = torch.tensor(tokens)
+        with torch.no_grad():
+            logits, padding = CTCLogits(model)(tokens, tokens.ne(pad).sum(1))
+        outputs = session.run(None, {"src_tokens": tokens.numpy()})
+        assert abs(outputs[0] - logits.numpy()).max() < 1e-4 and (outputs[1] == padding.numpy()).all()
+    int8 = load_translator(run, settings=StudentSettings(lean=True, runtime="onnxruntime", int8=True))
+    hypotheses = [n[0].text for n in int8.translate(tiny_synthetic.lines("test", "src"))]
+    bleu = score_translations(hypotheses, tiny_synthetic.references("test"))["tgt"]["bleu"]
+    assert bleu >= BLEU_FLOORS["ctc"], f"int8 ctc: test BLEU {bleu} below its floor"
+    assert nat_main(["export", "--run", str(tiny_students["nat"][0]), "--out", str(tmp_path / "nat.onnx")]) == 1
+    assert "exports ctc students" in capsys.readouterr().err
+    with pytest.raises(InputError, match="--int8 quantizes the model ONNX Runtime runs"):
+        load_translator(run, settings=StudentSettings(int8=True))
 
 
 def test_start_tokens_at_given_lengths_are_fairseqs_layout(tiny_students):
@@ -330,7 +366,7 @@ def test_oracle_length_decodes_every_sentence_at_its_references_length(student, 
                      "--out", str(tmp_path / "ctc.json")]) == 1  # one line: ctc has no length to give
 
 
-@pytest.mark.parametrize("student", ["ctc", "nat", "nat-glat", "cmlm", "duration"])
+@pytest.mark.parametrize("student", ["ctc", "nat", "nat-glat", "cmlm", "duration", "dat"])
 def test_a_sentence_decodes_the_same_alone_and_beside_a_longer_one(student, tiny_students, tiny_synthetic):
     """Padding must not change a translation: fairseq left-pads inference batches, and a NAT that copies
     source embeddings from position 0 read that padding as words (fairseq#1316)."""

@@ -1,0 +1,86 @@
+"""A ctc student exported to ONNX and run by ONNX Runtime, in float32 or with ONNX Runtime's dynamic int8
+quantization of its matrix products: the same tensor function as :class:`nat.models.ctc_nat.CTCLogits`
+(source tokens in, token logits and the decoder padding mask out), so the CTC generator and the lean path are
+unchanged. Users ask for exactly this: a NAT run outside fairseq and Python's operator overhead
+(fairseq#1943, #2515).
+
+The export uses PyTorch's TorchScript-based exporter (``torch.onnx.export(..., dynamo=False)``): the
+``torch.export`` path fails on fairseq's encoder (data-dependent control flow), and the TorchScript path
+records the same graph that :func:`nat.models.ctc_nat.trace_ctc` traces, from the same example batch (it holds
+padding: fairseq's encoder zeroes padded states only when a batch has some, and a trace keeps the branch its
+example took). Batch size and source length stay dynamic.
+"""
+from __future__ import annotations
+
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from distill.io import InputError
+
+INPUTS = ("src_tokens", "src_lengths")
+OUTPUTS = ("logits", "padding_mask")
+
+
+def example_batch(model) -> tuple[torch.Tensor, torch.Tensor]:
+    """A two-sentence batch with padding (see the module docstring)."""
+    dictionary = model.dictionary
+    word, pad, eos = dictionary.nspecial, dictionary.pad(), dictionary.eos()
+    tokens = torch.tensor([[word, word + 1, word + 2, eos], [word, eos, pad, pad]])
+    return tokens, torch.tensor([4, 2])
+
+
+def export_onnx(model, path, int8: bool = False) -> Path:
+    """Write the ctc student ``model`` to ``path`` as ONNX (``int8``: then quantized dynamically, weights int8,
+    activations quantized per batch); returns the path."""
+    from nat.models.ctc_nat import CTCLogits
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    axes = {"src_tokens": {0: "batch", 1: "source"}, "src_lengths": {0: "batch"},
+            "logits": {0: "batch", 1: "positions"}, "padding_mask": {0: "batch", 1: "positions"}}
+    with tempfile.TemporaryDirectory(dir=path.parent) as scratch:
+        plain = Path(scratch) / "model.onnx"
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # tracer warnings (shape asserts, recorded as constants), deprecation
+            torch.onnx.export(CTCLogits(model.cpu()).eval(), example_batch(model), str(plain), dynamo=False,
+                              input_names=list(INPUTS), output_names=list(OUTPUTS), dynamic_axes=axes,
+                              opset_version=17)
+        if int8:
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+
+            quantized = Path(scratch) / "model.int8.onnx"
+            quantize_dynamic(str(plain), str(quantized), weight_type=QuantType.QInt8)
+            plain = quantized
+        plain.replace(path)  # whole, or not at all
+    return path
+
+
+class OnnxLogits:
+    """An exported ctc student run by ONNX Runtime on the CPU, called like :class:`CTCLogits`: torch tensors in
+    and out. ``threads``: ONNX Runtime's intra-op threads (default: torch's)."""
+
+    def __init__(self, path, threads: int | None = None):
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads or torch.get_num_threads()
+        options.inter_op_num_threads = 1
+        self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.inputs = [i.name for i in self.session.get_inputs()]  # src_lengths is pruned: the encoder ignores it
+
+    def __call__(self, src_tokens: torch.Tensor, src_lengths: torch.Tensor):
+        feed = {"src_tokens": src_tokens.cpu().numpy(), "src_lengths": src_lengths.cpu().numpy()}
+        logits, padding_mask = self.session.run(list(OUTPUTS), {name: feed[name] for name in self.inputs})
+        return torch.from_numpy(logits), torch.from_numpy(np.asarray(padding_mask, dtype=bool))
+
+
+def onnx_logits(model, int8: bool = False, device: str = "cpu") -> OnnxLogits:
+    """``model`` exported (to a temporary file, read once) and loaded in ONNX Runtime."""
+    if device != "cpu":
+        raise InputError("--runtime onnxruntime runs on the CPU (its CPU execution provider); use --device cpu")
+    with tempfile.TemporaryDirectory() as scratch:
+        return OnnxLogits(export_onnx(model, Path(scratch) / "model.onnx", int8=int8))
