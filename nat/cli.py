@@ -4,7 +4,7 @@
                      cmlm, duration, dat, ar)
   seqkd-nat decode   --run RUN [--input FILE] [--output FILE] [--length-beam 3 --rescore-teacher T]
   seqkd-nat evaluate --run RUN [--split test] [--runtime eager|torchscript|onnxruntime [--int8]]
-  seqkd-nat export   --run RUN --format onnx --out model.onnx [--int8]   (ctc students)
+  seqkd-nat export   --run RUN --format onnx --out model.onnx [--int8]   (ctc and dat students)
   seqkd-nat compare  --teacher T --raw C --distilled [NAME=]D [...] --out DIR [--seeds 1,2,3]  (raw vs distilled table)
 """
 from __future__ import annotations
@@ -120,9 +120,10 @@ def build_parser() -> argparse.ArgumentParser:
     _runtime_options(evaluate)
     _decoding_options(evaluate)
 
-    export = commands.add_parser("export", help="write a ctc student as an ONNX model (ONNX Runtime, or any other "
-                                                "ONNX runtime): source tokens in, token logits and padding mask out")
-    export.add_argument("--run", required=True, help="run directory of a ctc or ctc-glat student")
+    export = commands.add_parser("export", help="write a ctc or dat student as an ONNX model (ONNX Runtime, or any "
+                                                "other ONNX runtime): source tokens in, token logits (dat: and links) "
+                                                "and padding mask out")
+    export.add_argument("--run", required=True, help="run directory of a ctc, ctc-glat or dat student")
     export.add_argument("--format", default="onnx", choices=["onnx"], help="(default: %(default)s)")
     export.add_argument("--int8", action="store_true", help="quantized by ONNX Runtime's dynamic int8 quantization")
     export.add_argument("--checkpoint", help="a checkpoint of the run (default: its best)")
@@ -292,17 +293,18 @@ def run_export(args) -> None:
     from nat.registry import student_kind
 
     manifest = read_run_manifest(args.run)
-    if manifest["kind"] == "teacher" or not student_kind(manifest["student"]).ctc:
-        raise InputError(f"{args.run}: a {manifest.get('student', 'teacher')} run; --format onnx exports ctc students "
-                         "(CTranslate2 runs the autoregressive ones: ct2-fairseq-converter)")
+    if manifest["kind"] == "teacher" or "onnxruntime" not in student_kind(manifest["student"]).runtimes:
+        raise InputError(f"{args.run}: a {manifest.get('student', 'teacher')} run; --format onnx exports ctc and dat "
+                         "students (CTranslate2 runs the autoregressive ones: ct2-fairseq-converter)")
     if not args.out.endswith(".onnx"):
         raise InputError(f"--out {args.out}: expected a .onnx path")
     corpus = Corpus.open(manifest["corpus"])
     models, _, _ = load_ensemble([args.checkpoint or manifest["checkpoint"]], str(corpus.bin_dir))
     path = export_onnx(models[0], args.out, int8=args.int8)
+    links = " and links [batch, positions, positions]" if student_kind(manifest["student"]).dag else ""
     print(f"{path}: {manifest['student']} student, ONNX{' (dynamic int8)' if args.int8 else ''}, "
-          f"{path.stat().st_size / 2**20:.1f} MiB; inputs src_tokens [batch, source] (right-padded, ending in </s>) "
-          f"and src_lengths, outputs logits [batch, positions, vocabulary] and padding_mask", flush=True)
+          f"{path.stat().st_size / 2**20:.1f} MiB; input src_tokens [batch, source] (right-padded, ending in </s>), "
+          f"outputs logits [batch, positions, vocabulary]{links} and padding_mask", flush=True)
 
 
 def run_train(args) -> None:

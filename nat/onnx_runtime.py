@@ -1,11 +1,11 @@
-"""A ctc student exported to ONNX and run by ONNX Runtime, in float32 or with ONNX Runtime's dynamic int8
-quantization of its matrix products: the same tensor function as :class:`nat.models.ctc_nat.CTCLogits`
-(source tokens in, token logits and the decoder padding mask out), so the CTC generator and the lean path are
-unchanged. Users ask for exactly this: a NAT run outside fairseq and Python's operator overhead
-(fairseq#1943, #2515).
+"""A ctc or dat student exported to ONNX and run by ONNX Runtime, in float32 or with ONNX Runtime's dynamic
+int8 quantization of its matrix products: the same tensor function as :class:`nat.models.ctc_nat.CTCLogits`
+(source tokens in, token logits and the decoder padding mask out) or :class:`nat.models.dag_nat.DAGGraph`
+(the links too), so the generators and the lean path are unchanged. Users ask for exactly this: a NAT run
+outside fairseq and Python's operator overhead (fairseq#1943, #2515).
 
 The export uses PyTorch's TorchScript-based exporter (``torch.onnx.export(..., dynamo=False)``): the
-``torch.export`` path fails on fairseq's encoder (data-dependent control flow), and the TorchScript path
+``torch.export`` path fails on fairseq's encoder (a TorchExportError with the pinned torch), and the TorchScript path
 records the same graph that :func:`nat.models.ctc_nat.trace_ctc` traces, from the same example batch (it holds
 padding: fairseq's encoder zeroes padded states only when a batch has some, and a trace keeps the branch its
 example took). Batch size and source length stay dynamic.
@@ -22,7 +22,16 @@ import torch
 from distill.io import InputError
 
 INPUTS = ("src_tokens", "src_lengths")
-OUTPUTS = ("logits", "padding_mask")
+
+
+def exported_function(model) -> tuple[torch.nn.Module, tuple[str, ...]]:
+    """The tensor function of a student that ONNX holds, and the names of its outputs."""
+    from nat.models.ctc_nat import CTCLogits
+    from nat.models.dag_nat import DAGGraph, DATModel
+
+    if isinstance(model, DATModel):
+        return DAGGraph(model), ("logits", "links", "padding_mask")
+    return CTCLogits(model), ("logits", "padding_mask")
 
 
 def example_batch(model) -> tuple[torch.Tensor, torch.Tensor]:
@@ -34,20 +43,20 @@ def example_batch(model) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def export_onnx(model, path, int8: bool = False) -> Path:
-    """Write the ctc student ``model`` to ``path`` as ONNX (``int8``: then quantized dynamically, weights int8,
-    activations quantized per batch); returns the path."""
-    from nat.models.ctc_nat import CTCLogits
-
+    """Write the ctc or dat student ``model`` to ``path`` as ONNX (``int8``: then quantized dynamically, weights
+    int8, activations quantized per batch); returns the path."""
+    function, outputs = exported_function(model.cpu())
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     axes = {"src_tokens": {0: "batch", 1: "source"}, "src_lengths": {0: "batch"},
-            "logits": {0: "batch", 1: "positions"}, "padding_mask": {0: "batch", 1: "positions"}}
+            **{name: {0: "batch", 1: "positions", **({2: "positions"} if name == "links" else {})}
+               for name in outputs}}
     with tempfile.TemporaryDirectory(dir=path.parent) as scratch:
         plain = Path(scratch) / "model.onnx"
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # tracer warnings (shape asserts, recorded as constants), deprecation
-            torch.onnx.export(CTCLogits(model.cpu()).eval(), example_batch(model), str(plain), dynamo=False,
-                              input_names=list(INPUTS), output_names=list(OUTPUTS), dynamic_axes=axes,
+            torch.onnx.export(function.eval(), example_batch(model), str(plain), dynamo=False,
+                              input_names=list(INPUTS), output_names=list(outputs), dynamic_axes=axes,
                               opset_version=17)
         if int8:
             from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -59,9 +68,10 @@ def export_onnx(model, path, int8: bool = False) -> Path:
     return path
 
 
-class OnnxLogits:
-    """An exported ctc student run by ONNX Runtime on the CPU, called like :class:`CTCLogits`: torch tensors in
-    and out. ``threads``: ONNX Runtime's intra-op threads (default: torch's)."""
+class OnnxFunction:
+    """An exported student run by ONNX Runtime on the CPU, called like the function it was exported from
+    (:func:`exported_function`): torch tensors in and out (the padding mask as bool). ``threads``: ONNX Runtime's
+    intra-op threads (default: torch's)."""
 
     def __init__(self, path, threads: int | None = None):
         import onnxruntime
@@ -71,16 +81,18 @@ class OnnxLogits:
         options.inter_op_num_threads = 1
         self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.inputs = [i.name for i in self.session.get_inputs()]  # src_lengths is pruned: the encoder ignores it
+        self.outputs = [o.name for o in self.session.get_outputs()]
 
     def __call__(self, src_tokens: torch.Tensor, src_lengths: torch.Tensor):
         feed = {"src_tokens": src_tokens.cpu().numpy(), "src_lengths": src_lengths.cpu().numpy()}
-        logits, padding_mask = self.session.run(list(OUTPUTS), {name: feed[name] for name in self.inputs})
-        return torch.from_numpy(logits), torch.from_numpy(np.asarray(padding_mask, dtype=bool))
+        values = self.session.run(self.outputs, {name: feed[name] for name in self.inputs})
+        return tuple(torch.from_numpy(np.asarray(value, dtype=bool) if name == "padding_mask" else value)
+                     for name, value in zip(self.outputs, values))
 
 
-def onnx_logits(model, int8: bool = False, device: str = "cpu") -> OnnxLogits:
+def onnx_function(model, int8: bool = False, device: str = "cpu") -> OnnxFunction:
     """``model`` exported (to a temporary file, read once) and loaded in ONNX Runtime."""
     if device != "cpu":
         raise InputError("--runtime onnxruntime runs on the CPU (its CPU execution provider); use --device cpu")
     with tempfile.TemporaryDirectory() as scratch:
-        return OnnxLogits(export_onnx(model, Path(scratch) / "model.onnx", int8=int8))
+        return OnnxFunction(export_onnx(model, Path(scratch) / "model.onnx", int8=int8))

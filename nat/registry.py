@@ -77,6 +77,7 @@ class StudentKind:
     needs_teacher = False  # trained on what an AR teacher computes (its durations)
     teacher_forced = False  # a teacher-forced distribution per position (analysis.confidence)
     dag = False  # a directed acyclic graph of vertices, decoded along one path (``--dag-decoding``)
+    runtimes = ("eager",)  # what runs the model when it decodes (nat.decoding.RUNTIMES)
 
     @property
     def one_pass(self) -> bool:
@@ -111,8 +112,10 @@ class StudentKind:
 
     def check_decoding(self, run_dir, settings) -> None:
         """Refuse decoding settings this kind has no use for (one line naming the run)."""
-        if settings.runtime != "eager" and not self.ctc:
-            raise InputError(f"{run_dir}: a {self.name} student; --runtime {settings.runtime} runs ctc students only")
+        if settings.runtime not in self.runtimes:
+            which = ", ".join(kind.name for kind in student_kinds() if settings.runtime in kind.runtimes)
+            raise InputError(f"{run_dir}: a {self.name} student; --runtime {settings.runtime} runs {which} students "
+                             "only")
         if settings.dag_decoding is not None and not self.dag:
             raise InputError(f"{run_dir}: a {self.name} student; --dag-decoding chooses the path of a dat student")
         if settings.oracle_length and not self.oracle_length:
@@ -137,6 +140,7 @@ class CTCStudent(StudentKind):
     extra_arguments: tuple = ()  # further ``ctc_nat`` options (e.g. ``--upsample-ratio``)
     ctc = True
     teacher_forced = True
+    runtimes = ("eager", "torchscript", "onnxruntime")
 
     def arguments(self, durations_dir, max_update):
         # fairseq's bool flags flip their default: --left-pad-source alone means right-padded sources,
@@ -162,9 +166,9 @@ class CTCStudent(StudentKind):
 
         penalty = settings.blank_penalty if settings.blank_penalty is not None else run_blank_penalty(run_dir)
         if settings.runtime == "onnxruntime":
-            from nat.onnx_runtime import onnx_logits
+            from nat.onnx_runtime import onnx_function
 
-            logits = onnx_logits(models[0], int8=settings.int8, device=settings.device)
+            logits = onnx_function(models[0], int8=settings.int8, device=settings.device)
         else:
             logits = trace_ctc(models[0]) if settings.runtime == "torchscript" else CTCLogits(models[0])
         return CTCGenerator(task.target_dictionary, logits, penalty)
@@ -184,6 +188,7 @@ class DAGStudent(StudentKind):
     glancing: bool = True
     extra_arguments: tuple = ()  # further ``dag_nat`` options (e.g. ``--upsample-ratio``)
     dag = True
+    runtimes = ("eager", "onnxruntime")
 
     def arguments(self, durations_dir, max_update):
         # right-padded sources, as for ctc (the vertices count from position 0)
@@ -208,9 +213,15 @@ class DAGStudent(StudentKind):
 
     def generator(self, models, task, settings, run_dir, rescore, lean):
         from nat.dag import DAG_DECODINGS
-        from nat.models.dag_nat import DAGGenerator
+        from nat.models.dag_nat import DAGGenerator, DAGGraph
 
-        return DAGGenerator(task.target_dictionary, settings.dag_decoding or DAG_DECODINGS[0])
+        if settings.runtime == "onnxruntime":
+            from nat.onnx_runtime import onnx_function
+
+            graph = onnx_function(models[0], int8=settings.int8, device=settings.device)
+        else:
+            graph = DAGGraph(models[0])
+        return DAGGenerator(task.target_dictionary, graph, settings.dag_decoding or DAG_DECODINGS[0])
 
     def bench_systems(self):
         from nat.dag import DAG_DECODINGS
@@ -219,7 +230,7 @@ class DAGStudent(StudentKind):
         return [BenchSystem(", lean", "lean"),
                 *(BenchSystem(f", lean, {strategy}", "lean", {"dag_decoding": strategy})
                   for strategy in DAG_DECODINGS[1:]),
-                BenchSystem(", fairseq", "fairseq")]
+                BenchSystem(", lean, ONNX Runtime", "lean, ONNX Runtime"), BenchSystem(", fairseq", "fairseq")]
 
 
 @dataclass(frozen=True)

@@ -52,23 +52,33 @@ class DATModel(CTCNATModel):
         return {"logits": logits, "links": links, "output_padding_mask": padding_mask}
 
 
+class DAGGraph(nn.Module):
+    """A DAG student as one tensor function, source tokens in, token logits, links and the vertices' padding mask
+    out: what decoding calls, and what ONNX exports (:mod:`nat.onnx_runtime`)."""
+
+    def __init__(self, model: DATModel):
+        super().__init__()
+        self.model = model
+
+    def forward(self, src_tokens, src_lengths):
+        return self.model.decode_graph(self.model.encode(src_tokens, src_lengths), src_tokens)
+
+
 class DAGGenerator:
     """Inference for the DA-Transformer in one pass: each vertex writes its argmax token, ``strategy``
     (:data:`nat.dag.DAG_DECODINGS`) picks the path; ``<s>``, ``</s>`` and padding on it are dropped and one
-    ``</s>`` ends the output."""
+    ``</s>`` ends the output. ``graph``: the model's :class:`DAGGraph`, or the same function in ONNX Runtime."""
 
-    def __init__(self, dictionary, strategy: str = DAG_DECODINGS[0], beta: float = VITERBI_BETA):
+    def __init__(self, dictionary, graph, strategy: str = DAG_DECODINGS[0], beta: float = VITERBI_BETA):
         if strategy not in DAG_DECODINGS:
             raise ValueError(f"unknown DAG decoding {strategy!r}; choose one of {', '.join(DAG_DECODINGS)}")
         self.eos, self.specials = dictionary.eos(), {dictionary.bos(), dictionary.eos(), dictionary.pad()}
-        self.strategy, self.beta = strategy, beta
+        self.graph, self.strategy, self.beta = graph, strategy, beta
 
     @torch.no_grad()
     def generate(self, models, sample, **unused):
-        model = models[0]
         src_tokens = sample["net_input"]["src_tokens"]
-        logits, links, padding_mask = model.decode_graph(model.encode(src_tokens, sample["net_input"]["src_lengths"]),
-                                                         src_tokens)
+        logits, links, padding_mask = self.graph(src_tokens, sample["net_input"]["src_lengths"])
         best = F.log_softmax(logits.float(), dim=-1).max(-1)
         paths = dag_paths(best.values, links, (~padding_mask).sum(1), self.strategy, self.beta)
         results = []
