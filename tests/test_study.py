@@ -29,6 +29,7 @@ def _comparison(tmp_path, name, reference, teacher, runs):
         write_lines(path, lines)
         results.append({"system": "ctc", "data": data, "seed": seed, "decoding": "one pass",
                         "scores": {reference: {"bleu": bleu}}, "hypotheses": str(path),
+                        "train_wall_seconds": 1800.0 * seed,  # seed 1: half an hour, seed 2: an hour
                         **({"p_value_vs_raw": p} if data != "raw" else {})})
     return {"references": [reference], "results": results, "bleu_signatures": {reference: f"sig-{name}"}}
 
@@ -73,6 +74,7 @@ def test_the_study_turns_comparisons_into_gains_shares_and_correlations(tmp_path
     assert cells["a", "tiny", "raw"]["repetition"] == 0.25 and cells["a", "tiny", "distilled"]["repetition"] == 0.0
     assert (cells["a", "tiny", "raw"]["mean"], cells["a", "tiny", "raw"]["sd"]) == (16.0, 1.41)
     assert cells["a", "tiny", "raw"]["p_values"] is None
+    assert cells["a", "tiny", "raw"]["training_hours"] == 0.75 and cells["b", "tiny", "raw"]["training_hours"] == 0.5
 
     corpora = {m["corpus"]: m for m in result["corpora"]}
     assert {m["data"] for m in result["corpora"]} == {"distilled"}
