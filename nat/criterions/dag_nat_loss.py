@@ -62,7 +62,8 @@ class DAGNATLoss(FairseqCriterion):
 
     @staticmethod
     def emissions(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """log P(target token i | vertex v) [batch, vertices, M]."""
+        """log P(target token i | vertex v) [batch, vertices, M]. (Logits at the targets minus a logsumexp over the
+        vocabulary, which writes no [batch, vertices, vocabulary] tensor, measured slower on a CPU.)"""
         lprobs = F.log_softmax(logits.float(), dim=-1)
         return lprobs.gather(2, targets.unsqueeze(1).expand(-1, lprobs.size(1), -1))
 
@@ -79,7 +80,8 @@ class DAGNATLoss(FairseqCriterion):
                 logits, links, padding_mask = model.decode_graph(encoder_out, src_tokens)
                 alignment = dag_best_alignment(self.emissions(logits, targets), links, (~padding_mask).sum(1),
                                                target_lengths)
-                written = logits.argmax(-1).gather(1, alignment.clamp(min=0))
+                aligned = alignment.clamp(min=0)  # each target token's vertex: what it writes there (argmax)
+                written = logits.gather(1, aligned.unsqueeze(-1).expand(-1, -1, logits.size(-1))).argmax(-1)
                 glanced_tokens, glanced = glanced_inputs(alignment, written.ne(targets), targets, logits.size(1),
                                                          ratio, self.padding_idx)
         logits, links, padding_mask = model.decode_graph(encoder_out, src_tokens, glanced_tokens)
