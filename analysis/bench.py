@@ -110,7 +110,8 @@ def _load_system(spec: dict, corpus, threads: int, max_tokens: int, device: str,
     settings = StudentSettings(iterations=spec.get("iterations", 0), max_tokens=max_tokens, device=device,
                                lean=spec["engine"].startswith("lean"),
                                runtime=ENGINE_RUNTIMES.get(spec["engine"], "eager"),
-                               int8=spec["engine"].endswith("ONNX Runtime int8"), dag_decoding=spec.get("dag_decoding"))
+                               int8=spec["engine"].endswith("ONNX Runtime int8"), bf16=spec["engine"] == "lean, bf16",
+                               dag_decoding=spec.get("dag_decoding"))
     return load_translator(spec["run"], corpus_dir=corpus.path, settings=settings, beam=spec.get("beam", 5))
 
 
@@ -204,7 +205,7 @@ def _speed_quality_figure(rows: list[dict], reference: str, out: Path) -> str:
     import matplotlib.pyplot as plt
 
     most = max(row["threads"] for row in rows)
-    colors = {"fairseq": "tab:gray", "CTranslate2 int8": "tab:red", "lean": "tab:blue",
+    colors = {"fairseq": "tab:gray", "CTranslate2 int8": "tab:red", "lean": "tab:blue", "lean, bf16": "tab:cyan",
               "lean, TorchScript": "tab:green", "lean, ONNX Runtime": "tab:purple",
               "lean, ONNX Runtime int8": "tab:orange"}
     figure, axes = plt.subplots(1, 2, figsize=(12, 4.8), sharey=True)
@@ -633,7 +634,8 @@ def build_parser() -> argparse.ArgumentParser:
     profiler = commands.add_parser("profile", help="where one system's time goes at batch size 1 (torch profiler)")
     profiler.add_argument("--run", required=True, help="teacher or student run directory")
     profiler.add_argument("--corpus", required=True, help="corpus directory (its test sources are decoded)")
-    profiler.add_argument("--engine", default="lean", choices=["lean", *ENGINE_RUNTIMES, "fairseq", "CTranslate2 int8"],
+    profiler.add_argument("--engine", default="lean", choices=["lean", "lean, bf16", *ENGINE_RUNTIMES, "fairseq",
+                                                               "CTranslate2 int8"],
                           help="lean: one-pass students only; lean, TorchScript: ctc students only (default: "
                                "%(default)s)")
     profiler.add_argument("--beam", type=int, default=1, help="beam of an AR run (default: %(default)s)")

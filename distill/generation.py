@@ -39,17 +39,18 @@ class Hypothesis:
 class Translator:
     """Loaded model(s) + fairseq generator: raw text in, detokenized n-best lists out, input order kept.
 
-    Build with :meth:`autoregressive` for teachers; :mod:`nat.decoding` builds it for students.
+    Build with :meth:`autoregressive` for teachers; :mod:`nat.decoding` builds it for students. ``bf16``: the
+    models run under ``torch.autocast(device, torch.bfloat16)`` (float32 weights, bfloat16 matrix products).
     """
 
     def __init__(self, models, task, generator, spm_model, *, max_tokens: int = 6000, device: str = "cpu",
-                 nbest: int = 1, lean: bool = False):
+                 nbest: int = 1, lean: bool = False, bf16: bool = False):
         import sentencepiece as spm
         import torch
         from fairseq import utils
 
         self.models, self.task, self.generator = models, task, generator
-        self.max_tokens, self.device, self.nbest, self.lean = max_tokens, device, nbest, lean
+        self.max_tokens, self.device, self.nbest, self.lean, self.bf16 = max_tokens, device, nbest, lean, bf16
         self.spm = spm.SentencePieceProcessor(model_file=str(spm_model))
         self.max_positions = utils.resolve_max_positions(task.max_positions(), *[m.max_positions() for m in models])
         positions = self.max_positions[0] if isinstance(self.max_positions, tuple) else self.max_positions
@@ -164,7 +165,7 @@ class Translator:
             ).next_epoch_itr(shuffle=False)
         results: list[list[Hypothesis] | None] = [None] * len(sources)
         cpu_start, wall_start = time.process_time(), time.perf_counter()
-        with torch.inference_mode():
+        with torch.inference_mode(), torch.autocast(self.device, dtype=torch.bfloat16, enabled=self.bf16):
             for sample in batches:
                 if lengths is not None:
                     sample["target_lengths"] = lengths[sample["id"].cpu()]

@@ -26,6 +26,7 @@ class StudentSettings:
     runtime: str = "eager"  # ctc students: "torchscript" traces the model once when it is loaded, "onnxruntime"
     # exports it to ONNX and runs it in ONNX Runtime (nat.onnx_runtime)
     int8: bool = False  # with onnxruntime: ONNX Runtime's dynamic int8 quantization
+    bf16: bool = False  # eager runtime: bfloat16 autocast (float32 weights), for CPUs with AVX512-BF16 or AMX
     oracle_length: bool = False  # a NAT that predicts its length decodes at the reference's (evaluate)
     dag_decoding: str | None = None  # dat students: the path (nat.dag.DAG_DECODINGS); None: the first, lookahead
 
@@ -85,6 +86,8 @@ def load_translator(run_dir, *, corpus_dir=None, settings: StudentSettings | Non
         raise InputError(f"unknown runtime {settings.runtime!r}; choose one of {', '.join(RUNTIMES)}")
     if settings.int8 and settings.runtime != "onnxruntime":
         raise InputError("--int8 quantizes the model ONNX Runtime runs: add --runtime onnxruntime")
+    if settings.bf16 and settings.runtime != "eager":
+        raise InputError(f"--bf16 is torch's autocast: it runs with --runtime eager, not {settings.runtime}")
     kind.check_decoding(run_dir, settings)
     models, cfg, task = load_ensemble([checkpoint], str(corpus.bin_dir))
     if type(models[0]).__name__ != kind.model_class:
@@ -100,4 +103,4 @@ def load_translator(run_dir, *, corpus_dir=None, settings: StudentSettings | Non
         models = [m.cuda() for m in models]
     generator = kind.generator(models, task, settings, run_dir, rescore, lean)
     return Translator(models, task, generator, corpus.spm_model, max_tokens=settings.max_tokens,
-                      device=settings.device, lean=lean)
+                      device=settings.device, lean=lean, bf16=settings.bf16)

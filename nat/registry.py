@@ -174,7 +174,8 @@ class CTCStudent(StudentKind):
         return CTCGenerator(task.target_dictionary, logits, penalty)
 
     def bench_systems(self):
-        return [BenchSystem(", lean", "lean"), BenchSystem(", lean, TorchScript", "lean, TorchScript"),
+        return [BenchSystem(", lean", "lean"), BenchSystem(", lean, bf16", "lean, bf16"),
+                BenchSystem(", lean, TorchScript", "lean, TorchScript"),
                 BenchSystem(", lean, ONNX Runtime", "lean, ONNX Runtime"),
                 BenchSystem(", lean, ONNX Runtime int8", "lean, ONNX Runtime int8"),
                 BenchSystem(", fairseq", "fairseq")]

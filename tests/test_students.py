@@ -325,6 +325,19 @@ def test_an_onnx_export_runs_in_onnx_runtime_and_int8_keeps_the_fixtures_floor(t
         load_translator(run, settings=StudentSettings(int8=True))
 
 
+def test_bf16_decoding_keeps_the_fixtures_floor_and_is_eager_only(tiny_students, tiny_synthetic):
+    from distill.scoring import score_translations
+
+    run, _ = tiny_students["ctc"]
+    translator = load_translator(run, settings=StudentSettings(lean=True, bf16=True))
+    assert translator.bf16
+    hypotheses = [n[0].text for n in translator.translate(tiny_synthetic.lines("test", "src"))]
+    bleu = score_translations(hypotheses, tiny_synthetic.references("test"))["tgt"]["bleu"]
+    assert bleu >= BLEU_FLOORS["ctc"], f"bf16 decoding: test BLEU {bleu} below the ctc floor"
+    with pytest.raises(InputError, match="--bf16 is torch's autocast: it runs with --runtime eager, not torchscript"):
+        load_translator(run, settings=StudentSettings(bf16=True, runtime="torchscript"))
+
+
 def test_start_tokens_at_given_lengths_are_fairseqs_layout(tiny_students):
     """<s> <unk> ... </s> <pad>: a target of 3 (two pieces and </s>) is 4 positions with <s>; 1 (</s> alone) is 2."""
     from nat.generators import OnePassNATGenerator
