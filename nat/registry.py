@@ -106,6 +106,12 @@ class StudentKind:
         return stem
 
     @property
+    def predicts_length(self) -> bool:
+        """Predicts its target length, so a length beam (``--length-beam``) decodes several: not an autoregressive
+        kind (it ends at </s>), a ctc kind (its alignment decides) or a DAG kind (its path decides)."""
+        return not (self.autoregressive or self.ctc or self.dag)
+
+    @property
     def oracle_length(self) -> bool:
         """Can be decoded at a given target length (``--oracle-length``): a one-pass kind that predicts it."""
         return False

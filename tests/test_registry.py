@@ -28,6 +28,12 @@ def test_each_built_in_kind_says_what_it_is(name):
             kind.model_class) == KINDS[name]
 
 
+def test_the_kinds_that_decode_a_length_beam():
+    from nat.registry import student_kinds
+
+    assert [kind.name for kind in student_kinds() if kind.predicts_length] == ["nat", "nat-glat", "cmlm", "duration"]
+
+
 def test_the_built_in_kinds_in_their_order():
     assert student_names() == tuple(KINDS)
 

@@ -126,8 +126,7 @@ def test_evaluate_writes_scores_where_asked(tiny_students, tmp_path, capsys):
     assert "expected a .json path" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("student", [kind.name for kind in student_kinds()
-                                     if not (kind.autoregressive or kind.ctc)])  # the kinds that predict a length
+@pytest.mark.parametrize("student", [kind.name for kind in student_kinds() if kind.predicts_length])
 def test_length_beam_rescoring_picks_the_candidate_the_teacher_scores_best(student, tiny_students, tiny_teacher,
                                                                           tiny_synthetic, monkeypatch):
     """Noisy parallel decoding: of the candidates of a sentence (one per length), the output is the one with
