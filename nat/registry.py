@@ -124,6 +124,9 @@ class StudentKind:
                              "only")
         if settings.dag_decoding is not None and not self.dag:
             raise InputError(f"{run_dir}: a {self.name} student; --dag-decoding chooses the path of a dat student")
+        if settings.length_beam > 1 and not (self.predicts_length or self.autoregressive):
+            raise InputError(f"{run_dir}: a {self.name} student has no length to beam over (its alignment or path "
+                             "decides it); use --length-beam 1")
         if settings.oracle_length and not self.oracle_length:
             raise InputError(f"{run_dir}: a {self.name} student; --oracle-length decodes the one-pass students that "
                              "predict their length (nat, nat-glat)")
@@ -160,11 +163,6 @@ class CTCStudent(StudentKind):
 
     def evaluation_stem(self, beam, iterations, blank_penalty, length_beam=1, rescored=False, strategy=None):
         return f"test.blank-penalty{blank_penalty:g}"
-
-    def check_decoding(self, run_dir, settings):
-        super().check_decoding(run_dir, settings)
-        if settings.length_beam > 1:
-            raise InputError(f"{run_dir}: a ctc student has no length to beam over; use --length-beam 1")
 
     def generator(self, models, task, settings, run_dir, rescore, lean):
         from nat.generators import run_blank_penalty
@@ -212,11 +210,6 @@ class DAGStudent(StudentKind):
         from nat.dag import DAG_DECODINGS
 
         return f"test.{strategy or DAG_DECODINGS[0]}"
-
-    def check_decoding(self, run_dir, settings):
-        super().check_decoding(run_dir, settings)
-        if settings.length_beam > 1:
-            raise InputError(f"{run_dir}: a dat student's length is its path's; use --length-beam 1")
 
     def generator(self, models, task, settings, run_dir, rescore, lean):
         from nat.dag import DAG_DECODINGS
