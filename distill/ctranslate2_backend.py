@@ -16,7 +16,6 @@ longest source (``max_len_a * longest + max_len_b``), not per sentence.
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,7 @@ from distill.corpus.directory import Corpus
 from distill.engine import DISTILL_USER_DIR, cpu_threads
 from distill.fairseq_setup import prepare_fairseq
 from distill.generation import DecodeSettings, Hypothesis
-from distill.io import InputError, sha256_file
+from distill.io import InputError, private_work_directory, publish_directory, sha256_file
 
 COMPUTE_TYPES = ("float32", "int8", "int8_float32", "float16", "int8_float16", "default")
 
@@ -40,8 +39,7 @@ def converted_model(checkpoint: str, corpus: Corpus) -> Path:
     target = Path(checkpoint).parent / f"ct2-{digest[:12]}"
     if (target / "seqkd.json").is_file():
         return target
-    partial = target.with_name(target.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
+    partial = private_work_directory(target)
     print(f"converting {checkpoint} for CTranslate2 into {target} (loads the pickle: trusted checkpoints only)",
           flush=True)
     model_cfg = checkpoint_utils.load_checkpoint_to_cpu(checkpoint)["cfg"]["model"]
@@ -50,7 +48,7 @@ def converted_model(checkpoint: str, corpus: Corpus) -> Path:
     (partial / "seqkd.json").write_text(json.dumps({  # written last: marks the conversion complete
         "checkpoint": str(Path(checkpoint).resolve()), "checkpoint_sha256": digest,
         "max_source_positions": model_cfg.max_source_positions}, indent=2) + "\n")
-    partial.rename(target)
+    publish_directory(partial, target, "seqkd.json")
     return target
 
 

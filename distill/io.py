@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -74,6 +75,27 @@ def atomic_open(path: str | os.PathLike, mode: str = "w", encoding: str | None =
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def private_work_directory(target: Path) -> Path:
+    """An empty work directory beside ``target`` for building it, used by this process only: two processes that
+    build the same cache at once (two trainings of one corpus, two test workers) each build their own, and
+    ``publish_directory`` keeps the first finished one."""
+    work = target.parent / f".{target.name}.partial-{os.getpid()}"
+    shutil.rmtree(work, ignore_errors=True)  # a dead process's leftovers under a reused pid are never reused
+    work.mkdir(parents=True)
+    return work
+
+
+def publish_directory(work: Path, target: Path, complete: str) -> None:
+    """Rename the finished ``work`` onto ``target`` (one step: a reader sees none or all of it). If another process
+    published ``target`` first (its ``complete`` file, written last, is there), ours is discarded."""
+    try:
+        os.rename(work, target)
+    except OSError:
+        if not (target / complete).is_file():
+            raise
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def write_lines(path: str | os.PathLike, lines: Iterable[str]) -> int:

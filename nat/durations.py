@@ -13,7 +13,6 @@ sentence pair, one integer per source token) plus ``meta.json`` written last.
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +20,17 @@ import torch
 from tqdm import tqdm
 
 from distill.corpus.directory import Corpus
-from distill.io import InputError, config_hash, read_json, read_lines, sha256_file, write_json, write_lines
+from distill.io import (
+    InputError,
+    config_hash,
+    private_work_directory,
+    publish_directory,
+    read_json,
+    read_lines,
+    sha256_file,
+    write_json,
+    write_lines,
+)
 
 SPLITS = ("train", "valid")
 
@@ -79,8 +88,7 @@ def extract_durations(teacher_checkpoint: str, corpus_dir, *, max_tokens: int = 
     out = corpus.path / "durations" / key
     if (out / "meta.json").is_file():
         return out
-    work = out.parent / f".{key}.partial"
-    shutil.rmtree(work, ignore_errors=True)
+    work = private_work_directory(out)
     models, _, task = load_ensemble([teacher_checkpoint], str(corpus.bin_dir))
     teacher = models[0]
     heads = _HeadAttention(teacher)
@@ -124,7 +132,7 @@ def extract_durations(teacher_checkpoint: str, corpus_dir, *, max_tokens: int = 
         "teacher": str(Path(teacher_checkpoint).resolve()), "corpus": str(corpus.path.resolve()),
         "layer": best_layer, "head": best_head, "focus_rates": [[round(float(r), 4) for r in row] for row in rates],
         "sentences": counts, "head_selection_sentences": seen})
-    os.replace(work, out)
+    publish_directory(work, out, "meta.json")
     return out
 
 

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 from distill.corpus.synthetic import SyntheticConfig, prepare_synthetic
 
@@ -35,12 +37,30 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order
 
 
+def shared_dir(tmp_path_factory, name: str) -> Path:
+    """``name`` under one directory for the whole run: under `pytest -n` every worker's base temporary directory is
+    ``pytest-N/popen-gwK``, so their parent is shared (pytest-xdist's documented pattern for session fixtures built
+    once); without xdist it is the run's own base directory (the parent then holds earlier runs)."""
+    base = tmp_path_factory.getbasetemp()
+    return (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "shared" / name
+
+
+def built_once(path: Path, build):
+    """``build(path)`` by the first worker that asks, under a lock; the others wait and call it again, which every
+    stage here answers from its finished directory ("already trained; skipping"). A fixture student is trained once
+    per run, not once per worker (each training costs 20-60 s of one core)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(path) + ".lock"):
+        return build(path)
+
+
 @pytest.fixture(scope="session")
 def tiny_synthetic(tmp_path_factory):
     """A small K=1 synthetic corpus: fast to train on, fully prepared (spm + fairseq bin)."""
     config = SyntheticConfig(source_types=30, min_len=3, max_len=6, candidates=2, word_entropy=0.0,
                              reorder=0.0, modes=1, train_size=600, valid_size=40, test_size=40, seed=3)
-    return prepare_synthetic(tmp_path_factory.mktemp("corpora") / "tiny-syn", config, vocab_size=120)
+    return built_once(shared_dir(tmp_path_factory, "corpora/tiny-syn"),
+                      lambda path: prepare_synthetic(path, config, vocab_size=120))
 
 
 @pytest.fixture(scope="session")
@@ -48,8 +68,8 @@ def tiny_teacher(tiny_synthetic, tmp_path_factory):
     """A `tiny`-preset teacher trained on ``tiny_synthetic`` (about 30 s on 2 cores)."""
     from distill.teacher import train_teacher
 
-    run = tmp_path_factory.mktemp("runs") / "teacher"
-    manifest = train_teacher(tiny_synthetic.path, run, preset="tiny", device="cpu")
+    run = shared_dir(tmp_path_factory, "runs/teacher")
+    manifest = built_once(run, lambda path: train_teacher(tiny_synthetic.path, path, preset="tiny", device="cpu"))
     return run, manifest
 
 
@@ -58,9 +78,9 @@ def tiny_distilled(tiny_synthetic, tiny_teacher, tmp_path_factory):
     """The tiny teacher's SeqKD corpus of ``tiny_synthetic``, decoded by CTranslate2 in float32 (seconds)."""
     from distill.regenerate import RegenerationRequest, regenerate
 
-    return regenerate(RegenerationRequest(teachers=[tiny_teacher[1]["checkpoint"]], corpus=str(tiny_synthetic.path),
-                                          out=str(tmp_path_factory.mktemp("distilled") / "seqkd"), device="cpu",
-                                          backend="ctranslate2", compute_type="float32", shard_size=700))
+    return built_once(shared_dir(tmp_path_factory, "distilled/seqkd"), lambda path: regenerate(RegenerationRequest(
+        teachers=[tiny_teacher[1]["checkpoint"]], corpus=str(tiny_synthetic.path), out=str(path), device="cpu",
+        backend="ctranslate2", compute_type="float32", shard_size=700)))
 
 
 class TrainedOnDemand(Mapping):
@@ -86,14 +106,14 @@ class TrainedOnDemand(Mapping):
 
 @pytest.fixture(scope="session")
 def tiny_students(tiny_synthetic, tiny_teacher, tmp_path_factory):
-    """Every built-in student, `tiny` preset, trained on ``tiny_synthetic`` when first read (20-30 s each)."""
+    """Every built-in student, `tiny` preset, trained on ``tiny_synthetic`` when first read (20-60 s each), once
+    per run however many workers read it."""
     from nat.registry import student_names
     from nat.students import train_student
 
-    root = tmp_path_factory.mktemp("students")
-
     def train(student):
-        return root / student, train_student(student, tiny_synthetic.path, root / student, preset="tiny",
-                                             teacher=tiny_teacher[1]["checkpoint"], device="cpu")
+        run = shared_dir(tmp_path_factory, f"students/{student}")
+        return run, built_once(run, lambda path: train_student(student, tiny_synthetic.path, path, preset="tiny",
+                                                               teacher=tiny_teacher[1]["checkpoint"], device="cpu"))
 
     return TrainedOnDemand(student_names(), train)

@@ -84,3 +84,22 @@ def test_a_line_break_inside_a_line_is_refused_not_written(lines, data):
         with pytest.raises(ValueError, match=f"line {index + 1} contains a newline"):
             write_lines(os.path.join(work, "x.txt"), lines)
         assert os.listdir(work) == []
+
+
+def test_two_builders_of_one_directory_each_use_their_own_work_directory_and_the_first_published_stays(tmp_path):
+    from distill.io import private_work_directory, publish_directory
+
+    target = tmp_path / "cache"
+    first = private_work_directory(target)
+    (first / "done").write_text("first")
+    other = first.with_name(first.name + "-other")  # another process's, built at the same time
+    other.mkdir()
+    (other / "done").write_text("other")
+    publish_directory(first, target, "done")
+    publish_directory(other, target, "done")  # too late: discarded, not an error
+    assert (target / "done").read_text() == "first" and not first.exists() and not other.exists()
+    stale = private_work_directory(target)
+    (stale / "half").write_text("x")
+    (target / "done").rename(target / "half")  # a target without its completion file is never taken for finished
+    with pytest.raises(OSError):
+        publish_directory(stale, target, "done")
