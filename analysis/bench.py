@@ -111,7 +111,7 @@ def _load_system(spec: dict, corpus, threads: int, max_tokens: int, device: str,
                                lean=spec["engine"].startswith("lean"),
                                runtime=ENGINE_RUNTIMES.get(spec["engine"], "eager"),
                                int8=spec["engine"].endswith("ONNX Runtime int8"), bf16=spec["engine"] == "lean, bf16",
-                               dag_decoding=spec.get("dag_decoding"))
+                               dag_decoding=spec.get("dag_decoding"), shortlist=spec.get("shortlist", 0))
     return load_translator(spec["run"], corpus_dir=corpus.path, settings=settings, beam=spec.get("beam", 5))
 
 
@@ -124,12 +124,16 @@ def decoding_worker(args) -> None:
     spec, corpus = json.loads(args.spec), Corpus.open(args.corpus)
     sources = corpus.lines("test", "src")
     latency_sources = sources[: args.latency_sentences]
-    measured, outputs, loaded_mib = [], None, 0.0
+    measured, outputs, loaded_mib, shortlist = [], None, 0.0, None
     for threads in args.threads:
         torch.set_num_threads(threads)
         translator = _load_system(spec, corpus, threads, args.max_tokens, args.device, one_batch_at_a_time=False)
         loaded_mib = max(loaded_mib, _peak_mib())
         translator.translate(sources[:8])  # warm-up (allocator, caches)
+        if spec.get("shortlist") and shortlist is None:  # its size and hit rate (share of reference pieces inside)
+            from nat.shortlist import translator_statistics
+
+            shortlist = translator_statistics(translator, sources, corpus.lines("test", "tgt"))
         batch_seconds, nbest = _median_timing(lambda translator=translator: translator.translate(sources), args.repeats)
         outputs = outputs or [h[0].text for h in nbest]
         if spec["engine"] == "CTranslate2 int8":  # one sentence at a time: all threads on it
@@ -143,7 +147,8 @@ def decoding_worker(args) -> None:
                          "bs1_p90_ms": 1000 * statistics.quantiles(latencies, n=10)[-1]})
         del translator
         gc.collect()
-    print(json.dumps({"measured": measured, "outputs": outputs, "loaded_mib": loaded_mib, "peak_mib": _peak_mib()}))
+    print(json.dumps({"measured": measured, "outputs": outputs, "loaded_mib": loaded_mib, "peak_mib": _peak_mib(),
+                      "shortlist": shortlist}))
 
 
 def _peak_mib() -> float:
@@ -173,7 +178,8 @@ def bench_decoding(args) -> dict:
         scores = score_translations(result["outputs"], references)
         for measured in result["measured"]:
             rows.append({"system": spec["name"], "engine": spec["engine"], **measured, "scores": scores,
-                         "loaded_mib": result["loaded_mib"], "peak_mib": result["peak_mib"]})
+                         "loaded_mib": result["loaded_mib"], "peak_mib": result["peak_mib"],
+                         **({"shortlist": result["shortlist"]} if result["shortlist"] else {})})
             print(f"  {spec['name']:>38}, {measured['threads']} threads: {measured['batch_sentences_per_second']:7.1f} "
                   f"sent/s batched, p50 {measured['bs1_p50_ms']:6.1f} ms at batch size 1, "
                   f"BLEU {scores[primary]['bleu']:.2f}", flush=True)

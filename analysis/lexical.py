@@ -14,10 +14,8 @@ estimate is too noisy, and biased low). Faithfulness needs a smoothed distilled 
 from __future__ import annotations
 
 import math
-import tempfile
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from pathlib import Path
 
 from sacrebleu.tokenizers.tokenizer_13a import Tokenizer13a
 
@@ -26,29 +24,6 @@ _tokenize = Tokenizer13a()
 
 def words(line: str) -> list[str]:
     return _tokenize(line.lower()).split()
-
-
-def align(sources: list[list[str]], targets: list[list[str]]) -> list[list[tuple[int, int]]]:
-    """eflomal forward links (source index, target index) for every sentence pair.
-
-    eflomal's Gibbs sampler takes no seed, so links (and measures) vary slightly between runs.
-    """
-    from eflomal import Aligner
-
-    with tempfile.TemporaryDirectory() as work:
-        links_path = Path(work) / "fwd.links"
-        Aligner().align([" ".join(s) for s in sources], [" ".join(t) for t in targets],
-                        links_filename_fwd=str(links_path), quiet=True)
-        links = []
-        for line in links_path.read_text(encoding="utf-8").splitlines():
-            pairs = []
-            for link in line.split():
-                i, j = link.split("-")
-                pairs.append((int(i), int(j)))
-            links.append(pairs)
-    if len(links) != len(sources):
-        raise RuntimeError(f"eflomal returned {len(links)} alignments for {len(sources)} sentence pairs")
-    return links
 
 
 @dataclass

@@ -22,7 +22,8 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 
-from analysis.lexical import align, words
+from analysis.lexical import words
+from distill.alignment import align
 from distill.io import InputError
 
 # (lowest, highest, label) of a source word's count in the training sources

@@ -14,7 +14,8 @@ from itertools import combinations
 
 import numpy as np
 
-from analysis.lexical import LexicalTable, align, kl_divergence_bits, words
+from analysis.lexical import LexicalTable, kl_divergence_bits, words
+from distill.alignment import align
 from distill.corpus.directory import Corpus
 
 DEFAULT_MIN_COUNT = 10

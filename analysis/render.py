@@ -335,7 +335,15 @@ def bench_markdown(report: dict) -> str:
                                for row in sorted(decoding["rows"], key=lambda r: -r["threads"])))]
         lines += ["", "Lean path vs fairseq's path, identical output lines (float32): "
                   + ", ".join(f"{student} {c['identical']:,} of {c['sentences']:,}"
-                              for student, c in decoding["lean_identical"].items()) + ".", "",
+                              for student, c in decoding["lean_identical"].items()) + "."]
+        shortlists = {row["system"]: row["shortlist"] for row in decoding["rows"] if "shortlist" in row}
+        if shortlists:
+            lines += ["", "Vocabulary shortlists (per sentence: the top pieces eflomal aligns to each source piece "
+                      "in the training corpus, plus the most frequent and the specials): "
+                      + "; ".join(f"{system}: top {s['top']}, {s['always']} always, {s['mean_size']:.0f} of "
+                                  f"{s['dictionary']:,} pieces on average, hit rate {100 * s['hit_rate']:.1f} % of "
+                                  "the reference's pieces" for system, s in shortlists.items()) + "."]
+        lines += ["",
                   f"![speed and quality]({decoding['figure']})", "",
                   f"sacrebleu: {decoding['rows'][0]['scores'][primary]['bleu_signature']}", ""]
     if "regeneration" in report:

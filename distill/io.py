@@ -8,6 +8,7 @@ process never leaves a half-written file under the final name.
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import json
 import os
@@ -81,10 +82,24 @@ def private_work_directory(target: Path) -> Path:
     """An empty work directory beside ``target`` for building it, used by this process only: two processes that
     build the same cache at once (two trainings of one corpus, two test workers) each build their own, and
     ``publish_directory`` keeps the first finished one."""
+    for leftover in target.parent.glob(f".{glob.escape(target.name)}.partial-*"):  # of killed builders: removed
+        pid = leftover.name.rpartition("-")[2]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            shutil.rmtree(leftover, ignore_errors=True)
     work = target.parent / f".{target.name}.partial-{os.getpid()}"
     shutil.rmtree(work, ignore_errors=True)  # a dead process's leftovers under a reused pid are never reused
     work.mkdir(parents=True)
     return work
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def publish_directory(work: Path, target: Path, complete: str) -> None:

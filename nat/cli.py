@@ -3,7 +3,7 @@
   seqkd-nat train    --student KIND --corpus C --out RUN [--teacher T]   (KIND: ctc, ctc-glat, nat, nat-glat,
                      cmlm, duration, dat, ar)
   seqkd-nat decode   --run RUN [--input FILE] [--output FILE] [--length-beam 3 --rescore-teacher T]
-  seqkd-nat evaluate --run RUN [--split test] [--runtime eager|torchscript|onnxruntime [--int8]]
+  seqkd-nat evaluate --run RUN [--split test] [--runtime eager|torchscript|onnxruntime [--int8]] [--shortlist K]
   seqkd-nat export   --run RUN --format onnx --out model.onnx [--int8]   (ctc and dat students)
   seqkd-nat compare  --teacher T --raw C --distilled [NAME=]D [...] --out DIR [--seeds 1,2,3]  (raw vs distilled table)
 """
@@ -42,6 +42,7 @@ def _decoding_options(parser) -> None:
 
 def _runtime_options(parser) -> None:
     from nat.decoding import RUNTIMES
+    from nat.shortlist import DEFAULT_FREQUENT
 
     parser.add_argument("--runtime", default="eager", choices=RUNTIMES,
                         help="ctc students: torchscript traces the model once when loading it, onnxruntime exports it "
@@ -53,6 +54,14 @@ def _runtime_options(parser) -> None:
     parser.add_argument("--bf16", action="store_true",
                         help="students, eager runtime: bfloat16 autocast (float32 weights; faster on CPUs with "
                              "AVX512-BF16 or AMX, can change outputs; the benchmark gives its BLEU)")
+    parser.add_argument("--shortlist", type=int, default=0, metavar="K",
+                        help="ctc students: the output layer over a vocabulary shortlist, per sentence the K target "
+                             "pieces each source piece is most often aligned to in the run's training corpus (eflomal, "
+                             "built once into the run directory) plus the most frequent ones; 0 (default): the whole "
+                             "vocabulary. Any runtime; can change outputs (the benchmark gives its BLEU and hit rate)")
+    parser.add_argument("--shortlist-frequent", type=int, default=DEFAULT_FREQUENT, metavar="N",
+                        help=f"with --shortlist: the N most frequent target pieces in every shortlist "
+                             f"(default {DEFAULT_FREQUENT})")
 
 
 PRESET_OPTIONS = ("size", "max_update", "lr", "lr_scheduler", "warmup_updates", "dropout", "stop_time_hours",
@@ -159,13 +168,15 @@ def _settings(args, blank_penalty: float | None = None, lean: bool = False, leng
               dag_decoding: str | None = None):
     from distill.teacher import default_device
     from nat.decoding import StudentSettings
+    from nat.shortlist import DEFAULT_FREQUENT
 
     return StudentSettings(iterations=args.iterations, length_beam=length_beam or args.length_beam,
                            max_tokens=args.max_tokens,
                            device=args.device or default_device(),
                            blank_penalty=blank_penalty if blank_penalty is not None else args.blank_penalty, lean=lean,
                            runtime=getattr(args, "runtime", "eager"), int8=getattr(args, "int8", False),
-                           bf16=getattr(args, "bf16", False),
+                           bf16=getattr(args, "bf16", False), shortlist=getattr(args, "shortlist", 0),
+                           shortlist_frequent=getattr(args, "shortlist_frequent", DEFAULT_FREQUENT),
                            oracle_length=getattr(args, "oracle_length", False),  # evaluate's
                            dag_decoding=dag_decoding or args.dag_decoding)
 
@@ -231,6 +242,8 @@ def _stem(args, split: str) -> str:
     path = f".{args.dag_decoding}" if args.dag_decoding else ""
     runtime = ("" if args.runtime == "eager" else f".{args.runtime}") + (".int8" if args.int8 else "") + \
         (".bf16" if args.bf16 else "")
+    if args.shortlist:
+        runtime += f".shortlist{args.shortlist}-{args.shortlist_frequent}"
     return f"{split}.it{args.iterations}.lb{args.length_beam}{rescored}{oracle}{path}{runtime}"
 
 

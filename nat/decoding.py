@@ -13,6 +13,7 @@ from distill.engine import load_ensemble, read_run_manifest
 from distill.generation import DecodeSettings, Translator
 from distill.io import InputError
 from nat.registry import student_kind
+from nat.shortlist import DEFAULT_FREQUENT
 
 
 @dataclass
@@ -29,6 +30,9 @@ class StudentSettings:
     bf16: bool = False  # eager runtime: bfloat16 autocast (float32 weights), for CPUs with AVX512-BF16 or AMX
     oracle_length: bool = False  # a NAT that predicts its length decodes at the reference's (evaluate)
     dag_decoding: str | None = None  # dat students: the path (nat.dag.DAG_DECODINGS); None: the first, lookahead
+    shortlist: int = 0  # ctc students: the output layer over a vocabulary shortlist of this many target pieces
+    # per source piece (nat.shortlist); 0: the whole vocabulary
+    shortlist_frequent: int = DEFAULT_FREQUENT  # with shortlist: the most frequent target pieces added
 
 
 RUNTIMES = ("eager", "torchscript", "onnxruntime")
@@ -80,6 +84,8 @@ def load_translator(run_dir, *, corpus_dir=None, settings: StudentSettings | Non
         if settings.oracle_length:
             raise InputError(f"{run_dir}: an autoregressive model ends where it writes </s>; --oracle-length decodes "
                              "the one-pass students that predict their length (nat, nat-glat)")
+        if settings.shortlist:
+            raise InputError(f"{run_dir}: an autoregressive model; --shortlist is for the ctc students' one pass")
         return Translator.autoregressive([checkpoint], corpus, DecodeSettings(
             beam=beam, max_tokens=settings.max_tokens, device=settings.device))
     if settings.runtime not in RUNTIMES:

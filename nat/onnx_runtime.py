@@ -24,13 +24,18 @@ from distill.io import InputError
 INPUTS = ("src_tokens", "src_lengths")
 
 
-def exported_function(model) -> tuple[torch.nn.Module, tuple[str, ...]]:
-    """The tensor function of a student that ONNX holds, and the names of its outputs."""
-    from nat.models.ctc_nat import CTCLogits
+def exported_function(model, states: bool = False) -> tuple[torch.nn.Module, tuple[str, ...]]:
+    """The tensor function of a student that ONNX holds, and the names of its outputs (``states``: a ctc student up
+    to its output layer, for decoding with a vocabulary shortlist, :mod:`nat.shortlist`)."""
+    from nat.models.ctc_nat import CTCLogits, CTCStates
     from nat.models.dag_nat import DAGGraph, DATModel
 
     if isinstance(model, DATModel):
+        if states:
+            raise InputError("a vocabulary shortlist is for the ctc students; a dat student scores every token")
         return DAGGraph(model), ("logits", "links", "padding_mask")
+    if states:
+        return CTCStates(model), ("states", "padding_mask")
     return CTCLogits(model), ("logits", "padding_mask")
 
 
@@ -42,10 +47,10 @@ def example_batch(model) -> tuple[torch.Tensor, torch.Tensor]:
     return tokens, torch.tensor([4, 2])
 
 
-def export_onnx(model, path, int8: bool = False) -> Path:
+def export_onnx(model, path, int8: bool = False, states: bool = False) -> Path:
     """Write the ctc or dat student ``model`` to ``path`` as ONNX (``int8``: then quantized dynamically, weights
-    int8, activations quantized per batch); returns the path."""
-    function, outputs = exported_function(model.cpu())
+    int8, activations quantized per batch; ``states``: see :func:`exported_function`); returns the path."""
+    function, outputs = exported_function(model.cpu(), states)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     axes = {"src_tokens": {0: "batch", 1: "source"}, "src_lengths": {0: "batch"},
@@ -90,9 +95,9 @@ class OnnxFunction:
                      for name, value in zip(self.outputs, values))
 
 
-def onnx_function(model, int8: bool = False, device: str = "cpu") -> OnnxFunction:
+def onnx_function(model, int8: bool = False, device: str = "cpu", states: bool = False) -> OnnxFunction:
     """``model`` exported (to a temporary file, read once) and loaded in ONNX Runtime."""
     if device != "cpu":
         raise InputError("--runtime onnxruntime runs on the CPU (its CPU execution provider); use --device cpu")
     with tempfile.TemporaryDirectory() as scratch:
-        return OnnxFunction(export_onnx(model, Path(scratch) / "model.onnx", int8=int8))
+        return OnnxFunction(export_onnx(model, Path(scratch) / "model.onnx", int8=int8, states=states))

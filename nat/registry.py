@@ -130,6 +130,10 @@ class StudentKind:
         if settings.oracle_length and not self.oracle_length:
             raise InputError(f"{run_dir}: a {self.name} student; --oracle-length decodes the one-pass students that "
                              "predict their length (nat, nat-glat)")
+        if settings.shortlist and not self.ctc:
+            which = ", ".join(kind.name for kind in student_kinds() if kind.ctc)
+            raise InputError(f"{run_dir}: a {self.name} student; --shortlist projects the output of {which} students "
+                             "onto a vocabulary shortlist")
 
     def generator(self, models: list, task, settings, run_dir, rescore: bool, lean: bool):
         """The generator that decodes ``models`` (the student; the teacher last when ``rescore``)."""
@@ -166,22 +170,38 @@ class CTCStudent(StudentKind):
 
     def generator(self, models, task, settings, run_dir, rescore, lean):
         from nat.generators import run_blank_penalty
-        from nat.models.ctc_nat import CTCGenerator, CTCLogits, trace_ctc
+        from nat.models.ctc_nat import CTCGenerator, CTCLogits, CTCStates, trace_ctc
 
         penalty = settings.blank_penalty if settings.blank_penalty is not None else run_blank_penalty(run_dir)
+        states = settings.shortlist > 0  # the output layer then runs over a shortlist (nat.shortlist)
         if settings.runtime == "onnxruntime":
             from nat.onnx_runtime import onnx_function
 
-            logits = onnx_function(models[0], int8=settings.int8, device=settings.device)
+            logits = onnx_function(models[0], int8=settings.int8, device=settings.device, states=states)
+        elif settings.runtime == "torchscript":
+            logits = trace_ctc(models[0], states=states)
         else:
-            logits = trace_ctc(models[0]) if settings.runtime == "torchscript" else CTCLogits(models[0])
-        return CTCGenerator(task.target_dictionary, logits, penalty)
+            logits = CTCStates(models[0]) if states else CTCLogits(models[0])
+        shortlist = None
+        if states:
+            from distill.corpus.directory import Corpus
+            from distill.engine import read_run_manifest
+            from nat.shortlist import run_shortlist
+
+            shortlist = run_shortlist(run_dir, Corpus.open(read_run_manifest(run_dir)["corpus"]),
+                                      task.target_dictionary, settings.shortlist, settings.shortlist_frequent)
+        return CTCGenerator(task.target_dictionary, logits, penalty, shortlist)
 
     def bench_systems(self):
+        from nat.shortlist import BENCH_TOP
+
         return [BenchSystem(", lean", "lean"), BenchSystem(", lean, bf16", "lean, bf16"),
                 BenchSystem(", lean, TorchScript", "lean, TorchScript"),
                 BenchSystem(", lean, ONNX Runtime", "lean, ONNX Runtime"),
                 BenchSystem(", lean, ONNX Runtime int8", "lean, ONNX Runtime int8"),
+                BenchSystem(", lean, shortlist", "lean", {"shortlist": BENCH_TOP}),
+                BenchSystem(", lean, ONNX Runtime int8, shortlist", "lean, ONNX Runtime int8",
+                            {"shortlist": BENCH_TOP}),
                 BenchSystem(", fairseq", "fairseq")]
 
 

@@ -25,10 +25,12 @@ def test_decoding_benchmark_measures_every_system_and_counts_identical_lean_outp
         "teacher, fairseq, beam 5", "teacher, fairseq, greedy", "teacher, CTranslate2 int8, beam 5",
         "teacher, CTranslate2 int8, greedy", "ctc, lean", "ctc, lean, bf16", "ctc, lean, TorchScript",
         "ctc, lean, ONNX Runtime",
-        "ctc, lean, ONNX Runtime int8", "ctc, fairseq", "nat, lean", "nat, fairseq",
+        "ctc, lean, ONNX Runtime int8", "ctc, lean, shortlist", "ctc, lean, ONNX Runtime int8, shortlist",
+        "ctc, fairseq", "nat, lean", "nat, fairseq",
         "ar student, CTranslate2 int8, greedy"]
     test_sentences = len(tiny_synthetic.lines("test", "src"))
-    for lower in ("ctc, ONNX Runtime int8", "ctc, bf16"):  # less precise arithmetic: as many as it keeps
+    for lower in ("ctc, ONNX Runtime int8", "ctc, bf16", "ctc, shortlist", "ctc, ONNX Runtime int8, shortlist"):
+        # less precise arithmetic, or fewer tokens to choose from: as many as it keeps
         counts = decoding["lean_identical"].pop(lower)
         assert counts["sentences"] == test_sentences and 0 <= counts["identical"] <= test_sentences
     assert decoding["lean_identical"] == {student: {"identical": test_sentences, "sentences": test_sentences}
@@ -44,6 +46,11 @@ def test_decoding_benchmark_measures_every_system_and_counts_identical_lean_outp
     assert (out / decoding["figure"]).stat().st_size > 10_000
     markdown = (out / "bench.md").read_text()
     assert f"ctc {test_sentences:,} of {test_sentences:,}" in markdown
+    listed = {row["system"]: row["shortlist"] for row in decoding["rows"] if "shortlist" in row}
+    assert sorted(listed) == ["ctc, lean, ONNX Runtime int8, shortlist", "ctc, lean, shortlist"]
+    for stats in listed.values():  # the fixture's vocabulary is small: the 100 frequent pieces hold most of it
+        assert stats["top"] == 50 and 0.9 <= stats["hit_rate"] <= 1 and 0 < stats["mean_size"] <= stats["dictionary"]
+    assert "ctc, lean, shortlist: top 50" in markdown
     best = [target["name"] for target in report["targets"] if target["name"].startswith("best NAT (")]
     assert len(best) == 2 and all(", lean" in name for name in best)  # a lean system, against two AR baselines
     subprocess.run([sys.executable, "-m", "analysis.bench", "render", "--out", str(out)], check=True,

@@ -118,7 +118,7 @@ def test_a_conversion_killed_mid_way_is_redone_not_used(tiny_teacher, tiny_synth
     checkpoint = tmp_path / "checkpoint_best.pt"  # a copy: conversions are cached beside the checkpoint
     shutil.copy(tiny_teacher[1]["checkpoint"], checkpoint)
     digest = sha256_file(checkpoint)
-    partial = tmp_path / f"ct2-{digest[:12]}.partial"  # what a killed conversion leaves behind
+    partial = tmp_path / f".ct2-{digest[:12]}.partial-{2 ** 22 + 1}"  # what a killed conversion leaves behind
     partial.mkdir()
     (partial / "model.bin").write_bytes(b"half")
     target = converted_model(str(checkpoint), tiny_synthetic)

@@ -121,8 +121,21 @@ class CTCLogits(nn.Module):
         return self.model.decode(self.model.encode(src_tokens, src_lengths), src_tokens)
 
 
-def trace_ctc(model: CTCNATModel) -> torch.jit.ScriptModule:
-    """The CTC student traced and frozen by TorchScript, so no Python runs between its operators.
+class CTCStates(nn.Module):
+    """A CTC student up to its output layer, source tokens in, decoder states and padding mask out: what decoding
+    with a vocabulary shortlist calls (:mod:`nat.shortlist`), which projects the states onto a few rows only."""
+
+    def __init__(self, model: CTCNATModel):
+        super().__init__()
+        self.model = model
+
+    def forward(self, src_tokens, src_lengths):
+        return self.model.decoder_states(self.model.encode(src_tokens, src_lengths), src_tokens)
+
+
+def trace_ctc(model: CTCNATModel, states: bool = False) -> torch.jit.ScriptModule:
+    """The CTC student traced and frozen by TorchScript, so no Python runs between its operators (``states``: up to
+    the output layer, :class:`CTCStates`; else :class:`CTCLogits`).
 
     The example batch holds padding: fairseq's encoder zeroes padded states only when a batch has
     some, and a trace keeps the branch its example took (on a batch without padding it multiplies by one).
@@ -134,8 +147,8 @@ def trace_ctc(model: CTCNATModel) -> torch.jit.ScriptModule:
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", torch.jit.TracerWarning)  # shape asserts, recorded as constants
         warnings.simplefilter("ignore", DeprecationWarning)  # PyTorch points to torch.export; see docs/usage.md
-        traced = torch.jit.trace(CTCLogits(model).eval(), (example, torch.tensor([4, 2], device=device)),
-                                 check_trace=False)
+        function = (CTCStates if states else CTCLogits)(model).eval()
+        traced = torch.jit.trace(function, (example, torch.tensor([4, 2], device=device)), check_trace=False)
     return torch.jit.freeze(traced)
 
 
@@ -145,25 +158,46 @@ class CTCGenerator:
     ``blank_penalty`` is subtracted from the blank's log-probability before the argmax: an
     undertrained CTC model prefers blanks and writes too short outputs (:mod:`nat.decoding`
     tunes the penalty on the validation set).
+
+    ``shortlist`` (a :class:`nat.shortlist.Shortlist`): ``logits`` is then a states function (:class:`CTCStates`
+    or its trace) and the output layer runs over each batch's shortlist only; the blank is in every shortlist.
     """
 
-    def __init__(self, dictionary, logits: CTCLogits | torch.jit.ScriptModule, blank_penalty: float = 0.0):
+    def __init__(self, dictionary, logits: CTCLogits | torch.jit.ScriptModule, blank_penalty: float = 0.0,
+                 shortlist=None):
         self.eos = dictionary.eos()
         self.blank_penalty = blank_penalty
         self.logits = logits  # the model's CTCLogits, or its trace_ctc (the same logits, no Python between operators)
+        self.shortlist = shortlist
+
+    def scores(self, model, src_tokens, src_lengths):
+        """Log-probabilities [batch, positions, V] with the blank penalty applied, the padding mask, and the token
+        id of each of the V columns (None: the whole vocabulary)."""
+        vocabulary = None
+        if self.shortlist is None:
+            logits, padding_mask = self.logits(src_tokens, src_lengths)
+        else:
+            states, padding_mask = self.logits(src_tokens, src_lengths)
+            vocabulary, outside = self.shortlist.vocabulary(src_tokens)
+            logits = F.linear(states, model.encoder.embed_tokens.weight.index_select(0, vocabulary))
+            if outside is not None:
+                logits = logits.masked_fill(outside.unsqueeze(1), float("-inf"))
+        lprobs = F.log_softmax(logits.float(), dim=-1)
+        blank = model.blank if vocabulary is None else int(torch.searchsorted(vocabulary, model.blank))
+        lprobs[..., blank] -= self.blank_penalty
+        return lprobs, padding_mask, vocabulary
 
     @torch.no_grad()
     def generate(self, models, sample, **unused):
         model = models[0]
         src_tokens = sample["net_input"]["src_tokens"]
-        logits, padding_mask = self.logits(src_tokens, sample["net_input"]["src_lengths"])
-        lprobs = F.log_softmax(logits.float(), dim=-1)
-        lprobs[..., model.blank] -= self.blank_penalty
+        lprobs, padding_mask, vocabulary = self.scores(model, src_tokens, sample["net_input"]["src_lengths"])
         best = lprobs.max(-1)
+        indices = best.indices if vocabulary is None else vocabulary[best.indices]
         results = []
         for row in range(src_tokens.size(0)):
             keep = ~padding_mask[row]
-            tokens = collapse(best.indices[row][keep], model.blank) + [self.eos]
+            tokens = collapse(indices[row][keep], model.blank) + [self.eos]
             results.append([{"tokens": src_tokens.new_tensor(tokens), "score": best.values[row][keep].mean(),
                              "positional_scores": None, "alignment": None}])
         return results
