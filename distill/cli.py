@@ -126,6 +126,12 @@ def _add_teacher(subparsers) -> None:
     teacher.add_argument("--word-kd-teacher", metavar="RUN_OR_CKPT",
                          help="train an AR student with word-level KD from this teacher (criterion word_kd)")
     teacher.add_argument("--kd-alpha", type=float, default=0.5, help="weight of the KL-to-teacher term (word KD)")
+    teacher.add_argument("--encoder-layers", type=int, help="encoder depth (default: the size's)")
+    teacher.add_argument("--decoder-layers", type=int, help="decoder depth (default: the size's)")
+    teacher.add_argument("--shrink-from", metavar="RUN_OR_CKPT",
+                         help="shrink and fine-tune (Shleifer & Rush 2020): start from this teacher's embeddings, "
+                              "encoder and maximally spaced decoder layers, as many as --decoder-layers (same --size "
+                              "and --encoder-layers as the teacher)")
 
     evaluate = subparsers.add_parser("evaluate", help="BLEU/chrF (sacrebleu) of a teacher run on a corpus split")
     evaluate.add_argument("--run", required=True, help="teacher run directory")
@@ -293,6 +299,14 @@ def _run_train_teacher(args) -> None:
     if args.word_kd_teacher:
         overrides["word_kd"] = {"teacher": str(Path(checkpoint_of(args.word_kd_teacher)).resolve()),
                                 "alpha": args.kd_alpha}
+    for name in ("encoder_layers", "decoder_layers"):
+        if getattr(args, name):
+            overrides[name] = getattr(args, name)
+    if args.shrink_from:
+        if not args.decoder_layers:
+            raise InputError("--shrink-from keeps some of the teacher's decoder layers: say how many with "
+                             "--decoder-layers")
+        overrides["shrink"] = {"teacher": str(Path(checkpoint_of(args.shrink_from)).resolve())}
     manifest = train_teacher(args.corpus, args.out, preset=args.preset, size=args.size, seed=args.seed,
                              device=args.device, overrides=overrides, processes=args.processes,
                              precision=args.precision)

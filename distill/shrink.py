@@ -68,8 +68,9 @@ def shrink_checkpoint(teacher_checkpoint, student_layers: int, out) -> dict:
     keep = spaced_layers(layers, student_layers)
     checkpoint["model"] = shrink_state(checkpoint["model"], keep)
     checkpoint["cfg"]["model"].decoder_layers = student_layers
-    for key in ("last_optimizer_state", "optimizer_history"):
-        checkpoint.pop(key, None)
+    # the optimizer's state does not fit the new shape (and --finetune-from-model resets it); its history stays:
+    # fairseq's loader reads it (a checkpoint without it is upgraded from a "best_loss" it no longer has)
+    checkpoint.pop("last_optimizer_state", None)
     out = Path(out)
     with atomic_open(out, "wb", encoding=None) as handle:
         torch.save(checkpoint, handle)

@@ -74,7 +74,8 @@ def shared_training_arguments(corpus: Corpus, save_dir: Path, settings: dict, se
     size = MODEL_SIZES[settings["size"]]
     args = [
         corpus.bin_dir, "--source-lang", "src", "--target-lang", "tgt", "--share-all-embeddings",
-        "--encoder-layers", size["layers"], "--decoder-layers", size["layers"],
+        "--encoder-layers", settings.get("encoder_layers") or size["layers"],
+        "--decoder-layers", settings.get("decoder_layers") or size["layers"],
         "--encoder-embed-dim", size["embed_dim"], "--decoder-embed-dim", size["embed_dim"],
         "--encoder-ffn-embed-dim", size["ffn_dim"], "--decoder-ffn-embed-dim", size["ffn_dim"],
         "--encoder-attention-heads", size["heads"], "--decoder-attention-heads", size["heads"],
@@ -109,8 +110,36 @@ def training_arguments(corpus: Corpus, save_dir: Path, settings: dict, seed: int
     word_kd = settings.get("word_kd")
     criterion = (["--criterion", "word_kd", "--teacher-checkpoint", word_kd["teacher"], "--kd-alpha", word_kd["alpha"]]
                  if word_kd else ["--criterion", "label_smoothed_cross_entropy"])
+    # shrink: the first launch starts from the shrunk teacher, optimizer and data position reset (fairseq's
+    # --finetune-from-model); a resumed run continues from its own checkpoint_last.pt
+    start = ["--finetune-from-model", shrink_start(save_dir)] if settings.get("shrink") else []
     return [*shared_training_arguments(corpus, save_dir, settings, seed, device, precision=precision),
-            "--task", "translation", "--arch", "transformer", *criterion, "--label-smoothing", "0.1"]
+            "--task", "translation", "--arch", "transformer", *criterion, "--label-smoothing", "0.1", *start]
+
+
+def shrink_start(save_dir: Path) -> Path:
+    """Where a shrunk student's starting checkpoint is written (:func:`distill.shrink.shrink_checkpoint`)."""
+    return Path(save_dir).parent / "shrink-start.pt"
+
+
+def check_shrink(teacher_checkpoint: str, settings: dict) -> None:
+    """A shrunk student must have its teacher's shape but for fewer decoder layers (one line if not)."""
+    from fairseq import checkpoint_utils
+
+    from distill.fairseq_setup import prepare_fairseq
+
+    prepare_fairseq()
+    model = checkpoint_utils.load_checkpoint_to_cpu(teacher_checkpoint)["cfg"]["model"]
+    size = MODEL_SIZES[settings["size"]]
+    wanted = {"encoder_layers": settings.get("encoder_layers") or size["layers"],
+              "encoder_embed_dim": size["embed_dim"], "encoder_ffn_embed_dim": size["ffn_dim"],
+              "encoder_attention_heads": size["heads"]}
+    differs = [f"{name} {getattr(model, name)} vs {value}" for name, value in wanted.items()
+               if getattr(model, name) != value]
+    if differs:
+        raise InputError(f"--shrink-from {teacher_checkpoint}: the student copies its teacher's encoder and "
+                         f"embeddings, so it needs the teacher's shape ({'; '.join(differs)}: teacher vs student); "
+                         "pass the teacher's --size and --encoder-layers")
 
 
 def preset_precision(settings: dict) -> str | None:
@@ -125,8 +154,10 @@ def train_teacher(corpus_dir, run_dir, *, preset: str = "cpu", size: str | None 
     ``precision``: fp32, bf16 or fp16 (default: :func:`distill.precision.choose_precision`).
 
     The same function trains AR students: pass ``overrides={"word_kd": {"teacher": CKPT, "alpha": 0.5}}``
-    for word-level KD from a teacher checkpoint. ``processes`` > 1 trains on CPU with one process
-    per rank (each update then sees ``processes`` batches, so it is another run).
+    for word-level KD from a teacher checkpoint, ``{"encoder_layers": E, "decoder_layers": D}`` for other
+    depths than the size's, and ``{"shrink": {"teacher": CKPT}}`` with fewer decoder layers to start from the
+    teacher's weights (Shleifer & Rush's shrink and fine-tune, :mod:`distill.shrink`). ``processes`` > 1 trains
+    on CPU with one process per rank (each update then sees ``processes`` batches, so it is another run).
     """
     corpus = Corpus.open(corpus_dir)
     if preset not in PRESETS:
@@ -144,11 +175,24 @@ def train_teacher(corpus_dir, run_dir, *, preset: str = "cpu", size: str | None 
             raise InputError("--processes is for CPU training; on GPUs fairseq uses every visible GPU by itself")
         settings["processes"] = processes
     chosen = choose_precision(precision, device, preset_precision(settings))
+    model = {**MODEL_SIZES[settings["size"]],  # the layers only when they differ from the size's (no new identity)
+             **{name: settings[name] for name in ("encoder_layers", "decoder_layers") if settings.get(name)}}
+    if settings.get("shrink"):
+        check_shrink(settings["shrink"]["teacher"], settings)
     config = RunConfig(kind="teacher", corpus_hash=corpus.manifest["config_hash"], preset=preset, settings=settings,
-                       model=MODEL_SIZES[settings["size"]], seed=seed, device=device, precision=chosen.name)
-    return train_run(run_dir, config,
-                     lambda save_dir: training_arguments(corpus, save_dir, settings, seed, device, chosen.name),
-                     processes=processes, locations={"corpus": str(corpus.path.resolve())},
+                       model=model, seed=seed, device=device, precision=chosen.name)
+
+    def arguments(save_dir: Path) -> list:
+        if settings.get("shrink") and not shrink_start(save_dir).is_file():
+            from distill.shrink import shrink_checkpoint
+
+            kept = shrink_checkpoint(settings["shrink"]["teacher"], model.get("decoder_layers", model["layers"]),
+                                     shrink_start(save_dir))
+            print(f"{run_dir}: starts from {kept['teacher_checkpoint']}, its embeddings, encoder and decoder layers "
+                  f"{kept['kept_decoder_layers']} of {kept['teacher_decoder_layers']}", flush=True)
+        return training_arguments(corpus, save_dir, settings, seed, device, chosen.name)
+
+    return train_run(run_dir, config, arguments, processes=processes, locations={"corpus": str(corpus.path.resolve())},
                      precision_reason=chosen.reason)
 
 

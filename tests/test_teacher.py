@@ -94,3 +94,44 @@ def test_the_word_level_kd_loss_on_a_two_token_vocabulary():
     by_hand = soft * math.log(soft / 0.5) + (1 - soft) * math.log((1 - soft) / 0.5)
     assert float(kl2) == pytest.approx(by_hand, abs=1e-6)
     assert float(word_kd_loss(nll, kl2, alpha=1.0, temperature=2.0)) == pytest.approx(4 * by_hand, abs=1e-6)
+
+
+def test_a_shrunk_student_starts_from_its_teachers_kept_layers_and_resumes_from_its_own(tiny_synthetic, tmp_path,
+                                                                                       capsys):
+    """Shrink and fine-tune through the command line: a 1+3 teacher, a student keeping decoder layers 0 and 2; after
+    one update its weights are still the teacher's (Adam's first step is about the learning rate), a student
+    trained from scratch is nowhere near them."""
+    import torch
+
+    from distill.cli import main as distill_main
+
+    common = ["train-teacher", "--corpus", str(tiny_synthetic.path), "--preset", "tiny", "--device", "cpu", "--no-eval"]
+    assert distill_main([*common, "--out", str(tmp_path / "teacher"), "--decoder-layers", "3",
+                         "--max-update", "30"]) == 0
+    student = tmp_path / "shrunk"
+    shrink = [*common, "--out", str(student), "--shrink-from", str(tmp_path / "teacher"), "--decoder-layers", "2",
+              "--max-update", "1"]
+    assert distill_main(shrink) == 0
+    assert "decoder layers [0, 2] of 3" in capsys.readouterr().out
+    assert "--finetune-from-model" in (student / "train.log").read_text()
+    assert distill_main([*common, "--out", str(tmp_path / "scratch"), "--decoder-layers", "2", "--seed", "2",
+                         "--max-update", "1"]) == 0  # another seed: the teacher's own start is near its 30 updates
+
+    def weights(run):
+        return torch.load(run / "checkpoints" / "checkpoint_best.pt", map_location="cpu", weights_only=False)["model"]
+
+    teacher, shrunk, scratch = weights(tmp_path / "teacher"), weights(student), weights(tmp_path / "scratch")
+    assert sum(name.startswith("decoder.layers.") for name in shrunk) * 3 == \
+        sum(name.startswith("decoder.layers.") for name in teacher) * 2
+    pairs = [("encoder.layers.0.fc1.weight", "encoder.layers.0.fc1.weight"),
+             ("decoder.layers.1.fc1.weight", "decoder.layers.2.fc1.weight"),  # student layer 1 is teacher layer 2
+             ("decoder.embed_tokens.weight", "decoder.embed_tokens.weight")]
+    for mine, theirs in pairs:
+        scale = teacher[theirs].abs().mean()
+        assert (shrunk[mine] - teacher[theirs]).abs().mean() < 0.05 * scale, mine
+        assert (scratch[mine] - teacher[theirs]).abs().mean() > 0.3 * scale, mine
+    assert distill_main(shrink) == 0 and "already trained" in capsys.readouterr().out
+    assert distill_main([*common, "--out", str(tmp_path / "wrong"), "--shrink-from", str(tmp_path / "teacher"),
+                         "--decoder-layers", "2", "--size", "small"]) == 1
+    error = capsys.readouterr().err
+    assert "needs the teacher's shape (" in error and "encoder_embed_dim 64 vs 128;" in error
