@@ -630,9 +630,93 @@ def run_study(args) -> None:
                   flush=True)
 
 
+def run_compression(args) -> None:
+    """Kim & Rush's and Shleifer & Rush's compression tables for an AR student (scripts/compression_tables.sh).
+
+    A teacher deeper than the student (TEACHER_LAYERS, encoder,decoder), its SeqKD and Seq-Inter regenerations,
+    and the student (the teacher's encoder depth, STUDENT_DECODER_LAYERS decoder layers) trained by every method of
+    :data:`analysis.compression.METHODS` for each seed, each evaluated greedily and with beam 5 on the test set;
+    word-level KD's alpha chosen among KD_ALPHAS by seed 1's greedy valid BLEU. Writes
+    RESULTS/<name>/compression/{compression.json,compression.md,compression.png}; every step resumes."""
+    from analysis.compression import BEAMS, DISTILLED_DATA, METHODS, compression_result, markdown, plot, run_dir
+    from distill.io import read_json, write_json
+
+    env = os.environ
+    settings = Settings.from_environment()
+    settings.limit_threads()
+    layout = settings.layout
+    encoder, decoder = (int(value) for value in (env.get("TEACHER_LAYERS") or "4,4").split(","))
+    student_decoder = int(env.get("STUDENT_DECODER_LAYERS") or "1")
+    alphas = [float(value) for value in (env.get("KD_ALPHAS") or "0.5,0.9").split(",")]
+    seeds = [int(seed) for seed in settings.seeds.split(",")]
+    if student_decoder >= decoder:
+        raise InputError(f"STUDENT_DECODER_LAYERS={student_decoder}: a student shallower than the teacher's "
+                         f"{decoder} decoder layers, or there is nothing to compress")
+    tag = f"e{encoder}d{decoder}"
+    runs, out = layout.runs / f"compression-{layout.preset}-{tag}", layout.report / "compression"
+    out.mkdir(parents=True, exist_ok=True)
+    # no time cap: a run's length is its updates on any machine, so its cost is measured, not truncated
+    common = ["--preset", layout.preset, "--stop-time-hours", "0", "--no-eval", *settings.device_arguments,
+              *settings.precision_arguments]
+    steps = Steps()
+    corpus = layout.corpus
+
+    def evaluate(run: Path, beam: int, split: str = "test") -> dict:
+        from analysis.compression import evaluation_stem
+        from distill.scoring import evaluation_files
+
+        _, scores = evaluation_files(run / "eval", evaluation_stem(corpus, beam, split))
+        if not scores.is_file():
+            steps.run(None, "seqkd-distill", "evaluate", "--run", run, "--corpus", corpus, "--split", split,
+                      "--beam", beam, *settings.device_arguments)
+        return read_json(scores)
+
+    if settings.prepare:
+        steps.run("prepare", "seqkd-distill", *settings.prepare, "--out", corpus)
+    teacher = runs / f"teacher-{tag}"
+    steps.run("teacher", "seqkd-distill", "train-teacher", "--corpus", corpus, "--out", teacher, *common,
+              "--encoder-layers", encoder, "--decoder-layers", decoder,
+              *(["--max-update", env["TEACHER_UPDATES"]] if env.get("TEACHER_UPDATES") else []))
+    for beam in BEAMS:
+        evaluate(teacher, beam)
+    distilled = {data: layout.distilled_by(f"{data}-{tag}") for data in DISTILLED_DATA}
+    for data, path in distilled.items():
+        steps.run(f"regenerate {data}", "seqkd-distill", "regenerate", "--teacher", teacher, "--corpus", corpus,
+                  "--out", path, "--method", data, *settings.regeneration, *settings.device_arguments)
+    corpora = {"raw": corpus, **distilled}
+
+    def train(each, seed: int, alpha: float) -> Path:
+        run = run_dir(runs, each, seed, alpha)
+        steps.run(f"{each.key} seed {seed}", "seqkd-distill", "train-teacher", "--corpus", corpora[each.data],
+                  "--out", run, *common, "--seed", seed, "--encoder-layers", encoder,
+                  "--decoder-layers", student_decoder,
+                  *(["--max-update", env["STUDENT_UPDATES"]] if env.get("STUDENT_UPDATES") else []),
+                  *(["--word-kd-teacher", teacher, "--kd-alpha", alpha] if each.word_kd else []),
+                  *(["--shrink-from", teacher] if each.shrink else []))
+        return run
+
+    word_kd = next(each for each in METHODS if each.word_kd and each.data == "raw")
+    valid = {}
+    for alpha in alphas:  # chosen on seed 1's greedy valid BLEU, then used for every seed and for Word-KD + SeqKD
+        scores = evaluate(train(word_kd, seeds[0], alpha), 1, "valid")["scores"]
+        valid[f"{alpha:g}"] = next(iter(scores.values()))["bleu"]
+    alpha = max(alphas, key=lambda value: (valid[f"{value:g}"], -value))  # ties: the smaller alpha
+    for seed in seeds:
+        for each in METHODS:
+            run = train(each, seed, alpha)
+            for beam in BEAMS:
+                evaluate(run, beam)
+    result = compression_result(runs, corpus, distilled, teacher, seeds, alpha, valid if len(alphas) > 1 else None)
+    result["figure"] = plot(result, out)
+    write_json(out / "compression.json", result)
+    (out / "compression.md").write_text(markdown(result, result["figure"]), encoding="utf-8")
+    steps.write(out)
+    print(f"compression tables done: {out / 'compression.md'}", flush=True)
+
+
 COMMANDS = {"main": run_main, "teacher-sizes": run_teacher_sizes, "which-distillation": run_which_distillation,
             "mode-mixing": run_mode_mixing, "mode-mixing-bible": run_mode_mixing_bible,
-            "nat-diagnosis": run_nat_diagnosis, "study": run_study}
+            "nat-diagnosis": run_nat_diagnosis, "study": run_study, "compression": run_compression}
 OUT_DEFAULTS = {"mode-mixing": "results/mode-mixing", "mode-mixing-bible": "results/mode-mixing-bible"}
 
 
