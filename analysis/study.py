@@ -58,8 +58,9 @@ class StudentGroup:
 
 # the study's students, headline first: capacity from a tiny CTC student to an autoregressive one; the DAG student
 # (the one-pass NAT that needs distillation least, Huang et al. 2022) beside ctc at the same size
-STUDY_GROUPS = (StudentGroup("ctc", "tiny"), StudentGroup("ctc", "small"), StudentGroup("dat", "small"),
-                StudentGroup("nat", "small"), StudentGroup("ar", "small"))
+# in the order the study trains them (a round of first seeds): the cheap cells first, dat last (2.5x ctc's time)
+STUDY_GROUPS = (StudentGroup("ctc", "tiny"), StudentGroup("ctc", "small"), StudentGroup("nat", "small"),
+                StudentGroup("ar", "small"), StudentGroup("dat", "small"))
 
 
 @dataclass(frozen=True)
