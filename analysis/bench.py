@@ -38,6 +38,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -250,8 +251,17 @@ def run_profile(args) -> None:
 
     torch.set_num_threads(args.threads)
     corpus = Corpus.open(args.corpus)
-    spec = {"name": args.run, "engine": args.engine, "run": args.run, "beam": args.beam}
+    spec = {"name": args.run, "engine": args.engine, "run": args.run, "beam": args.beam,
+            "shortlist": args.shortlist}
     translator = _load_system(spec, corpus, args.threads, 6000, "cpu", one_batch_at_a_time=True)
+    exported = ENGINE_RUNTIMES.get(args.engine) == "onnxruntime"
+    if exported:  # the same exported model, in a session with ONNX Runtime's profiler on
+        from nat.onnx_runtime import OnnxFunction, export_onnx
+
+        with tempfile.TemporaryDirectory() as scratch:
+            translator.generator.logits = OnnxFunction(export_onnx(
+                translator.models[0], Path(scratch) / "model.onnx", int8=args.engine.endswith("int8"),
+                states=args.shortlist > 0), args.threads, profile=True)
     sources = corpus.lines("test", "src")[: args.sentences]
     translator.translate(sources[:8])
     with profile(activities=[ProfilerActivity.CPU]) as profiler:
@@ -262,9 +272,17 @@ def run_profile(args) -> None:
     events = profiler.key_averages()
     in_operators = sum(event.self_cpu_time_total for event in events) / 1e6
     print(events.table(sort_by="self_cpu_time_total", row_limit=args.top))
-    print(f"{args.run} ({args.engine}, {args.threads} threads), {len(sources)} sentences one at a time: "
-          f"{1000 * wall / len(sources):.2f} ms each under the profiler; torch operators {in_operators / wall:.0%} "
-          f"of the wall time (their CPU time over the threads, so it can pass 100 %), the rest is Python outside them")
+    print(f"{args.run} ({args.engine}{', shortlist' if args.shortlist else ''}, {args.threads} threads), "
+          f"{len(sources)} sentences one at a time: {1000 * wall / len(sources):.2f} ms each under the profiler; "
+          f"torch operators {in_operators / wall:.0%} of the wall time (their CPU time over the threads, so it can "
+          "pass 100 %), the rest is Python outside them")
+    if exported:
+        times = translator.generator.logits.operator_times()  # the warm-up's 8 sentences included
+        share = sum(times.values()) / wall
+        print(f"inside ONNX Runtime ({share:.0%} of the wall time; the warm-up's 8 sentences included):")
+        for operator, seconds in sorted(times.items(), key=lambda item: -item[1])[: args.top]:
+            print(f"  {operator:>24} {1000 * seconds / (len(sources) + 8):7.3f} ms per sentence "
+                  f"({seconds / sum(times.values()):.0%})")
 
 
 def bench_regeneration(args) -> dict:
@@ -637,7 +655,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="CPU threads of each training run (default: %(default)s)")
     render = commands.add_parser("render", help="rewrite bench.md (and the targets) from <out>/bench.json")
     render.add_argument("--out", default="results/bench")
-    profiler = commands.add_parser("profile", help="where one system's time goes at batch size 1 (torch profiler)")
+    profiler = commands.add_parser("profile", help="where one system's time goes at batch size 1 (torch's profiler; "
+                                 "for the ONNX Runtime engines, ONNX Runtime's too)")
     profiler.add_argument("--run", required=True, help="teacher or student run directory")
     profiler.add_argument("--corpus", required=True, help="corpus directory (its test sources are decoded)")
     profiler.add_argument("--engine", default="lean", choices=["lean", "lean, bf16", *ENGINE_RUNTIMES, "fairseq",
@@ -648,6 +667,8 @@ def build_parser() -> argparse.ArgumentParser:
     profiler.add_argument("--sentences", type=int, default=100)
     profiler.add_argument("--threads", type=int, default=2)
     profiler.add_argument("--top", type=int, default=15, help="operators listed (default: %(default)s)")
+    profiler.add_argument("--shortlist", type=int, default=0, metavar="K",
+                          help="ctc students: decode through a vocabulary shortlist of K pieces per source piece")
     openmp = commands.add_parser("openmp", help="CTranslate2 at batch size 1: intra-op threads under each OpenMP "
                                  "wait policy (why 2 threads can be slower than 1 on a small VM)")
     openmp.add_argument("--run", required=True, help="teacher (or AR student) run directory")

@@ -78,12 +78,15 @@ class OnnxFunction:
     (:func:`exported_function`): torch tensors in and out (the padding mask as bool). ``threads``: ONNX Runtime's
     intra-op threads (default: torch's)."""
 
-    def __init__(self, path, threads: int | None = None):
+    def __init__(self, path, threads: int | None = None, profile: bool = False):
         import onnxruntime
 
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads or torch.get_num_threads()
         options.inter_op_num_threads = 1
+        if profile:  # ONNX Runtime's own profiler: every node's time, read by operator_times()
+            options.enable_profiling = True
+            options.profile_file_prefix = str(Path(tempfile.gettempdir()) / "seqkd-onnxruntime")
         self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.inputs = [i.name for i in self.session.get_inputs()]  # src_lengths is pruned: the encoder ignores it
         self.outputs = [o.name for o in self.session.get_outputs()]
@@ -93,6 +96,22 @@ class OnnxFunction:
         values = self.session.run(self.outputs, {name: feed[name] for name in self.inputs})
         return tuple(torch.from_numpy(np.asarray(value, dtype=bool) if name == "padding_mask" else value)
                      for name, value in zip(self.outputs, values))
+
+
+    def operator_times(self) -> dict[str, float]:
+        """With ``profile``: seconds spent in each operator type (MatMul, MatMulInteger, Softmax, ...) since the
+        session started, from ONNX Runtime's profile (which is then written and read back, and removed)."""
+        import json
+
+        path = Path(self.session.end_profiling())
+        events = json.loads(path.read_text())
+        path.unlink()
+        times: dict[str, float] = {}
+        for event in events:
+            if event.get("cat") == "Node" and event.get("name", "").endswith("_kernel_time"):
+                operator = event.get("args", {}).get("op_name", "?")
+                times[operator] = times.get(operator, 0.0) + event["dur"] / 1e6  # microseconds
+        return times
 
 
 def onnx_function(model, int8: bool = False, device: str = "cpu", states: bool = False) -> OnnxFunction:

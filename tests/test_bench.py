@@ -65,3 +65,16 @@ def test_openmp_command_times_ctranslate2_alone_under_each_wait_policy(tiny_teac
     rows = [line.split("|")[1:-1] for line in done.stdout.splitlines() if line.startswith("| ") and "OMP" not in line]
     assert [row[0].strip() for row in rows] == ["default", "PASSIVE", "ACTIVE"]
     assert all(float(cell) > 0 for row in rows for cell in row[1:]) and all(len(row) == 3 for row in rows)
+
+
+def test_the_profile_of_an_exported_student_says_which_onnx_operators_take_the_time(tiny_students, tiny_synthetic):
+    done = subprocess.run([sys.executable, "-m", "analysis.bench", "profile", "--run", str(tiny_students["ctc"][0]),
+                           "--corpus", str(tiny_synthetic.path), "--engine", "lean, ONNX Runtime int8",
+                           "--shortlist", "5", "--sentences", "10", "--threads", "1", "--top", "100"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = done.stdout.split("inside ONNX Runtime (")[1]
+    shares = [int(line.rsplit("(", 1)[1].rstrip("%)")) for line in report.splitlines()[1:] if "ms per sentence" in line]
+    # int8 products (ONNX Runtime fuses the quantized ones); every operator type listed: the shares add up
+    assert "MatMulIntegerToFloat" in report and 95 <= sum(shares) <= 105
+    assert "(lean, ONNX Runtime int8, shortlist, 1 threads)" in done.stdout
