@@ -61,24 +61,19 @@ def run_dir(runs: Path, each: Method, seed: int, alpha: float) -> Path:
     return Path(runs) / (f"{each.key}-a{alpha:g}-seed{seed}" if each.word_kd else f"{each.key}-seed{seed}")
 
 
-def evaluation_stem(corpus: Path, beam: int, split: str = "test") -> str:
-    """Where ``seqkd-distill evaluate`` writes a run's scores in ``<run>/eval/`` (distill.teacher's rule)."""
-    from distill.corpus.directory import Corpus
-    from distill.teacher import teacher_evaluation_stem
-
-    return teacher_evaluation_stem(Corpus.open(corpus), split, beam)
-
-
 def _summary(values: list[float]) -> dict:
     return {"mean": statistics.mean(values), "sd": statistics.stdev(values) if len(values) > 1 else 0.0,
             "values": values}
 
 
-def _evaluation(run: Path, corpus: Path, beam: int) -> tuple[dict, list[str]]:
+def _evaluation(run: Path, corpus, beam: int) -> tuple[dict, list[str]]:
+    """A run's test scores and hypotheses at ``beam`` on ``corpus`` (a Corpus), as ``seqkd-distill evaluate``
+    wrote them."""
     from distill.io import read_lines
     from distill.scoring import evaluation_files
+    from distill.teacher import teacher_evaluation_stem
 
-    hypotheses, scores = evaluation_files(run / "eval", evaluation_stem(corpus, beam))
+    hypotheses, scores = evaluation_files(run / "eval", teacher_evaluation_stem(corpus, "test", beam))
     return read_json(scores), read_lines(hypotheses)
 
 
@@ -94,7 +89,8 @@ def compression_result(runs: Path, corpus: Path, distilled: dict[str, Path], tea
     from distill.engine import read_run_manifest
     from nat.compare import paired_bootstrap
 
-    references = Corpus.open(corpus).references("test")
+    raw = Corpus.open(corpus)
+    references = raw.references("test")
     primary = next(iter(references))
     regeneration_hours = {data: Corpus.open(path).manifest["distillation"]["teacher_cost"]["wall_seconds"] / 3600
                           for data, path in distilled.items()}
@@ -113,7 +109,7 @@ def compression_result(runs: Path, corpus: Path, distilled: dict[str, Path], tea
         for beam in BEAMS:
             bleu, p_baseline = [], []
             for seed in seeds:
-                scores, hypotheses = _evaluation(run_dir(runs, each, seed, alpha), corpus, beam)
+                scores, hypotheses = _evaluation(run_dir(runs, each, seed, alpha), raw, beam)
                 outputs[each.key, beam, seed] = hypotheses
                 bleu.append(scores["scores"][primary]["bleu"])
                 if each.key != "baseline":
@@ -124,7 +120,7 @@ def compression_result(runs: Path, corpus: Path, distilled: dict[str, Path], tea
     seqkd_vs_word_kd = {str(beam): [paired_bootstrap(outputs["word-kd", beam, seed], outputs["seqkd", beam, seed],
                                                      references) for seed in seeds] for beam in BEAMS}
     teacher_manifest = read_run_manifest(teacher)
-    teacher_scores = {str(beam): _evaluation(teacher, corpus, beam)[0]["scores"][primary]["bleu"] for beam in BEAMS}
+    teacher_scores = {str(beam): _evaluation(teacher, raw, beam)[0]["scores"][primary]["bleu"] for beam in BEAMS}
     return {"corpus": str(corpus), "reference": primary, "seeds": seeds, "rows": rows,
             "seqkd_vs_word_kd_p": seqkd_vs_word_kd, "word_kd_alpha": alpha, "word_kd_alphas_valid_bleu": alphas,
             "regeneration_hours": regeneration_hours,

@@ -639,6 +639,7 @@ def run_compression(args) -> None:
     word-level KD's alpha chosen among KD_ALPHAS by seed 1's greedy valid BLEU. Writes
     RESULTS/<name>/compression/{compression.json,compression.md,compression.png}; every step resumes."""
     from analysis.compression import BEAMS, DISTILLED_DATA, METHODS, compression_result, markdown, plot, run_dir
+    from distill.corpus.directory import Corpus
     from distill.io import read_json, write_json
 
     env = os.environ
@@ -662,10 +663,10 @@ def run_compression(args) -> None:
     corpus = layout.corpus
 
     def evaluate(run: Path, beam: int, split: str = "test") -> dict:
-        from analysis.compression import evaluation_stem
         from distill.scoring import evaluation_files
+        from distill.teacher import teacher_evaluation_stem
 
-        _, scores = evaluation_files(run / "eval", evaluation_stem(corpus, beam, split))
+        _, scores = evaluation_files(run / "eval", teacher_evaluation_stem(prepared, split, beam))
         if not scores.is_file():
             steps.run(None, "seqkd-distill", "evaluate", "--run", run, "--corpus", corpus, "--split", split,
                       "--beam", beam, *settings.device_arguments)
@@ -673,6 +674,7 @@ def run_compression(args) -> None:
 
     if settings.prepare:
         steps.run("prepare", "seqkd-distill", *settings.prepare, "--out", corpus)
+    prepared = Corpus.open(corpus)
     teacher = runs / f"teacher-{tag}"
     steps.run("teacher", "seqkd-distill", "train-teacher", "--corpus", corpus, "--out", teacher, *common,
               "--encoder-layers", encoder, "--decoder-layers", decoder,

@@ -95,9 +95,11 @@ class CTCNATModel(BaseFairseqModel):
             x = self.decoder_norm(x)
         return x.transpose(0, 1), padding_mask
 
-    def output_logits(self, states):
-        """Token logits of decoder states (the output layer is the shared embedding table)."""
-        return F.linear(states, self.encoder.embed_tokens.weight)
+    def output_logits(self, states, vocabulary=None):
+        """Token logits of decoder states (the output layer is the shared embedding table); ``vocabulary`` (token
+        ids): the logits of those tokens only, in that order (a vocabulary shortlist, :mod:`nat.shortlist`)."""
+        weight = self.encoder.embed_tokens.weight
+        return F.linear(states, weight if vocabulary is None else weight.index_select(0, vocabulary))
 
     def decode(self, encoder_out, src_tokens, glanced_tokens=None):
         """Token logits [batch, src * ratio, vocab] and the decoder padding mask (:meth:`decoder_states`)."""
@@ -179,7 +181,7 @@ class CTCGenerator:
         else:
             states, padding_mask = self.logits(src_tokens, src_lengths)
             vocabulary, outside = self.shortlist.vocabulary(src_tokens)
-            logits = F.linear(states, model.encoder.embed_tokens.weight.index_select(0, vocabulary))
+            logits = model.output_logits(states, vocabulary)
             if outside is not None:
                 logits = logits.masked_fill(outside.unsqueeze(1), float("-inf"))
         lprobs = F.log_softmax(logits.float(), dim=-1)
