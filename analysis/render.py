@@ -319,9 +319,15 @@ def bench_markdown(report: dict) -> str:
     if "decoding" in report:
         decoding = report["decoding"]
         primary = decoding["reference"]
+        # a section measured on its own (--add-to-existing) says when, where, and which runs it measured
+        measured = (f"; measured {decoding['date']} on {decoding['machine']['processor']}, "
+                    f"{decoding['machine']['cpu_threads']} threads" if "date" in decoding else "")
+        students = (", ".join(f"{student} `{'/'.join(Path(run).parts[-2:])}`"
+                              for student, run in decoding["student_runs"].items())
+                    if "student_runs" in decoding else f"from `{decoding['students']}`")
         lines += [f"### Decoding ({decoding['test_sentences']} test sentences of {Path(decoding['corpus']).name}; "
-                  f"batch size 1 on the first {decoding['latency_sentences']}; teacher `{report['teacher']}`, "
-                  f"students from `{decoding['students']}`)", "",
+                  f"batch size 1 on the first {decoding['latency_sentences']}; teacher "
+                  f"`{Path(decoding.get('teacher', report['teacher'])).name}`, students {students}{measured})", "",
                   "Speedups against the teacher in fairseq at beam 5 with as many threads (batch size 1: ratio of "
                   "median latencies). Memory: peak resident memory of the process that loaded and ran the system "
                   "(libraries and model included).", "",
