@@ -23,7 +23,7 @@ PRESETS = {
     # fp32: bf16 gains little for tiny models (distill.teacher.PRESETS)
     "tiny": {"size": "tiny", "lr": 3e-3, "warmup_updates": 50, "max_tokens": 2048, "max_update": 300,
              "dropout": 0.0, "save_interval_updates": 100, "stop_time_hours": 0, "precision": "fp32"},
-    "quick": {"size": "tiny", "lr": 3e-3, "warmup_updates": 100, "max_tokens": 4096, "max_update": 600,
+    "quick": {"size": "tiny", "lr": 3e-3, "warmup_updates": 100, "max_tokens": 4096, "max_update": 400,
               "dropout": 0.0, "save_interval_updates": 100, "stop_time_hours": 0, "precision": "fp32"},
     # a fixed number of updates, so runs are reproducible; checkpoints every 200 updates are
     # the points of the learning curves
