@@ -235,10 +235,14 @@ def speed_table(bench: dict, link: str) -> str:
     threads = sorted(decoding["threads"])
     primary = decoding["reference"]
     rows = {}
-    for row in decoding["rows"]:
-        rows.setdefault(row["system"], {})[row["threads"]] = row
+    for row in decoding["rows"]:  # a student through fairseq's own path: in the benchmark (it checks the lean path)
+        if row["engine"] != "fairseq" or row["system"].startswith("teacher"):
+            rows.setdefault(row["system"], {})[row["threads"]] = row
+    # a section measured on its own (--add-to-existing) has its own date and machine
+    date, machine = decoding.get("date", bench["date"]), decoding.get("machine", bench["machine"])
     lines = [f"Decoding speed ([benchmark]({link})), {decoding['test_sentences']:,} test sentences; measured "
-             f"{bench['date']} on {bench['machine']['platform']} (device {bench['machine']['device']}):", "",
+             f"{date} on {machine.get('processor') or machine['platform']}, {machine['cpu_threads']} threads "
+             f"(device {machine['device']}):", "",
              f"| system | sent/s batched, {threads[-1]} threads | "
              + " | ".join(f"p50 ms at batch size 1, {n} thread{'s' if n > 1 else ''}" for n in threads)
              + f" | BLEU {primary} |", "|---|---|" + "---|" * len(threads) + "---|"]
