@@ -142,7 +142,9 @@ def decoding_worker(args) -> None:
             from nat.shortlist import translator_statistics
 
             shortlist = translator_statistics(translator, sources, corpus.lines("test", "tgt"))
-        batch_seconds, nbest = _median_timing(lambda translator=translator: translator.translate(sources), args.repeats)
+        started = time.perf_counter()  # once per call: the rounds over all systems are bench_decoding's
+        nbest = translator.translate(sources)
+        batch_seconds = time.perf_counter() - started
         outputs = outputs or [h[0].text for h in nbest]
         if spec["engine"] == "CTranslate2 int8":  # one sentence at a time: all threads on it
             translator = _load_system(spec, corpus, threads, args.max_tokens, args.device, one_batch_at_a_time=True)
@@ -182,7 +184,7 @@ def bench_decoding(args) -> dict:
             spec = specs[name]
             done = subprocess.run([sys.executable, "-m", "analysis.bench", "decoding-worker", "--spec",
                                    json.dumps(spec), "--corpus", args.corpus, "--threads", *map(str, args.threads),
-                                   "--repeats", "1", "--latency-sentences", str(args.latency_sentences),
+                                   "--latency-sentences", str(args.latency_sentences),
                                    "--max-tokens", str(args.max_tokens), "--device", args.device],
                                   capture_output=True, text=True)
             if done.returncode:
@@ -223,11 +225,11 @@ def bench_decoding(args) -> dict:
     # the lean path (and its TorchScript trace) must give fairseq's outputs: identical lines per student
     identical = {}
     for name, lines in outputs.items():
-        student, _, engine = name.partition(", ")
+        student, engine = _student_of(name), specs[name]["engine"]
         if engine.startswith("lean") and not specs[name].get("dag_decoding"):  # fairseq's decodes the default path
             same = sum(a == b for a, b in zip(lines, outputs[f"{student}, fairseq"]))
             identical[name.replace(", lean", "")] = {"identical": same, "sentences": len(lines)}
-    student_runs = {spec["name"].partition(", ")[0]: os.path.realpath(spec["run"]) for spec in specs.values()
+    student_runs = {_student_of(name): os.path.realpath(spec["run"]) for name, spec in specs.items()
                     if spec["run"] != args.teacher}
     return {"corpus": str(corpus.path), "reference": primary, "teacher": str(args.teacher),
             "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "machine": _machine(args.device),
@@ -529,8 +531,9 @@ def openmp_worker(args) -> None:
     print(json.dumps({"p50_ms": 1000 * statistics.median(latencies), "torch_loaded": "torch" in sys.modules}))
 
 
-def _student_of(row: dict) -> str:
-    return row["system"].partition(", ")[0]
+def _student_of(system: str) -> str:
+    """The student (or teacher) a benchmark system's name belongs to: "ctc, lean, shortlist" -> "ctc"."""
+    return system.partition(", ")[0]
 
 
 def _reduced(row: dict) -> bool:
@@ -538,26 +541,31 @@ def _reduced(row: dict) -> bool:
     return row["engine"].endswith("int8") or "shortlist" in row
 
 
+def _full_paths(fastest: dict) -> dict[str, dict]:
+    """Each student's lean float32 row over the full vocabulary ("<student>, lean"), by student."""
+    return {_student_of(name): row for name, row in fastest.items() if name == f"{_student_of(name)}, lean"}
+
+
 def _best_one_pass(fastest: dict, primary: str) -> dict | None:
     """The student whose lean float32 path scores best, in its fastest lean runtime at batch size 1 among those
     that lose at most TARGETS["reduced_bleu_loss"] BLEU against that path (int8, the shortlist: issue 36)."""
-    full = [row for name, row in fastest.items() if row["engine"] == "lean" and name == f"{_student_of(row)}, lean"]
+    full = _full_paths(fastest)
     if not full:
         return None
-    best = max(full, key=lambda row: row["scores"][primary]["bleu"])
-    floor = best["scores"][primary]["bleu"] - TARGETS["reduced_bleu_loss"]
-    candidates = [row for row in fastest.values() if row["engine"].startswith("lean")
-                  and _student_of(row) == _student_of(best) and row["scores"][primary]["bleu"] >= floor]
+    student = max(full, key=lambda name: full[name]["scores"][primary]["bleu"])
+    floor = full[student]["scores"][primary]["bleu"] - TARGETS["reduced_bleu_loss"]
+    candidates = [row for name, row in fastest.items() if row["engine"].startswith("lean")
+                  and _student_of(name) == student and row["scores"][primary]["bleu"] >= floor]
     return min(candidates, key=lambda row: row["bs1_p50_ms"])
 
 
 def _output_targets(decoding: dict, fastest: dict, primary: str) -> list[dict]:
     """ONNX Runtime float32 against torch (identical lines, equal BLEU), and what int8 and the shortlist lose,
     each against the same student's lean float32 path."""
-    targets = []
+    targets, full_paths = [], _full_paths(fastest)
     for name, row in sorted(fastest.items()):
-        student = _student_of(row)
-        full = fastest.get(f"{student}, lean")
+        student = _student_of(name)
+        full = full_paths.get(student)
         if not row["engine"].startswith("lean") or full is None or row is full:
             continue
         delta = row["scores"][primary]["bleu"] - full["scores"][primary]["bleu"]
@@ -768,7 +776,6 @@ def build_parser() -> argparse.ArgumentParser:
     decoder.add_argument("--spec", required=True)
     decoder.add_argument("--corpus", required=True)
     decoder.add_argument("--threads", type=int, nargs="+", required=True)
-    decoder.add_argument("--repeats", type=int, required=True)
     decoder.add_argument("--latency-sentences", type=int, required=True)
     decoder.add_argument("--max-tokens", type=int, required=True)
     decoder.add_argument("--device", required=True)
