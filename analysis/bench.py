@@ -293,10 +293,12 @@ def run_profile(args) -> None:
     if exported:  # the same exported model, in a session with ONNX Runtime's profiler on
         from nat.onnx_runtime import OnnxFunction, export_onnx
 
+        generator = translator.generator
         with tempfile.TemporaryDirectory() as scratch:
-            translator.generator.logits = OnnxFunction(export_onnx(
-                translator.models[0], Path(scratch) / "model.onnx", int8=args.engine.endswith("int8"),
-                states=args.shortlist > 0), args.threads, profile=True)
+            paths = export_onnx(translator.models[0], Path(scratch) / "model.onnx", int8=args.engine.endswith("int8"),
+                                states=args.shortlist > 0)
+            for attribute, path in zip(generator.graphs, paths, strict=True):
+                setattr(generator, attribute, OnnxFunction(path, args.threads, profile=True))
     sources = corpus.lines("test", "src")[: args.sentences]
     translator.translate(sources[:8])
     with profile(activities=[ProfilerActivity.CPU]) as profiler:
@@ -312,7 +314,10 @@ def run_profile(args) -> None:
           f"torch operators {in_operators / wall:.0%} of the wall time (their CPU time over the threads, so it can "
           "pass 100 %), the rest is Python outside them")
     if exported:
-        times = translator.generator.logits.operator_times()  # the warm-up's 8 sentences included
+        times: dict[str, float] = {}
+        for attribute in generator.graphs:  # the warm-up's 8 sentences included
+            for operator, seconds in getattr(generator, attribute).operator_times().items():
+                times[operator] = times.get(operator, 0.0) + seconds
         share = sum(times.values()) / wall
         print(f"inside ONNX Runtime ({share:.0%} of the wall time; the warm-up's 8 sentences included):")
         for operator, seconds in sorted(times.items(), key=lambda item: -item[1])[: args.top]:

@@ -4,7 +4,7 @@
                      cmlm, duration, dat, ar)
   seqkd-nat decode   --run RUN [--input FILE] [--output FILE] [--length-beam 3 --rescore-teacher T]
   seqkd-nat evaluate --run RUN [--split test] [--runtime eager|torchscript|onnxruntime [--int8]] [--shortlist K]
-  seqkd-nat export   --run RUN --format onnx --out model.onnx [--int8]   (ctc and dat students)
+  seqkd-nat export   --run RUN --format onnx --out model.onnx [--int8]   (the one-pass students)
   seqkd-nat compare  --teacher T --raw C --distilled [NAME=]D [...] --out DIR [--seeds 1,2,3]  (raw vs distilled table)
 """
 from __future__ import annotations
@@ -45,9 +45,9 @@ def _runtime_options(parser) -> None:
     from nat.shortlist import DEFAULT_FREQUENT
 
     parser.add_argument("--runtime", default="eager", choices=RUNTIMES,
-                        help="ctc students: torchscript traces the model once when loading it, onnxruntime exports it "
-                             "to ONNX and runs it in ONNX Runtime (same outputs in float32; scripts/bench.sh "
-                             "measures each)")
+                        help="ctc students: torchscript traces the model once when loading it; one-pass students: "
+                             "onnxruntime exports it to ONNX and runs it in ONNX Runtime (same outputs in float32; "
+                             "scripts/bench.sh measures each)")
     parser.add_argument("--int8", action="store_true",
                         help="with --runtime onnxruntime: ONNX Runtime's dynamic int8 quantization (faster, can "
                              "change outputs; the benchmark gives its BLEU)")
@@ -132,14 +132,17 @@ def build_parser() -> argparse.ArgumentParser:
     _runtime_options(evaluate)
     _decoding_options(evaluate)
 
-    export = commands.add_parser("export", help="write a ctc or dat student as an ONNX model (ONNX Runtime, or any "
-                                                "other ONNX runtime): source tokens in, token logits (dat: and links) "
-                                                "and padding mask out")
-    export.add_argument("--run", required=True, help="run directory of a ctc, ctc-glat or dat student")
+    export = commands.add_parser("export", help="write a one-pass student as ONNX (ONNX Runtime, or any other ONNX "
+                                                "runtime): ctc, ctc-glat, dat: one graph, source tokens in, token "
+                                                "logits (dat: and links) and padding mask out; nat, nat-glat, "
+                                                "duration: two graphs, the encoder with its length (or duration) "
+                                                "prediction, then the decoder at the chosen lengths")
+    export.add_argument("--run", required=True, help="run directory of a one-pass student")
     export.add_argument("--format", default="onnx", choices=["onnx"], help="(default: %(default)s)")
     export.add_argument("--int8", action="store_true", help="quantized by ONNX Runtime's dynamic int8 quantization")
     export.add_argument("--checkpoint", help="a checkpoint of the run (default: its best)")
-    export.add_argument("--out", required=True, help="the .onnx file to write")
+    export.add_argument("--out", required=True, help="the .onnx file to write (two-graph students: OUT's stem + "
+                                                     ".encoder.onnx and .decoder.onnx)")
 
     compare = commands.add_parser("compare", help="train every student on raw and distilled data; one BLEU table")
     compare.add_argument("--teacher", required=True, help="AR teacher run directory")
@@ -307,22 +310,24 @@ def run_compare(args) -> None:
 def run_export(args) -> None:
     from distill.corpus.directory import Corpus
     from distill.engine import load_ensemble
-    from nat.onnx_runtime import export_onnx
-    from nat.registry import student_kind
+    from nat.onnx_runtime import describe_graph, export_onnx
+    from nat.registry import student_kind, student_kinds
 
     manifest = read_run_manifest(args.run)
     if manifest["kind"] == "teacher" or "onnxruntime" not in student_kind(manifest["student"]).runtimes:
-        raise InputError(f"{args.run}: a {manifest.get('student', 'teacher')} run; --format onnx exports ctc and dat "
+        which = ", ".join(kind.name for kind in student_kinds() if "onnxruntime" in kind.runtimes)
+        raise InputError(f"{args.run}: a {manifest.get('student', 'teacher')} run; --format onnx exports {which} "
                          "students (CTranslate2 runs the autoregressive ones: ct2-fairseq-converter)")
     if not args.out.endswith(".onnx"):
         raise InputError(f"--out {args.out}: expected a .onnx path")
     corpus = Corpus.open(manifest["corpus"])
     models, _, _ = load_ensemble([args.checkpoint or manifest["checkpoint"]], str(corpus.bin_dir))
-    path = export_onnx(models[0], args.out, int8=args.int8)
-    links = " and links [batch, positions, positions]" if student_kind(manifest["student"]).dag else ""
-    print(f"{path}: {manifest['student']} student, ONNX{' (dynamic int8)' if args.int8 else ''}, "
-          f"{path.stat().st_size / 2**20:.1f} MiB; input src_tokens [batch, source] (right-padded, ending in </s>), "
-          f"outputs logits [batch, positions, vocabulary]{links} and padding_mask", flush=True)
+    paths = export_onnx(models[0], args.out, int8=args.int8)
+    print(f"{manifest['student']} student, ONNX{' (dynamic int8)' if args.int8 else ''}, "
+          f"{len(paths)} graph{'s' if len(paths) > 1 else ''}{', called in this order' if len(paths) > 1 else ''} "
+          "(src_tokens right-padded, ending in </s>):", flush=True)
+    for path in paths:
+        print(f"  {describe_graph(path)}", flush=True)
 
 
 def run_train(args) -> None:

@@ -92,16 +92,54 @@ def allocate_durations(expected: torch.Tensor, totals: torch.Tensor, padding_mas
     return result
 
 
+class NATEncoding(torch.nn.Module):
+    """A vanilla NAT's first graph (fairseq's ``nonautoregressive_transformer``, and ``glancing_nat``): source tokens
+    in; the encoder's states [src, batch, dim], its source embeddings [batch, src, dim] (the decoder copies them),
+    the source padding mask and the predicted target lengths (with <s> and </s>) out."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, src_tokens, src_lengths):
+        encoder_out = self.model.forward_encoder([src_tokens, src_lengths])
+        decoder = self.model.decoder
+        lengths = decoder.forward_length_prediction(decoder.forward_length(normalize=True, encoder_out=encoder_out),
+                                                    encoder_out=encoder_out)
+        return (encoder_out["encoder_out"][0], encoder_out["encoder_embedding"][0],
+                encoder_out["encoder_padding_mask"][0], lengths)
+
+
+class NATDecoding(torch.nn.Module):
+    """A vanilla NAT's second graph: :class:`NATEncoding`'s first three outputs and the decoder's input tokens in;
+    each position's best log-probability and token out (fairseq's ``forward_decoder`` at step 0)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, encoder_states, source_embedding, source_padding_mask, prev_output_tokens):
+        encoder_out = {"encoder_out": [encoder_states], "encoder_embedding": [source_embedding],
+                       "encoder_padding_mask": [source_padding_mask]}
+        return self.model.decoder(normalize=True, prev_output_tokens=prev_output_tokens, encoder_out=encoder_out,
+                                  step=0).max(-1)
+
+
 class OnePassNATGenerator:
     """Vanilla NAT (and ``nat-glat``) without fairseq's IterativeRefinementGenerator: predicted lengths,
     one decoder pass, argmax; the same outputs as that generator with 0 iterations and no length beam.
+    ``encode`` and ``decode``: the model's :class:`NATEncoding` and :class:`NATDecoding`, or the same functions
+    in ONNX Runtime (:mod:`nat.onnx_runtime`).
 
     ``oracle_length``: decode each sentence at the length its batch gives (``sample["target_lengths"]``:
     the reference's pieces and </s>, :meth:`distill.generation.Translator.target_lengths`) instead of the
     predicted one: BLEU at the oracle length, which tells a poor length prediction from a poor decoder."""
 
-    def __init__(self, dictionary, oracle_length: bool = False):
+    graphs = ("encode", "decode")  # the attributes holding its tensor functions, in calling order (nat.onnx_runtime)
+
+    def __init__(self, dictionary, encode, decode, oracle_length: bool = False):
         self.pad, self.bos, self.eos, self.unk = dictionary.pad(), dictionary.bos(), dictionary.eos(), dictionary.unk()
+        self.encode, self.decode = encode, decode
         self.oracle_length = oracle_length
 
     def start_tokens(self, lengths: torch.Tensor, like: torch.Tensor):
@@ -117,42 +155,43 @@ class OnePassNATGenerator:
 
     @torch.no_grad()
     def generate(self, models, sample, **unused):
-        model = models[0]
         src_tokens, src_lengths = sample["net_input"]["src_tokens"], sample["net_input"]["src_lengths"]
-        encoder_out = model.forward_encoder([src_tokens, src_lengths])
-        if self.oracle_length:  # the given lengths, not the predicted ones (whose prediction is then not run)
-            from fairseq.iterative_refinement_generator import DecoderOut
-
+        encoder_states, source_embedding, source_padding_mask, predicted = self.encode(src_tokens, src_lengths)
+        if self.oracle_length:  # the given lengths, not the predicted ones
             if "target_lengths" not in sample:
                 raise ValueError("oracle_length: the batch has no target_lengths (Translator.translate's argument)")
             tokens = self.start_tokens(sample["target_lengths"], src_tokens)
-            scores = tokens.new_zeros(tokens.shape, dtype=encoder_out["encoder_out"][0].dtype)
-            start = DecoderOut(output_tokens=tokens, output_scores=scores, attn=None, step=0, max_step=0, history=None)
         else:
-            start = model.initialize_output_tokens(encoder_out, src_tokens)
-        decoded = model.forward_decoder(start._replace(step=0, max_step=1), encoder_out)
+            tokens = self.start_tokens(predicted - 1, src_tokens)  # fairseq's lengths count <s>
+        scores, written = self.decode(encoder_states, source_embedding, source_padding_mask, tokens)
         results = []
-        for tokens, scores in zip(decoded.output_tokens, decoded.output_scores):
-            keep = tokens.ne(self.pad)
-            results.append([{"tokens": tokens[keep], "score": scores[keep].mean(), "positional_scores": scores[keep],
-                             "alignment": None}])
+        for row_tokens, row_scores, row_written in zip(tokens, scores, written):
+            keep = row_tokens.ne(self.pad) & row_written.ne(self.pad)  # as fairseq: a written <pad> is dropped too
+            results.append([{"tokens": row_written[keep], "score": row_scores[keep].mean(),
+                             "positional_scores": row_scores[keep], "alignment": None}])
         return results
 
 
 class DurationGenerator:
-    """Inference for the duration NAT: predicted durations, a beam of total lengths, optional AR rescoring."""
+    """Inference for the duration NAT: predicted durations, a beam of total lengths, optional AR rescoring.
+    ``encode`` and ``decode``: the model's :class:`nat.models.duration_nat.DurationEncoding` and
+    :class:`~nat.models.duration_nat.DurationDecoding`, or the same functions in ONNX Runtime."""
 
-    def __init__(self, dictionary, length_beam: int = 1, rescore: bool = False):
+    graphs = ("encode", "decode")  # the attributes holding its tensor functions, in calling order (nat.onnx_runtime)
+
+    def __init__(self, dictionary, encode, decode, length_beam: int = 1, rescore: bool = False):
         self.pad, self.eos = dictionary.pad(), dictionary.eos()
+        self.encode, self.decode = encode, decode
         self.length_beam, self.rescore = length_beam, rescore
 
     @torch.no_grad()
     def generate(self, models, sample, **unused):
-        model = models[0]
+        from nat.models.duration_nat import regulate_length
+
         teacher = models[-1] if self.rescore else None
         src_tokens, src_lengths = sample["net_input"]["src_tokens"], sample["net_input"]["src_lengths"]
-        states, padding_mask = model.encode(src_tokens, src_lengths)
-        expected = torch.expm1(model.predict_log_durations(states, padding_mask)).clamp(min=0)
+        states, padding_mask, log_durations = self.encode(src_tokens, src_lengths)
+        expected = torch.expm1(log_durations).clamp(min=0)
         expected = expected.masked_fill(padding_mask, 0)
         base = expected.sum(1).round().clamp(min=1)
         offsets = [k - (self.length_beam - 1) // 2 for k in range(self.length_beam)]
@@ -160,7 +199,8 @@ class DurationGenerator:
         for offset in offsets:
             totals = (base + offset).clamp(min=1)
             durations = allocate_durations(expected, totals, padding_mask)
-            logits, output_mask = model.decode(states, durations)
+            index, output_mask = regulate_length(durations)
+            logits = self.decode(states, index, output_mask)
             best = F.log_softmax(logits.float(), dim=-1).max(-1)
             for row in range(src_tokens.size(0)):
                 keep = ~output_mask[row]

@@ -144,6 +144,22 @@ class StudentKind:
         return [BenchSystem(", lean", "lean"), BenchSystem(", fairseq", "fairseq")]
 
 
+def _one_pass_functions(model, settings, *torch_functions) -> list:
+    """The functions a two-graph student's generator calls (encoder, then decoder): the model's own
+    (``torch_functions``, each built from the model), or its ONNX export in ONNX Runtime (:mod:`nat.onnx_runtime`)."""
+    if settings.runtime == "onnxruntime":
+        from nat.onnx_runtime import onnx_functions
+
+        return onnx_functions(model, int8=settings.int8, device=settings.device)
+    return [function(model) for function in torch_functions]
+
+
+def _onnx_bench_systems() -> list[BenchSystem]:
+    """A two-graph student's benchmark rows: its lean path in torch and in ONNX Runtime, and fairseq's."""
+    return [BenchSystem(", lean", "lean"), BenchSystem(", lean, ONNX Runtime", "lean, ONNX Runtime"),
+            BenchSystem(", lean, ONNX Runtime int8", "lean, ONNX Runtime int8"), BenchSystem(", fairseq", "fairseq")]
+
+
 @dataclass(frozen=True)
 class CTCStudent(StudentKind):
     """CTC over upsampled encoder states (``ctc_nat``), with glancing when ``glancing``."""
@@ -175,9 +191,9 @@ class CTCStudent(StudentKind):
         penalty = settings.blank_penalty if settings.blank_penalty is not None else run_blank_penalty(run_dir)
         states = settings.shortlist > 0  # the output layer then runs over a shortlist (nat.shortlist)
         if settings.runtime == "onnxruntime":
-            from nat.onnx_runtime import onnx_function
+            from nat.onnx_runtime import onnx_functions
 
-            logits = onnx_function(models[0], int8=settings.int8, device=settings.device, states=states)
+            (logits,) = onnx_functions(models[0], int8=settings.int8, device=settings.device, states=states)
         elif settings.runtime == "torchscript":
             logits = trace_ctc(models[0], states=states)
         else:
@@ -236,9 +252,9 @@ class DAGStudent(StudentKind):
         from nat.models.dag_nat import DAGGenerator, DAGGraph
 
         if settings.runtime == "onnxruntime":
-            from nat.onnx_runtime import onnx_function
+            from nat.onnx_runtime import onnx_functions
 
-            graph = onnx_function(models[0], int8=settings.int8, device=settings.device)
+            (graph,) = onnx_functions(models[0], int8=settings.int8, device=settings.device)
         else:
             graph = DAGGraph(models[0])
         return DAGGenerator(task.target_dictionary, graph, settings.dag_decoding or DAG_DECODINGS[0])
@@ -280,6 +296,7 @@ class DurationStudent(StudentKind):
 
     model_class: str | None = "DurationNATModel"
     needs_teacher = True
+    runtimes = ("eager", "onnxruntime")
 
     def arguments(self, durations_dir, max_update):
         return ["--task", "translation_duration", "--durations-dir", durations_dir, "--arch", "duration_nat",
@@ -288,8 +305,13 @@ class DurationStudent(StudentKind):
 
     def generator(self, models, task, settings, run_dir, rescore, lean):
         from nat.generators import DurationGenerator
+        from nat.models.duration_nat import DurationDecoding, DurationEncoding
 
-        return DurationGenerator(task.target_dictionary, settings.length_beam, rescore)
+        encode, decode = _one_pass_functions(models[0], settings, DurationEncoding, DurationDecoding)
+        return DurationGenerator(task.target_dictionary, encode, decode, settings.length_beam, rescore)
+
+    def bench_systems(self):
+        return _onnx_bench_systems()
 
 
 @dataclass(frozen=True)
@@ -313,16 +335,28 @@ class LevenshteinTaskStudent(StudentKind):
                 "--pred-length-offset", "--length-loss-factor", "0.1", *self.initialization,
                 "--encoder-learned-pos", "--decoder-learned-pos", "--activation-fn", "gelu", *self.extra_arguments]
 
+    runtimes = ("eager", "onnxruntime")
+
     @property
     def oracle_length(self) -> bool:
         return not self.iterative
 
-    def generator(self, models, task, settings, run_dir, rescore, lean):
-        from nat.generators import OnePassNATGenerator, clamp_predicted_lengths, refinement_generator_class
+    def check_decoding(self, run_dir, settings) -> None:
+        super().check_decoding(run_dir, settings)
+        if settings.runtime != "eager" and settings.length_beam > 1:  # fairseq's generator decodes a length beam
+            raise InputError(f"{run_dir}: a {self.name} student decodes a length beam with --runtime eager only")
 
-        clamp_predicted_lengths(models[0], settings.length_beam)
-        if lean or settings.oracle_length:
-            return OnePassNATGenerator(task.target_dictionary, oracle_length=settings.oracle_length)
+    def bench_systems(self):
+        return _onnx_bench_systems()
+
+    def generator(self, models, task, settings, run_dir, rescore, lean):
+        from nat.generators import (NATDecoding, NATEncoding, OnePassNATGenerator, clamp_predicted_lengths,
+                                    refinement_generator_class)
+
+        clamp_predicted_lengths(models[0], settings.length_beam)  # before an export: the graph holds the clamp
+        if lean or settings.oracle_length or settings.runtime == "onnxruntime":
+            encode, decode = _one_pass_functions(models[0], settings, NATEncoding, NATDecoding)
+            return OnePassNATGenerator(task.target_dictionary, encode, decode, oracle_length=settings.oracle_length)
         return refinement_generator_class()(
             task.target_dictionary, eos_penalty=0.0,
             max_iter=settings.iterations if self.iterative else 0,  # fairseq#1231
@@ -334,6 +368,7 @@ class IterativeStudent(LevenshteinTaskStudent):
     """Mask-predict: refined over ``--iterations`` passes."""
 
     iterative = True
+    runtimes = ("eager",)
 
     def bench_systems(self):  # iterative refinement has fairseq's path only
         return [BenchSystem(f" it{count}, fairseq", "fairseq", {"iterations": count}) for count in (1, 4, 10)]

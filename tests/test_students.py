@@ -318,8 +318,16 @@ def test_an_onnx_export_runs_in_onnx_runtime_and_int8_keeps_the_fixtures_floor(t
     hypotheses = [n[0].text for n in int8.translate(tiny_synthetic.lines("test", "src"))]
     bleu = score_translations(hypotheses, tiny_synthetic.references("test"))["tgt"]["bleu"]
     assert bleu >= BLEU_FLOORS["ctc"], f"int8 ctc: test BLEU {bleu} below its floor"
-    assert nat_main(["export", "--run", str(tiny_students["nat"][0]), "--out", str(tmp_path / "nat.onnx")]) == 1
-    assert "exports ctc and dat students" in capsys.readouterr().err
+    # a student that predicts its length first: two graphs, called in turn (decoding's outputs: the lean path test)
+    assert nat_main(["export", "--run", str(tiny_students["nat"][0]), "--out", str(tmp_path / "nat.onnx")]) == 0
+    printed = capsys.readouterr().out
+    assert "nat student, ONNX, 2 graphs, called in this order" in printed
+    assert f"{tmp_path / 'nat.encoder.onnx'}: " in printed and "outputs encoder_states [source, batch, 64]" in printed
+    assert f"{tmp_path / 'nat.decoder.onnx'}: " in printed and "prev_output_tokens [batch, positions]" in printed
+    assert not (tmp_path / "nat.onnx").exists()
+    assert nat_main(["export", "--run", str(tiny_students["cmlm"][0]), "--out", str(tmp_path / "cmlm.onnx")]) == 1
+    assert "a cmlm run; --format onnx exports ctc, ctc-glat, nat, nat-glat, duration, dat students" in \
+        capsys.readouterr().err
     with pytest.raises(InputError, match="--int8 quantizes the model ONNX Runtime runs"):
         load_translator(run, settings=StudentSettings(int8=True))
 
@@ -342,7 +350,7 @@ def test_start_tokens_at_given_lengths_are_fairseqs_layout(tiny_students):
     from nat.generators import OnePassNATGenerator
 
     translator = load_translator(tiny_students["nat"][0])
-    generator = OnePassNATGenerator(translator.task.target_dictionary, oracle_length=True)
+    generator = OnePassNATGenerator(translator.task.target_dictionary, None, None, oracle_length=True)
     bos, unk, eos, pad = generator.bos, generator.unk, generator.eos, generator.pad
     tokens = generator.start_tokens(torch.tensor([3, 1]), torch.zeros(2, 5, dtype=torch.long))
     assert tokens.tolist() == [[bos, unk, unk, eos], [bos, eos, pad, pad]]

@@ -165,6 +165,8 @@ class CTCGenerator:
     or its trace) and the output layer runs over each batch's shortlist only; the blank is in every shortlist.
     """
 
+    graphs = ("logits",)  # the attributes holding its tensor functions, in calling order (nat.onnx_runtime)
+
     def __init__(self, dictionary, logits: CTCLogits | torch.jit.ScriptModule, blank_penalty: float = 0.0,
                  shortlist=None):
         self.eos = dictionary.eos()

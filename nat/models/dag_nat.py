@@ -69,6 +69,8 @@ class DAGGenerator:
     (:data:`nat.dag.DAG_DECODINGS`) picks the path; ``<s>``, ``</s>`` and padding on it are dropped and one
     ``</s>`` ends the output. ``graph``: the model's :class:`DAGGraph`, or the same function in ONNX Runtime."""
 
+    graphs = ("graph",)  # the attributes holding its tensor functions, in calling order (nat.onnx_runtime)
+
     def __init__(self, dictionary, graph, strategy: str = DAG_DECODINGS[0], beta: float = VITERBI_BETA):
         if strategy not in DAG_DECODINGS:
             raise ValueError(f"unknown DAG decoding {strategy!r}; choose one of {', '.join(DAG_DECODINGS)}")

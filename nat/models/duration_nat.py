@@ -37,19 +37,27 @@ class DurationPredictor(nn.Module):
         return self.out(x).squeeze(-1).masked_fill(padding_mask, 0.0)
 
 
-def regulate_length(states: torch.Tensor, durations: torch.Tensor):
-    """Repeat states [batch, src, dim] by integer durations [batch, src].
+def regulate_length(durations: torch.Tensor):
+    """Where FastSpeech's length regulator reads each output position from: integer durations [batch, src] ->
+    the source position each output position repeats [batch, max_total] (0 at padding), and the padding mask.
 
-    Returns expanded states [batch, max_total, dim] and their padding mask [batch, max_total].
+    Source ``s`` covers the positions from the sum of the durations before it to its own end, so an output
+    position's source is the number of sources ending at or before it; tensor operators only (no loop over the
+    batch), so ONNX holds it at any shape (:mod:`nat.onnx_runtime`).
     """
     totals = durations.sum(dim=1)
     width = max(int(totals.max()), 1)
-    expanded = states.new_zeros(states.size(0), width, states.size(2))
-    for row in range(states.size(0)):
-        repeated = torch.repeat_interleave(states[row], durations[row], dim=0)
-        expanded[row, : repeated.size(0)] = repeated
-    positions = torch.arange(width, device=states.device).unsqueeze(0)
-    return expanded, positions >= totals.unsqueeze(1)
+    positions = torch.arange(width, device=durations.device)
+    padding_mask = positions.unsqueeze(0) >= totals.unsqueeze(1)
+    ends = durations.cumsum(dim=1)
+    index = (ends.unsqueeze(1) <= positions.view(1, -1, 1)).sum(-1).masked_fill(padding_mask, 0)
+    return index, padding_mask
+
+
+def expand_states(states: torch.Tensor, index: torch.Tensor, padding_mask: torch.Tensor) -> torch.Tensor:
+    """States [batch, src, dim] repeated as :func:`regulate_length` says: [batch, max_total, dim], 0 at padding."""
+    gathered = states.gather(1, index.unsqueeze(-1).expand(-1, -1, states.size(2)))
+    return gathered.masked_fill(padding_mask.unsqueeze(-1), 0.0)
 
 
 @register_model("duration_nat")
@@ -94,16 +102,21 @@ class DurationNATModel(BaseFairseqModel):
 
     def decode(self, states, durations):
         """Token logits [batch, tgt, vocab] for integer durations [batch, src], and the padding mask."""
-        expanded, padding_mask = regulate_length(states, durations)
+        index, padding_mask = regulate_length(durations)
+        return self.decode_regulated(states, index, padding_mask), padding_mask
+
+    def decode_regulated(self, states, index, padding_mask):
+        """Token logits [batch, tgt, vocab] of the output positions that read source states ``index`` [batch, tgt]
+        (:func:`regulate_length`)."""
+        x = expand_states(states, index, padding_mask)
         pseudo_tokens = torch.where(padding_mask, self.dictionary.pad(), self.dictionary.pad() + 1)
-        x = expanded + self.decoder_positions(pseudo_tokens)
+        x = x + self.decoder_positions(pseudo_tokens)
         x = F.dropout(x, p=self.dropout, training=self.training).transpose(0, 1)
         for layer in self.decoder_layers:
             x = layer(x, encoder_padding_mask=padding_mask)
         if self.decoder_norm is not None:
             x = self.decoder_norm(x)
-        logits = F.linear(x.transpose(0, 1), self.encoder.embed_tokens.weight)
-        return logits, padding_mask
+        return F.linear(x.transpose(0, 1), self.encoder.embed_tokens.weight)
 
     def forward(self, src_tokens, src_lengths, prev_output_tokens=None, durations=None, **unused):
         """Training forward: gold durations drive the length regulator."""
@@ -112,6 +125,31 @@ class DurationNATModel(BaseFairseqModel):
         logits, output_mask = self.decode(states, durations.masked_fill(padding_mask, 0))
         return {"logits": logits, "output_padding_mask": output_mask,
                 "log_durations": log_durations, "source_padding_mask": padding_mask}
+
+
+class DurationEncoding(nn.Module):
+    """The duration student's first graph: source tokens in; encoder states [batch, src, dim], their padding mask
+    and the predicted log(d+1) per source token out (decoding then picks integer durations, in Python)."""
+
+    def __init__(self, model: DurationNATModel):
+        super().__init__()
+        self.model = model
+
+    def forward(self, src_tokens, src_lengths):
+        states, padding_mask = self.model.encode(src_tokens, src_lengths)
+        return states, padding_mask, self.model.predict_log_durations(states, padding_mask)
+
+
+class DurationDecoding(nn.Module):
+    """The duration student's second graph: encoder states, the regulated positions' sources and padding mask
+    (:func:`regulate_length`) in; token logits out."""
+
+    def __init__(self, model: DurationNATModel):
+        super().__init__()
+        self.model = model
+
+    def forward(self, states, index, padding_mask):
+        return self.model.decode_regulated(states, index, padding_mask)
 
 
 @register_model_architecture("duration_nat", "duration_nat")
