@@ -26,15 +26,17 @@ def test_decoding_benchmark_measures_every_system_and_counts_identical_lean_outp
         "teacher, CTranslate2 int8, greedy", "ctc, lean", "ctc, lean, bf16", "ctc, lean, TorchScript",
         "ctc, lean, ONNX Runtime",
         "ctc, lean, ONNX Runtime int8", "ctc, lean, shortlist", "ctc, lean, ONNX Runtime int8, shortlist",
-        "ctc, fairseq", "nat, lean", "nat, fairseq",
+        "ctc, fairseq", "nat, lean", "nat, lean, ONNX Runtime", "nat, lean, ONNX Runtime int8", "nat, fairseq",
         "ar student, CTranslate2 int8, greedy"]
     test_sentences = len(tiny_synthetic.lines("test", "src"))
-    for lower in ("ctc, ONNX Runtime int8", "ctc, bf16", "ctc, shortlist", "ctc, ONNX Runtime int8, shortlist"):
+    for lower in ("ctc, ONNX Runtime int8", "ctc, bf16", "ctc, shortlist", "ctc, ONNX Runtime int8, shortlist",
+                  "nat, ONNX Runtime int8"):
         # less precise arithmetic, or fewer tokens to choose from: as many as it keeps
         counts = decoding["lean_identical"].pop(lower)
         assert counts["sentences"] == test_sentences and 0 <= counts["identical"] <= test_sentences
     assert decoding["lean_identical"] == {student: {"identical": test_sentences, "sentences": test_sentences}
-                                          for student in ("ctc", "ctc, TorchScript", "ctc, ONNX Runtime", "nat")}
+                                          for student in ("ctc", "ctc, TorchScript", "ctc, ONNX Runtime", "nat",
+                                                          "nat, ONNX Runtime")}
     for row in decoding["rows"]:
         assert 0 < row["bs1_p50_ms"] <= row["bs1_p90_ms"]
         assert row["bs1_p50_ms_rounds"] == [row["bs1_p50_ms"]] and row["rounds_with_other_outputs"] == 0
@@ -56,9 +58,11 @@ def test_decoding_benchmark_measures_every_system_and_counts_identical_lean_outp
                                         for system, student in (("ctc", "ctc"), ("nat", "nat"), ("ar student", "ar"))}
     assert decoding["teacher"] == str(tiny_teacher[0]) and decoding["machine"]["device"] == "cpu"
     outputs = {t["name"]: t for t in report["targets"] if not t["name"].startswith("best")}
-    assert outputs["ctc, lean, ONNX Runtime: output lines identical to torch's"]["met"]
+    for student in ("ctc", "nat"):
+        assert outputs[f"{student}, lean, ONNX Runtime: output lines identical to torch's"]["met"]
     assert sorted(name.split(":")[0] for name in outputs if "BLEU lost" in name) == [
-        "ctc, lean, ONNX Runtime int8", "ctc, lean, ONNX Runtime int8, shortlist", "ctc, lean, shortlist"]
+        "ctc, lean, ONNX Runtime int8", "ctc, lean, ONNX Runtime int8, shortlist", "ctc, lean, shortlist",
+        "nat, lean, ONNX Runtime int8"]
     best = [target["name"] for target in report["targets"] if target["name"].startswith("best NAT (")]
     assert len(best) == 2 and all(", lean" in name for name in best)  # a lean system, against two AR baselines
     subprocess.run([sys.executable, "-m", "analysis.bench", "render", "--out", str(out)], check=True,
