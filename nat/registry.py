@@ -266,7 +266,8 @@ class DAGStudent(StudentKind):
         return [BenchSystem(", lean", "lean"),
                 *(BenchSystem(f", lean, {strategy}", "lean", {"dag_decoding": strategy})
                   for strategy in DAG_DECODINGS[1:]),
-                BenchSystem(", lean, ONNX Runtime", "lean, ONNX Runtime"), BenchSystem(", fairseq", "fairseq")]
+                BenchSystem(", lean, ONNX Runtime", "lean, ONNX Runtime"),
+                BenchSystem(", lean, ONNX Runtime int8", "lean, ONNX Runtime int8"), BenchSystem(", fairseq", "fairseq")]
 
 
 @dataclass(frozen=True)
