@@ -267,7 +267,8 @@ class DAGStudent(StudentKind):
                 *(BenchSystem(f", lean, {strategy}", "lean", {"dag_decoding": strategy})
                   for strategy in DAG_DECODINGS[1:]),
                 BenchSystem(", lean, ONNX Runtime", "lean, ONNX Runtime"),
-                BenchSystem(", lean, ONNX Runtime int8", "lean, ONNX Runtime int8"), BenchSystem(", fairseq", "fairseq")]
+                BenchSystem(", lean, ONNX Runtime int8", "lean, ONNX Runtime int8"),
+                BenchSystem(", fairseq", "fairseq")]
 
 
 @dataclass(frozen=True)
@@ -351,14 +352,14 @@ class LevenshteinTaskStudent(StudentKind):
         return _onnx_bench_systems()
 
     def generator(self, models, task, settings, run_dir, rescore, lean):
-        from nat.generators import (NATDecoding, NATEncoding, OnePassNATGenerator, clamp_predicted_lengths,
-                                    refinement_generator_class)
+        from nat import generators
 
-        clamp_predicted_lengths(models[0], settings.length_beam)  # before an export: the graph holds the clamp
+        generators.clamp_predicted_lengths(models[0], settings.length_beam)  # before an export: the graph holds it
         if lean or settings.oracle_length or settings.runtime == "onnxruntime":
-            encode, decode = _one_pass_functions(models[0], settings, NATEncoding, NATDecoding)
-            return OnePassNATGenerator(task.target_dictionary, encode, decode, oracle_length=settings.oracle_length)
-        return refinement_generator_class()(
+            encode, decode = _one_pass_functions(models[0], settings, generators.NATEncoding, generators.NATDecoding)
+            return generators.OnePassNATGenerator(task.target_dictionary, encode, decode,
+                                                  oracle_length=settings.oracle_length)
+        return generators.refinement_generator_class()(
             task.target_dictionary, eos_penalty=0.0,
             max_iter=settings.iterations if self.iterative else 0,  # fairseq#1231
             beam_size=settings.length_beam, reranking=rescore, adaptive=True)
