@@ -109,13 +109,13 @@ def _add_teacher(subparsers) -> None:
     teacher.add_argument("--corpus", required=True, help="prepared corpus directory")
     teacher.add_argument("--out", required=True, help="run directory (re-running resumes it)")
     teacher.add_argument("--preset", default="cpu", choices=sorted(PRESETS),
-                         help="schedule: tiny (tests, <1 min), cpu (bible-es-en, 2 cores, <=45 min), base/big (WMT14, "
+                         help="schedule: tiny (tests, <1 min), cpu (bible-es-en, 2 cores, ~45 min), base/big (WMT14, "
                               "GPUs)")
     teacher.add_argument("--size", choices=sorted(MODEL_SIZES), help="model size (default: the preset's)")
     teacher.add_argument("--max-update", type=int, help="override the preset's number of updates")
     teacher.add_argument("--stop-time-hours", type=float,
-                         help="override the preset's cap on training hours (fairseq's; 0: none). The cpu preset's "
-                              "0.75 h stops a machine slower than the one it was sized on before its last update")
+                         help="a cap on training hours (fairseq's; 0: none, every preset's default, so that a "
+                              "run is its number of updates on any machine)")
     teacher.add_argument("--seed", type=int, default=1)
     teacher.add_argument("--device", choices=["cpu", "cuda"], help="default: cuda if available")
     add_precision_option(teacher)
