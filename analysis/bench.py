@@ -225,11 +225,11 @@ def bench_decoding(args) -> dict:
     # the lean path (and its TorchScript trace) must give fairseq's outputs: identical lines per student
     identical = {}
     for name, lines in outputs.items():
-        student, engine = _student_of(name), specs[name]["engine"]
+        student, engine = student_of(name), specs[name]["engine"]
         if engine.startswith("lean") and not specs[name].get("dag_decoding"):  # fairseq's decodes the default path
             same = sum(a == b for a, b in zip(lines, outputs[f"{student}, fairseq"]))
             identical[name.replace(", lean", "")] = {"identical": same, "sentences": len(lines)}
-    student_runs = {_student_of(name): os.path.realpath(spec["run"]) for name, spec in specs.items()
+    student_runs = {student_of(name): os.path.realpath(spec["run"]) for name, spec in specs.items()
                     if spec["run"] != args.teacher}
     return {"corpus": str(corpus.path), "reference": primary, "teacher": str(args.teacher),
             "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "machine": _machine(args.device),
@@ -536,7 +536,7 @@ def openmp_worker(args) -> None:
     print(json.dumps({"p50_ms": 1000 * statistics.median(latencies), "torch_loaded": "torch" in sys.modules}))
 
 
-def _student_of(system: str) -> str:
+def student_of(system: str) -> str:
     """The student (or teacher) a benchmark system's name belongs to: "ctc, lean, shortlist" -> "ctc"."""
     return system.partition(", ")[0]
 
@@ -548,7 +548,7 @@ def _reduced(row: dict) -> bool:
 
 def _full_paths(fastest: dict) -> dict[str, dict]:
     """Each student's lean float32 row over the full vocabulary ("<student>, lean"), by student."""
-    return {_student_of(name): row for name, row in fastest.items() if name == f"{_student_of(name)}, lean"}
+    return {student_of(name): row for name, row in fastest.items() if name == f"{student_of(name)}, lean"}
 
 
 def _best_one_pass(fastest: dict, primary: str) -> dict | None:
@@ -560,7 +560,7 @@ def _best_one_pass(fastest: dict, primary: str) -> dict | None:
     student = max(full, key=lambda name: full[name]["scores"][primary]["bleu"])
     floor = full[student]["scores"][primary]["bleu"] - TARGETS["reduced_bleu_loss"]
     candidates = [row for name, row in fastest.items() if row["engine"].startswith("lean")
-                  and _student_of(name) == student and row["scores"][primary]["bleu"] >= floor]
+                  and student_of(name) == student and row["scores"][primary]["bleu"] >= floor]
     return min(candidates, key=lambda row: row["bs1_p50_ms"])
 
 
@@ -569,7 +569,7 @@ def _output_targets(decoding: dict, fastest: dict, primary: str) -> list[dict]:
     each against the same student's lean float32 path."""
     targets, full_paths = [], _full_paths(fastest)
     for name, row in sorted(fastest.items()):
-        student = _student_of(name)
+        student = student_of(name)
         full = full_paths.get(student)
         if not row["engine"].startswith("lean") or full is None or row is full:
             continue
