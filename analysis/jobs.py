@@ -535,12 +535,26 @@ def extra_corpora(layout: Layout, which: list[str], settings: Settings, steps: S
     return made
 
 
+def study_groups(env) -> list:
+    """The study's student groups that STUDY_GROUPS names (comma-separated keys, e.g. ``ctc-small``), in the
+    study's order; all of them when it is unset or empty. (Not ``GROUPS``: bash keeps that name for the user's
+    group ids, ignores assignments to it and never exports it.)"""
+    from analysis.study import STUDY_GROUPS
+
+    asked = [key for key in (env.get("STUDY_GROUPS") or "").split(",") if key]
+    unknown = sorted(set(asked) - {group.key for group in STUDY_GROUPS})
+    if unknown:
+        raise InputError(f"STUDY_GROUPS: unknown {', '.join(unknown)}; choose from "
+                         f"{', '.join(group.key for group in STUDY_GROUPS)}")
+    return [group for group in STUDY_GROUPS if not asked or group.key in asked]
+
+
 def run_study(args) -> None:
     """When distillation helps: ctc tiny and small, nat and ar small, raw vs distilled, on two corpora, seeds
     1-3, with diverse, ensemble and held-out-fold corpora for ctc, the corpus measures and the headline figure
     (scripts/distillation_study.sh)."""
     from analysis.render import write_result
-    from analysis.study import STUDY_GROUPS, CorpusInputs, DistilledInputs, plot_study, study_result
+    from analysis.study import CorpusInputs, DistilledInputs, plot_study, study_result
     from distill.corpus.directory import Corpus
     from distill.io import read_json
     from distill.scoring import length_ratio
@@ -551,8 +565,7 @@ def run_study(args) -> None:
     settings = Settings.from_environment()
     settings.limit_threads()
     seeds = [int(seed) for seed in (env.get("SEEDS") or "1,2,3").split(",")]
-    groups = [group for group in STUDY_GROUPS
-              if not env.get("GROUPS") or group.key in env["GROUPS"].split(",")]
+    groups = study_groups(env)
     extras = [name for name in (env.get("EXTRA_CORPORA", ",".join(EXTRA_CORPORA))).split(",") if name]
     unknown = sorted(set(extras) - set(EXTRA_CORPORA))
     if unknown:

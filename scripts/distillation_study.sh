@@ -14,7 +14,8 @@ usage: scripts/distillation_study.sh [-h]
 Environment: as scripts/reproduce_nat_distillation.sh (PRESET, DATA, RUNS, RESULTS, CORPUS, DEVICE,
              PRECISION, PARALLEL_RUNS);
              SEEDS (default 1,2,3; every cell's first seed is trained before any cell's second),
-             GROUPS (comma-separated, default ctc-tiny,ctc-small,dat-small,nat-small,ar-small),
+             STUDY_GROUPS (comma-separated, default ctc-tiny,ctc-small,dat-small,nat-small,ar-small; not
+             GROUPS, which bash keeps for itself and never exports),
              SECOND_CORPUS (default 1; 0 leaves out the WEB-or-KJV corpus),
              EXTRA_CORPORA (default lenpen,diverse,ensemble,heldout: SeqKD with the length penalty
              tuned on valid, diverse distillation with reference selection over three teachers'
