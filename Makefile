@@ -17,11 +17,13 @@ QUICK_REPORT := docs/results/synthetic-k3-quick
 
 install: $(STAMP)
 
+# --no-compile: pip byte-compiles no file at install (torch, sympy and the rest hold thousands that are never
+# imported here); Python compiles what is imported, once, and keeps it in __pycache__
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip setuptools wheel
-	$(BIN)/pip install -q "$(TORCH)"
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q --no-compile "$(TORCH)"
+	$(BIN)/pip install -q --no-compile -e '.[test]'
 	touch $@
 
 test: $(STAMP) lint
