@@ -546,9 +546,14 @@ def _reduced(row: dict) -> bool:
     return row["engine"].endswith("int8") or "shortlist" in row
 
 
+def is_plain_path(system: str) -> bool:
+    """A student's lean path in eager PyTorch, float32, over the full vocabulary: "<student>, lean"."""
+    return system == f"{student_of(system)}, lean"
+
+
 def _full_paths(fastest: dict) -> dict[str, dict]:
-    """Each student's lean float32 row over the full vocabulary ("<student>, lean"), by student."""
-    return {student_of(name): row for name, row in fastest.items() if name == f"{student_of(name)}, lean"}
+    """Each student's lean float32 row over the full vocabulary (:func:`is_plain_path`), by student."""
+    return {student_of(name): row for name, row in fastest.items() if is_plain_path(name)}
 
 
 def _best_one_pass(fastest: dict, primary: str) -> dict | None:

@@ -233,7 +233,7 @@ def speed_table(bench: dict, link: str) -> str:
     batch size 1 at each thread count, BLEU; with where they were measured. Every teacher system; of each
     student, its lean path (float32, eager) and its fastest system at batch size 1, where that is another one
     (the benchmark's own table has every runtime, and each student through fairseq's path)."""
-    from analysis.bench import student_of
+    from analysis.bench import is_plain_path, student_of
 
     decoding = bench["decoding"]
     threads = sorted(decoding["threads"])
@@ -247,8 +247,7 @@ def speed_table(bench: dict, link: str) -> str:
     shown = {row["system"] for row in fastest.values()}
     rows = {}
     for row in decoding["rows"]:
-        if row["system"].startswith("teacher") or row["system"] in shown or \
-                row["system"] == f"{student_of(row['system'])}, lean":
+        if row["system"].startswith("teacher") or row["system"] in shown or is_plain_path(row["system"]):
             rows.setdefault(row["system"], {})[row["threads"]] = row
     # a section measured on its own (--add-to-existing) has its own date and machine
     date, machine = decoding.get("date", bench["date"]), decoding.get("machine", bench["machine"])
