@@ -535,17 +535,22 @@ def extra_corpora(layout: Layout, which: list[str], settings: Settings, steps: S
     return made
 
 
+def comma_names(variable: str, value: str, known) -> list[str]:
+    """The names of a comma-separated environment setting, each one of ``known``, else a one-line error."""
+    names = [name for name in value.split(",") if name]
+    unknown = sorted(set(names) - set(known))
+    if unknown:
+        raise InputError(f"{variable}: unknown {', '.join(unknown)}; choose from {', '.join(known)}")
+    return names
+
+
 def study_groups(env) -> list:
     """The study's student groups that STUDY_GROUPS names (comma-separated keys, e.g. ``ctc-small``), in the
     study's order; all of them when it is unset or empty. (Not ``GROUPS``: bash keeps that name for the user's
     group ids, ignores assignments to it and never exports it.)"""
     from analysis.study import STUDY_GROUPS
 
-    asked = [key for key in (env.get("STUDY_GROUPS") or "").split(",") if key]
-    unknown = sorted(set(asked) - {group.key for group in STUDY_GROUPS})
-    if unknown:
-        raise InputError(f"STUDY_GROUPS: unknown {', '.join(unknown)}; choose from "
-                         f"{', '.join(group.key for group in STUDY_GROUPS)}")
+    asked = comma_names("STUDY_GROUPS", env.get("STUDY_GROUPS") or "", [group.key for group in STUDY_GROUPS])
     return [group for group in STUDY_GROUPS if not asked or group.key in asked]
 
 
@@ -566,10 +571,7 @@ def run_study(args) -> None:
     settings.limit_threads()
     seeds = [int(seed) for seed in (env.get("SEEDS") or "1,2,3").split(",")]
     groups = study_groups(env)
-    extras = [name for name in (env.get("EXTRA_CORPORA", ",".join(EXTRA_CORPORA))).split(",") if name]
-    unknown = sorted(set(extras) - set(EXTRA_CORPORA))
-    if unknown:
-        raise InputError(f"EXTRA_CORPORA: unknown {', '.join(unknown)}; choose from {', '.join(EXTRA_CORPORA)}")
+    extras = comma_names("EXTRA_CORPORA", env.get("EXTRA_CORPORA", ",".join(EXTRA_CORPORA)), EXTRA_CORPORA)
     extra_groups = (env.get("EXTRA_GROUPS") or "ctc-small").split(",")
     own_size = STUDENT_PRESETS[settings.layout.preset]["size"]  # the preset's students: no --size
     out = settings.layout.report / "study"
