@@ -665,7 +665,7 @@ def _default_runs(args) -> None:
     """Fill the runs that the command line leaves out from the environment and the main job's layout."""
     import os
 
-    from analysis.jobs import Settings
+    from analysis.settings import Settings
 
     layout = Settings.from_environment().layout
     env = os.environ

@@ -3,8 +3,9 @@ from pathlib import Path
 
 import pytest
 
-from analysis.jobs import Layout, Settings, Steps
+from analysis.jobs import Steps
 from analysis.jobs import main as jobs_main
+from analysis.settings import Layout, Settings
 from distill.io import InputError
 
 LAYOUT = Layout(Path("d"), Path("r"), Path("out"), Path("d/bible-es-en"), "cpu")
