@@ -19,9 +19,7 @@ install: $(STAMP)
 
 # --no-compile: pip byte-compiles no file at install (torch, sympy and the rest hold thousands that are never
 # imported here); Python compiles what is imported, once, and keeps it in __pycache__. That needs the cache to be
-# written: where PYTHONDONTWRITEBYTECODE is set (this machine kind sets it), every process would compile torch, sklearn
-# and fairseq from source again, 15-16 s to `import fairseq` instead of 7 on this machine kind, in each of the
-# hundreds of processes a test run or a job starts. So no recipe here inherits it.
+# written, so no recipe inherits PYTHONDONTWRITEBYTECODE (docs/design.md, "The time `make test` takes")
 unexport PYTHONDONTWRITEBYTECODE
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
