@@ -28,6 +28,7 @@ import os
 import shlex
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,6 +47,7 @@ class Steps:
 
     commands: list[str] = field(default_factory=list)
     timings: list[tuple[str, int]] = field(default_factory=list)
+    after: Callable[[], None] | None = None  # called after each step that succeeded (e.g. KeptState.save)
 
     def run(self, name: str | None, *command) -> None:
         """Run one command (its first item a ``seqkd-*`` program); ``name``: its row in the report's timings
@@ -62,6 +64,8 @@ class Steps:
                              f"(its own message is above); re-running resumes from it")
         if name:
             self.timings.append((name, round(time.monotonic() - started)))
+        if self.after:
+            self.after()
 
     def write(self, out: Path) -> None:
         """timings.tsv (step, wall seconds) and commands.sh (the command lines) in ``out``."""
@@ -274,6 +278,47 @@ def link_main_runs(layout: Layout, runs: Path, student: str, seeds: list[int]) -
                 (runs / run.name).symlink_to(run.resolve())
 
 
+@dataclass
+class KeptState:
+    """A job's state kept in a store (:mod:`distill.state`) that outlives the machine: ``store`` (None: not kept),
+    ``root``: the directory that holds the job's DATA, RUNS and RESULTS."""
+
+    store: Path | None
+    root: Path
+
+    @classmethod
+    def from_environment(cls, settings: Settings, env) -> KeptState:
+        """STUDY_STATE names the store; DATA, RUNS and RESULTS must then lie under one directory, the root."""
+        if not env.get("STUDY_STATE"):
+            return cls(None, Path("/"))
+        layout = settings.layout
+        root = Path(os.path.commonpath([p.resolve() for p in (layout.data, layout.runs, layout.results)]))
+        if root == Path(root.anchor):
+            raise InputError(f"STUDY_STATE: DATA ({layout.data}), RUNS ({layout.runs}) and RESULTS ({layout.results}) "
+                             "share no directory to keep as the state root; put them under one")
+        return cls(Path(env["STUDY_STATE"]).resolve(), root)
+
+    def restore(self) -> None:
+        """What the store holds and the root lacks, put back (a derived corpus once its base is prepared)."""
+        if self.store is None or not (self.store / "index.json").is_file():
+            return
+        from distill.state import restore
+
+        report = restore(self.store, self.root)
+        print(f"== state restored from {self.store}: {report.summary('restored')}", flush=True)
+
+    def save(self) -> None:
+        """The store brought up to date with the root."""
+        if self.store is None:
+            return
+        from distill.state import save
+
+        report = save(self.root, self.store)
+        for note in report.notes:
+            print(f"note: {note}", flush=True)
+        print(f"== state saved to {self.store}: {report.summary('saved')}", flush=True)
+
+
 def teacher_and_seqkd(layout: Layout, prepare: tuple | None, settings: Settings, steps: Steps) -> None:
     """A study's corpus (``prepare``: its command, None when given prepared), its teacher and its SeqKD corpus,
     as the main job makes them: each skipped when made."""
@@ -457,14 +502,19 @@ def run_study(args) -> None:
     out = settings.layout.report / "study"
     out.mkdir(parents=True, exist_ok=True)
     layouts = study_layouts(settings, env)
-    steps = Steps()
+    kept = KeptState.from_environment(settings, env)
+    steps = Steps(after=kept.save)
     ready = set()
 
     def prepared(layout: Layout, prepare) -> None:
         """A corpus, its teacher and its SeqKD corpus, made (or skipped) when the study first needs them, so the
-        first corpus's cells train before the second corpus's teacher."""
+        first corpus's cells train before the second corpus's teacher; what the kept state made from the corpus is
+        put back as soon as it is prepared."""
         if layout.corpus not in ready:
-            teacher_and_seqkd(layout, prepare, settings, steps)
+            if prepare:
+                steps.run(None, "seqkd-distill", *prepare, "--out", layout.corpus)
+            kept.restore()
+            teacher_and_seqkd(layout, None, settings, steps)
             ready.add(layout.corpus)
 
     # every cell's first seed before any cell's second, so the figure fills in evenly as the study goes; the
@@ -521,6 +571,7 @@ def run_study(args) -> None:
             result = study_result(list(latest.values()))
             result["figures"] = plot_study(result, out)
             write_result(out / "study.json", result)
+            kept.save()
             print(f"study, seeds {round_seeds}, {layout.corpus.name}: {out / 'study.md'}, {out / 'study.png'}",
                   flush=True)
 

@@ -1,7 +1,7 @@
 """`seqkd-distill`: the one entry point of the distill package.
 
 Subcommands follow the data flow: prepare a corpus, train a teacher, regenerate
-(distill) the corpus with it, evaluate.
+(distill) the corpus with it, evaluate; `state` keeps a long job's state in git between machines.
 """
 from __future__ import annotations
 
@@ -239,6 +239,28 @@ def _run_diverse(args) -> None:
     print(describe(build_diverse_corpus(args.distilled, args.out)), flush=True)
 
 
+def _add_state(subparsers) -> None:
+    state = subparsers.add_parser(
+        "state", help="keep a long job's state small enough to commit (corpora as text, runs without checkpoints), "
+                      "and put it back on a new machine",
+        description="save: write or bring up to date STORE from everything under ROOT (the directory holding the "
+                    "job's DATA, RUNS and RESULTS); restore: put back under ROOT what STORE holds and ROOT lacks "
+                    "(run it again after preparing a corpus: what was made from it waits for it). See "
+                    "distill/state.py for what is kept of each thing.")
+    state.add_argument("action", choices=("save", "restore"))
+    state.add_argument("--root", required=True, help="the state root (restore: the one it was saved from)")
+    state.add_argument("--store", required=True, help="the store directory (e.g. in the repository)")
+
+
+def _run_state(args) -> None:
+    from distill import state
+
+    report = state.save(args.root, args.store) if args.action == "save" else state.restore(args.store, args.root)
+    for note in report.notes:
+        print(f"note: {note}", flush=True)
+    print(f"state {args.action}: {report.summary('saved' if args.action == 'save' else 'restored')}", flush=True)
+
+
 def _add_heldout(subparsers) -> None:
     from distill.ctranslate2_backend import COMPUTE_TYPES
     from distill.precision import add_precision_option
@@ -389,13 +411,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_diverse(subparsers)
     _add_heldout(subparsers)
     _add_card(subparsers)
+    _add_state(subparsers)
     return parser
 
 
 COMMANDS = {"prepare": _run_prepare, "train-teacher": _run_train_teacher, "evaluate": _run_evaluate,
             "regenerate": _run_regenerate, "tune-lenpen": _run_tune_lenpen,
             "diverse": _run_diverse, "heldout": _run_heldout,
-            "card": _run_card}
+            "card": _run_card, "state": _run_state}
 
 
 def main(argv: list[str] | None = None) -> int:

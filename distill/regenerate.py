@@ -40,6 +40,7 @@ from distill.generation import DecodeSettings, Hypothesis, Translator
 from distill.io import InputError, read_json, read_lines, sha256_file, write_json, write_lines
 from distill.lenpen import DEFAULT_VALUES, LengthPenaltyTuning, format_tuning, tune_length_penalty
 from distill.scoring import score_translations
+from distill.state import checkpoint_sha256
 
 METHODS = ("seqkd", "seq-inter", "sample")
 BACKENDS = ("fairseq", "ctranslate2")
@@ -156,13 +157,14 @@ def regenerate(request: RegenerationRequest) -> Corpus | None:
     request.check()
     corpus = Corpus.open(request.corpus)
     teachers = [str(Path(t).resolve()) for t in request.teachers]
-    for teacher in teachers:
-        if external is None and not Path(teacher).is_file():
+    # by content: a moved teacher is the same; one kept without its checkpoint (distill.state) by the hash recorded
+    hashes = [] if external else [checkpoint_sha256(t) for t in teachers]
+    for teacher, sha in zip(teachers, hashes):
+        if sha is None:
             raise InputError(f"{teacher}: teacher checkpoint not found")
     settings = request.decode_settings()
     config = {"kind": "distilled", "method": request.method, "source_corpus": corpus.manifest["config_hash"],
-              # by content: a moved teacher is the same
-              "teachers": [external.identity()] if external else [{"sha256": sha256_file(t)} for t in teachers],
+              "teachers": [external.identity()] if external else [{"sha256": sha} for sha in hashes],
               "decoding": request.identity(settings),
               "shard_size": request.shard_size, "seed": request.seed, "filters": request.filters.identity()}
     config["backend"] = request.backend
@@ -179,6 +181,10 @@ def regenerate(request: RegenerationRequest) -> Corpus | None:
         print(f"{out}: already distilled ({existing.manifest['config_hash']}); skipping", flush=True)
         return existing
 
+    missing = [t for t in teachers if external is None and not Path(t).is_file()]
+    if missing:
+        raise InputError(f"{missing[0]}: this teacher's run was kept without its checkpoints (distill.state), and "
+                         f"{out} is not distilled yet; train the teacher again (delete its run) to distill with it")
     shard_dir = out.parent / f".{out.name}.shards"
     shard_dir.mkdir(parents=True, exist_ok=True)
     state_path = shard_dir / "config.json"

@@ -78,3 +78,21 @@ def evaluate_on_split(translator, corpus, split: str, out_dir, stem: str, oracle
               "scores": score_translations(hypotheses, corpus.references(split))}
     write_json(scores_file, result)
     return {**result, "hypotheses": hypotheses}
+
+
+def run_evaluation(run_dir, make_translator, corpus, split: str, out_dir, stem: str,
+                   details: dict | None = None) -> dict:
+    """:func:`evaluate_on_split` for a training run, kept: the evaluation already in ``out_dir`` when it is of
+    this run (its config hash, a run's identity), corpus and split, else made now with ``make_translator()``
+    and marked with the run's hash. A run's decoding is never redone to read its scores again, so a run
+    whose checkpoints are gone (:mod:`distill.state` keeps runs without them) still reports."""
+    from distill.engine import read_run_manifest
+    from distill.io import read_json, read_lines
+
+    run = read_run_manifest(run_dir)["config_hash"]
+    hypotheses_file, scores_file = evaluation_files(out_dir, stem)
+    if scores_file.is_file() and hypotheses_file.is_file():
+        kept = read_json(scores_file)
+        if (kept.get("run"), kept.get("corpus"), kept.get("split")) == (run, str(corpus.path.resolve()), split):
+            return {**kept, "hypotheses": read_lines(hypotheses_file)}
+    return evaluate_on_split(make_translator(), corpus, split, out_dir, stem, details={**(details or {}), "run": run})

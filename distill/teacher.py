@@ -204,17 +204,18 @@ def teacher_evaluation_stem(corpus: Corpus, split: str, beam: int) -> str:
 
 def evaluate_teacher(run_dir, corpus_dir=None, *, split: str = "test", beam: int = 5,
                      device: str | None = None) -> dict:
-    """Translate a split with the best checkpoint; BLEU/chrF against each and all references."""
+    """Translate a split with the best checkpoint; BLEU/chrF against each and all references (the run's own
+    evaluation when it has made this one: :func:`distill.scoring.run_evaluation`)."""
     from distill.generation import DecodeSettings, Translator
-    from distill.scoring import evaluate_on_split, format_scores
+    from distill.scoring import format_scores, run_evaluation
 
     run_dir = Path(run_dir)
     manifest = read_run_manifest(run_dir)
     corpus = Corpus.open(corpus_dir or manifest["corpus"])
-    translator = Translator.autoregressive([manifest["checkpoint"]], corpus,
-                                           DecodeSettings(beam=beam, device=device or default_device()))
     stem = teacher_evaluation_stem(corpus, split, beam)
-    result = evaluate_on_split(translator, corpus, split, run_dir / "eval", stem, details={"beam": beam})
+    result = run_evaluation(run_dir, lambda: Translator.autoregressive(
+        [manifest["checkpoint"]], corpus, DecodeSettings(beam=beam, device=device or default_device())),
+        corpus, split, run_dir / "eval", stem, details={"beam": beam})
     print(f"teacher {run_dir} on {corpus.path.name}/{split} (beam {beam}):\n{format_scores(result['scores'])}",
           flush=True)
     return result

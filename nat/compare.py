@@ -21,7 +21,7 @@ from pathlib import Path
 from distill.corpus.directory import Corpus
 from distill.engine import checkpoint_of, read_run_manifest, threads_each
 from distill.io import InputError, atomic_open, read_json, write_json
-from distill.scoring import evaluate_on_split, evaluation_files
+from distill.scoring import evaluate_on_split, evaluation_files, run_evaluation
 from distill.tables import markdown_table as write_table
 from nat.registry import student_kind, student_names
 from nat.students import train_student
@@ -147,8 +147,9 @@ def compare(*, teacher: str, raw: str, distilled: str | dict[str, str], out, see
                     penalty = tune(student, run)
                     stem = evaluation_stem(student, decoding.beam, iterations, penalty, length_beam, rescored,
                                            decoding.strategy)
-                    evaluation = evaluate_on_split(translator_for(run, beam=decoding.beam, **path), test_corpus,
-                                                   "test", run / "eval", stem)
+                    evaluation = run_evaluation(
+                        run, lambda run=run, beam=decoding.beam, path=path: translator_for(run, beam=beam, **path),
+                        test_corpus, "test", run / "eval", stem)
                     hypotheses[data, seed] = evaluation.pop("hypotheses")
                     results.append({"system": student, "data": data, "seed": seed, "decoding": decoding.label,
                                     "train_wall_seconds": read_run_manifest(run).get("train_wall_seconds"),
@@ -186,16 +187,15 @@ def _record(evaluation: dict, out_dir: Path, stem: str) -> dict:
 
 def _teacher_evaluation(teacher, corpus: Corpus, translator_for, split: str = "test") -> dict:
     """The teacher's evaluation on a split at beam 5: the one ``train-teacher`` (or an earlier
-    ``compare``) wrote when it is of this corpus, else made now under the same name."""
-    from distill.io import read_json
+    ``compare``) wrote when it is of this run and corpus, else made now under the same name."""
     from distill.teacher import teacher_evaluation_stem
 
     out_dir, stem = Path(teacher) / "eval", teacher_evaluation_stem(corpus, split, 5)
-    hypotheses, scores = evaluation_files(out_dir, stem)
-    if scores.is_file() and hypotheses.is_file() and read_json(scores).get("corpus") == str(corpus.path.resolve()):
-        return _record(read_json(scores), out_dir, stem)
-    return _record(evaluate_on_split(translator_for(teacher, beam=5), corpus, split, out_dir, stem,
-                                     details={"beam": 5}), out_dir, stem)
+    if not Path(teacher).is_dir():  # a checkpoint file, not a run: nothing to keep its evaluation by
+        return _record(evaluate_on_split(translator_for(teacher, beam=5), corpus, split, out_dir, stem,
+                                         details={"beam": 5}), out_dir, stem)
+    return _record(run_evaluation(teacher, lambda: translator_for(teacher, beam=5), corpus, split, out_dir, stem,
+                                  details={"beam": 5}), out_dir, stem)
 
 
 def table_rows(result: dict) -> list[dict]:

@@ -60,8 +60,11 @@ def learning_curve(run_dir, corpus, translator_for_checkpoint) -> list[dict]:
     run_dir = Path(run_dir)
     cache = run_dir / "curve.json"
     checkpoints = interval_checkpoints(run_dir)
-    key = {"corpus_hash": corpus.manifest["config_hash"], "updates": list(checkpoints)}
     cached = read_json(cache) if cache.is_file() else {}
+    if not checkpoints and cached.get("corpus_hash") == corpus.manifest["config_hash"]:
+        # a run kept without its checkpoints (distill.state): its curve as it was measured
+        checkpoints = {point["updates"]: None for point in cached["points"]}
+    key = {"corpus_hash": corpus.manifest["config_hash"], "updates": list(checkpoints)}
     if {k: cached.get(k) for k in key} == key:
         bleu = {point["updates"]: point["bleu"] for point in cached["points"]}
     else:

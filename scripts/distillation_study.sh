@@ -20,7 +20,11 @@ Environment: as scripts/reproduce_nat_distillation.sh (PRESET, DATA, RUNS, RESUL
              EXTRA_CORPORA (default lenpen,diverse,ensemble,heldout: SeqKD with the length penalty
              tuned on valid, diverse distillation with reference selection over three teachers'
              targets, those three teachers' ensemble, held-out-fold distillation; empty: none),
-             EXTRA_GROUPS (the groups trained on them, default ctc-small).
+             EXTRA_GROUPS (the groups trained on them, default ctc-small),
+             STUDY_STATE (a store directory, e.g. docs/results/study-state: the state kept small enough to
+             commit, saved after every step and put back at the start, so that the study goes on on a new
+             machine; DATA, RUNS and RESULTS must lie under one directory, the same on every machine;
+             seqkd-distill state --help).
 Runs go to \$RUNS/study-\$PRESET/<group>/ (the second corpus's under \$RUNS/bible-es-en-multi/), the
 result to \$RESULTS/<name>/study/ (study.md, study.json, study.png), re-written after every round of seeds.
 Takes about 27 h on 2 CPU cores at the cpu preset without the further corpora: per corpus a teacher

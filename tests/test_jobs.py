@@ -114,3 +114,25 @@ def test_an_unknown_study_group_is_refused_and_the_variable_survives_bash():
     shown = subprocess.run(["bash", "-c", "GROUPS=ctc-small STUDY_GROUPS=ctc-small env"], capture_output=True,
                            text=True).stdout.splitlines()
     assert "STUDY_GROUPS=ctc-small" in shown and not any(line.startswith("GROUPS=") for line in shown)
+
+
+# STUDY_STATE's root: the directory DATA, RUNS and RESULTS share (None: none kept; "refused": they share none)
+KEPT_STATES = [
+    ({}, None),
+    ({"STUDY_STATE": "store", "DATA": "/s/v2/data", "RUNS": "/s/v2/runs", "RESULTS": "/s/v2/results"}, Path("/s/v2")),
+    ({"STUDY_STATE": "store", "DATA": "/s/data", "RUNS": "/s/v2/runs", "RESULTS": "/s/v2/results/x"}, Path("/s")),
+    ({"STUDY_STATE": "store", "DATA": "/a/data", "RUNS": "/b/runs", "RESULTS": "/b/results"}, "refused"),
+]
+
+
+@pytest.mark.parametrize("env, root", KEPT_STATES)
+def test_the_kept_states_root_is_what_data_runs_and_results_share(env, root):
+    from analysis.jobs import KeptState
+
+    settings = Settings.from_environment(env)
+    if root == "refused":
+        with pytest.raises(InputError, match="share no directory"):
+            KeptState.from_environment(settings, env)
+        return
+    kept = KeptState.from_environment(settings, env)
+    assert (kept.root if kept.store else None) == root
