@@ -318,12 +318,38 @@ class KeptState:
             print(f"note: {note}", flush=True)
         print(f"== state saved to {self.store}: {report.summary('saved')}", flush=True)
 
+    def start_over(self, run: Path, why: str) -> None:
+        """A finished run deleted, here and in the store, to be trained again (``why``: for what)."""
+        import shutil
 
-def teacher_and_seqkd(layout: Layout, prepare: tuple | None, settings: Settings, steps: Steps) -> None:
+        if self.store is not None:
+            from distill.state import forget
+
+            forget(self.store, self.root, run)
+        shutil.rmtree(run)
+        print(f"note: {run}: kept without its checkpoint, which {why} needs; trained again", flush=True)
+
+
+def _made(corpus: Path) -> bool:
+    return (corpus / "manifest.json").is_file()
+
+
+def _without_checkpoint(run: Path) -> bool:
+    """A finished run whose checkpoint is gone (restored from a kept state); False for a run not trained yet."""
+    from distill.state import has_checkpoint
+
+    return (run / "manifest.json").is_file() and not has_checkpoint(run)
+
+
+def teacher_and_seqkd(layout: Layout, prepare: tuple | None, settings: Settings, steps: Steps,
+                      kept: KeptState | None = None) -> None:
     """A study's corpus (``prepare``: its command, None when given prepared), its teacher and its SeqKD corpus,
-    as the main job makes them: each skipped when made."""
+    as the main job makes them: each skipped when made. A teacher kept without its checkpoint (``kept``) is
+    trained again when its SeqKD corpus is not made yet: nothing else has been made from it."""
     if prepare:
         steps.run(None, "seqkd-distill", *prepare, "--out", layout.corpus)
+    if kept and not _made(layout.distilled) and _without_checkpoint(layout.teacher):
+        kept.start_over(layout.teacher, f"the SeqKD corpus {layout.distilled}")
     steps.run(None, "seqkd-distill", "train-teacher", "--corpus", layout.corpus, "--out", layout.teacher,
               "--preset", layout.preset, *settings.device_arguments, *settings.precision_arguments)
     steps.run(None, "seqkd-distill", "regenerate", "--teacher", layout.teacher, "--corpus", layout.corpus,
@@ -413,21 +439,34 @@ EXTRA_CORPORA = ("lenpen", "diverse", "ensemble", "heldout")
 DIVERSE_TEACHERS = 3
 
 
-def extra_corpora(layout: Layout, which: list[str], settings: Settings, steps: Steps, out: Path) -> dict[str, Path]:
+def extra_corpora(layout: Layout, which: list[str], settings: Settings, steps: Steps, out: Path,
+                  kept: KeptState) -> dict[str, Path]:
     """Make (or skip, when made) the further distilled corpora ``which`` of one corpus: {name: directory};
-    ``out``: the study's result directory (the length-penalty tuning goes there)."""
+    ``out``: the study's result directory (the length-penalty tuning goes there). Where the kept state lost a
+    checkpoint that a corpus not made yet needs: a further teacher (diverse, held-out) is trained again; the
+    study's own teacher is not (what was made from it would no longer be its), so the length-penalty corpus and
+    the ensemble, which need it, are left out, and the run says so."""
+    from distill.heldout import fold_teachers_to_retrain
     from distill.io import read_json
 
     made = {}
     if "lenpen" in which:
         # the length penalty tuned on valid; at 1 its corpus would be the SeqKD corpus again, so none is made
         tuning = out / layout.corpus.name / "lenpen"
+        lenpen = layout.distilled_by("seqkd-lenpen")
+        needed = not (tuning / "lenpen.json").is_file() or (
+            read_json(tuning / "lenpen.json")["chosen"] != 1.0 and not _made(lenpen))
+        if needed and _without_checkpoint(layout.teacher):
+            print(f"note: {layout.corpus.name}: the tuned length penalty's corpus is left out: the teacher "
+                  f"{layout.teacher} was kept without its checkpoint before it was made", flush=True)
+            which = [name for name in which if name != "lenpen"]
+    if "lenpen" in which:
         if not (tuning / "lenpen.json").is_file():
             steps.run(None, "seqkd-distill", "tune-lenpen", "--teacher", layout.teacher, "--corpus", layout.corpus,
                       *settings.regeneration, *settings.device_arguments, "--out", tuning)
         chosen = read_json(tuning / "lenpen.json")["chosen"]
         if chosen != 1.0:
-            made["lenpen"] = layout.distilled_by("seqkd-lenpen")
+            made["lenpen"] = lenpen
             steps.run(None, "seqkd-distill", "regenerate", "--teacher", layout.teacher, "--corpus", layout.corpus,
                       "--out", made["lenpen"], "--method", "seqkd", "--lenpen", f"{chosen:g}",
                       *settings.regeneration, *settings.device_arguments)
@@ -438,6 +477,8 @@ def extra_corpora(layout: Layout, which: list[str], settings: Settings, steps: S
         teachers = [layout.teacher] + [Path(f"{layout.teacher}-seed{seed}") for seed in range(2, DIVERSE_TEACHERS + 1)]
         members = [layout.distilled]
         for seed, teacher in enumerate(teachers[1:], start=2):
+            if not _made(layout.distilled_by(f"seqkd-seed{seed}")) and _without_checkpoint(teacher):
+                kept.start_over(teacher, f"its SeqKD corpus {layout.distilled_by(f'seqkd-seed{seed}')}")
             steps.run(None, "seqkd-distill", "train-teacher", "--corpus", layout.corpus, "--out", teacher,
                       "--preset", layout.preset, "--seed", seed, *settings.device_arguments,
                       *settings.precision_arguments)
@@ -448,12 +489,18 @@ def extra_corpora(layout: Layout, which: list[str], settings: Settings, steps: S
             made["diverse"] = layout.distilled_by("diverse")
             steps.run(None, "seqkd-distill", "diverse", *(f"--distilled={m}" for m in members), "--out",
                       made["diverse"])
-        if "ensemble" in which:
-            made["ensemble"] = layout.distilled_by(f"ensemble-{DIVERSE_TEACHERS}")
+        ensemble = layout.distilled_by(f"ensemble-{DIVERSE_TEACHERS}")
+        if "ensemble" in which and not _made(ensemble) and _without_checkpoint(layout.teacher):
+            print(f"note: {layout.corpus.name}: the ensemble's corpus is left out: it needs the three teachers at "
+                  f"once, and {layout.teacher} was kept without its checkpoint", flush=True)
+        elif "ensemble" in which:
+            made["ensemble"] = ensemble
             steps.run(None, "seqkd-distill", "regenerate", *(f"--teacher={t}" for t in teachers), "--corpus",
                       layout.corpus, "--out", made["ensemble"], "--method", "seqkd", *settings.device_arguments)
     if "heldout" in which:
         made["heldout"] = layout.distilled_by("heldout")
+        for teacher in fold_teachers_to_retrain(made["heldout"]):
+            kept.start_over(teacher, f"the held-out corpus {made['heldout']}")
         steps.run(None, "seqkd-distill", "heldout", "--corpus", layout.corpus, "--out", made["heldout"],
                   "--preset", layout.preset, *settings.regeneration, *settings.device_arguments,
                   *settings.precision_arguments)
@@ -514,7 +561,9 @@ def run_study(args) -> None:
             if prepare:
                 steps.run(None, "seqkd-distill", *prepare, "--out", layout.corpus)
             kept.restore()
-            teacher_and_seqkd(layout, None, settings, steps)
+            teacher_and_seqkd(layout, None, settings, steps, kept)
+            if "lenpen" in extras:  # now, while the teacher's checkpoint is here (a kept state loses it)
+                extra_corpora(layout, ["lenpen"], settings, steps, out, kept)
             ready.add(layout.corpus)
 
     # every cell's first seed before any cell's second, so the figure fills in evenly as the study goes; the
@@ -528,7 +577,7 @@ def run_study(args) -> None:
         for layout, prepare, description in layouts:
             prepared(layout, prepare)
             if with_extras and layout.corpus not in made:
-                made[layout.corpus] = extra_corpora(layout, extras, settings, steps, out)
+                made[layout.corpus] = extra_corpora(layout, extras, settings, steps, out, kept)
             comparisons, lost, modes = {}, {}, {}
             for group in groups:
                 runs = study_runs(layout, group)

@@ -41,6 +41,21 @@ def fold_corpus(corpus: Corpus, chosen: list[int], name: str, out: Path) -> Corp
                         vocab_size=corpus.manifest["sentencepiece"]["vocab_size"], reuse_vocabulary_of=corpus)
 
 
+def fold_teachers_to_retrain(out, folds: int = 2) -> list[Path]:
+    """The fold teachers of the held-out corpus at ``out`` that must be trained again before it can be made: those
+    finished but without their checkpoint (kept by :mod:`distill.state`) whose fold is not regenerated yet."""
+    from distill.state import has_checkpoint
+
+    out = Path(out)
+    work = out.parent / f"{out.name}.work"
+    if (out / "manifest.json").is_file():
+        return []
+    return [work / f"teacher-without-fold-{fold}" for fold in range(folds)
+            if (work / f"teacher-without-fold-{fold}" / "manifest.json").is_file()
+            and not (work / f"fold-{fold}.seqkd" / "manifest.json").is_file()
+            and not has_checkpoint(work / f"teacher-without-fold-{fold}")]
+
+
 def heldout_distill(corpus_dir, out, *, folds: int = 2, preset: str = "cpu", seed: int = 1,
                     device: str | None = None, backend: str = "fairseq", compute_type: str = "int8",
                     precision: str | None = None) -> Corpus:

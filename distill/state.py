@@ -363,6 +363,31 @@ def restore(store, root) -> Report:
     return report
 
 
+def forget(store, root, path) -> list[Path]:
+    """Take what the store keeps of ``path`` (under ``root``: a run, a corpus, a file, or a directory of them) out of
+    it, so that a restore does not bring back what is being made afresh; returns the store's files removed."""
+    store, root = Path(store).resolve(), Path(root).resolve()
+    relative = Path(path).resolve().relative_to(root)
+    removed = []
+    for candidate in (store / "runs" / f"{relative}.tar.gz", store / "corpora" / f"{relative}.tar.gz",
+                      store / "prepared" / relative, store / "files" / relative,
+                      store / "runs" / relative, store / "corpora" / relative):
+        if candidate.is_file():
+            candidate.unlink()
+            removed.append(candidate)
+        elif candidate.is_dir():
+            removed.extend(p for p in candidate.rglob("*") if p.is_file())
+            shutil.rmtree(candidate)
+    return removed
+
+
+def has_checkpoint(run) -> bool:
+    """Whether a finished run's named checkpoint is on disk (a run restored from a store has none)."""
+    from distill.engine import read_run_manifest
+
+    return Path(read_run_manifest(run)["checkpoint"]).is_file()
+
+
 def _kept_base(archive: Path) -> Path:
     """The base corpus (whose vocabulary it reuses) of a kept derived corpus."""
     with tarfile.open(archive, mode="r:gz") as tar:

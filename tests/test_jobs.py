@@ -136,3 +136,32 @@ def test_the_kept_states_root_is_what_data_runs_and_results_share(env, root):
         return
     kept = KeptState.from_environment(settings, env)
     assert (kept.root if kept.store else None) == root
+
+
+def test_the_length_penalty_corpus_is_left_out_when_the_teacher_lost_its_checkpoint(tmp_path, capsys):
+    """Made right after the SeqKD corpus while the teacher's checkpoint is there; a kept state that lost it (a new
+    machine) leaves that corpus out rather than train another teacher than the one the study's corpora came from."""
+    import json
+
+    from analysis.jobs import KeptState, extra_corpora
+
+    settings = Settings.from_environment({"DATA": str(tmp_path / "d"), "RUNS": str(tmp_path / "r"),
+                                          "RESULTS": str(tmp_path / "o")})
+    layout, out = settings.layout, tmp_path / "o" / "study"
+    layout.teacher.mkdir(parents=True)
+    (layout.teacher / "config.json").write_text("{}")
+    (layout.teacher / "manifest.json").write_text(json.dumps({"config_hash": "h", "checkpoint": "checkpoints/c.pt"}))
+    ran = []
+
+    class Recorded(Steps):
+        def run(self, name, *command):
+            ran.append(command[1])
+            (out / layout.corpus.name / "lenpen").mkdir(parents=True, exist_ok=True)
+            (out / layout.corpus.name / "lenpen" / "lenpen.json").write_text(json.dumps({"chosen": 1.0}))
+
+    kept = KeptState(None, tmp_path)
+    assert extra_corpora(layout, ["lenpen"], settings, Recorded(), out, kept) == {} and ran == []
+    assert "the tuned length penalty's corpus is left out" in capsys.readouterr().out
+    (layout.teacher / "checkpoints").mkdir()
+    (layout.teacher / "checkpoints" / "c.pt").write_bytes(b"weights")
+    assert extra_corpora(layout, ["lenpen"], settings, Recorded(), out, kept) == {} and ran == ["tune-lenpen"]

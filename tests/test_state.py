@@ -81,3 +81,46 @@ def test_a_run_kept_without_checkpoints_reports_its_comparison_without_decoding(
     assert again["results"] == first["results"] and again["curves"] == first["curves"]
     assert [r["scores"]["tgt"]["bleu"] for r in again["results"][1:]] == [
         r["scores"]["tgt"]["bleu"] for r in first["results"][1:]]
+
+
+def _finished_run(run, with_checkpoint: bool):
+    run.mkdir(parents=True)
+    (run / "config.json").write_text("{}")
+    (run / "manifest.json").write_text(json.dumps({"config_hash": "h", "checkpoint": "checkpoints/checkpoint_best.pt"}))
+    (run / "train.log").write_text("log\n")
+    if with_checkpoint:
+        (run / "checkpoints").mkdir()
+        (run / "checkpoints" / "checkpoint_best.pt").write_bytes(b"weights")
+
+
+def test_a_fold_teacher_is_trained_again_only_when_its_checkpoint_is_gone_and_its_fold_not_regenerated(tmp_path):
+    from distill.heldout import fold_teachers_to_retrain
+
+    out, work = tmp_path / "c.heldout", tmp_path / "c.heldout.work"
+    _finished_run(work / "teacher-without-fold-0", with_checkpoint=False)  # its fold regenerated: not needed
+    _finished_run(work / "teacher-without-fold-1", with_checkpoint=False)
+    (work / "fold-0.seqkd").mkdir()
+    (work / "fold-0.seqkd" / "manifest.json").write_text("{}")
+    assert fold_teachers_to_retrain(out) == [work / "teacher-without-fold-1"]
+    (work / "teacher-without-fold-1" / "checkpoints").mkdir()
+    (work / "teacher-without-fold-1" / "checkpoints" / "checkpoint_best.pt").write_bytes(b"weights")
+    assert fold_teachers_to_retrain(out) == []
+    shutil.rmtree(work / "teacher-without-fold-1" / "checkpoints")
+    out.mkdir()
+    (out / "manifest.json").write_text("{}")  # the held-out corpus made: no teacher is needed
+    assert fold_teachers_to_retrain(out) == []
+
+
+def test_a_run_taken_out_of_the_store_is_not_restored(tmp_path):
+    root, store = tmp_path / "root", tmp_path / "store"
+    _finished_run(root / "runs" / "teacher", with_checkpoint=True)
+    _finished_run(root / "runs" / "other", with_checkpoint=True)
+    assert state.save(root, store).done == {"run": 2}
+    assert json.loads((root / "runs" / "teacher" / state.OMITTED).read_text()) == {
+        "checkpoints/checkpoint_best.pt": {"bytes": 7, "sha256": sha256_file(root / "runs" / "teacher" / "checkpoints"
+                                                                             / "checkpoint_best.pt")}}
+    assert state.forget(store, root, root / "runs" / "teacher") == [store / "runs" / "runs" / "teacher.tar.gz"]
+    shutil.rmtree(root / "runs")
+    assert state.restore(store, root).done == {"run": 1}
+    assert not (root / "runs" / "teacher").exists() and (root / "runs" / "other" / "train.log").read_text() == "log\n"
+    assert not state.has_checkpoint(root / "runs" / "other")
