@@ -90,8 +90,8 @@ def _skipped(path: Path) -> bool:
 
 
 def _walk(root: Path):
-    """(kind, path, manifest) of every corpus, finished run and loose file under ``root``; an unfinished run
-    (config.json without manifest.json) and half-made directories are passed over."""
+    """(kind, path, manifest) of every corpus, finished run and loose file under ``root``; a directory with a
+    config.json and no manifest.json (an unfinished run) and half-made directories are passed over."""
     for directory, subdirectories, files in os.walk(root):
         here = Path(directory)
         subdirectories.sort()
@@ -104,8 +104,8 @@ def _walk(root: Path):
                 yield "corpus", path, corpus
             elif (run := _is_run(path)) is not None:
                 yield "run", path, run
-            elif (path / "config.json").is_file() and (path / "checkpoints").is_dir():
-                continue  # an unfinished run
+            elif (path / "config.json").is_file() and not (path / "manifest.json").is_file():
+                continue  # an unfinished run (or a CTranslate2 model: an input, made again by its converter)
             else:
                 keep.append(name)
         subdirectories[:] = keep
