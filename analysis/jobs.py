@@ -304,8 +304,7 @@ class KeptState:
             return
         from distill.state import restore
 
-        report = restore(self.store, self.root)
-        print(f"== state restored from {self.store}: {report.summary('restored')}", flush=True)
+        restore(self.store, self.root).print(f"== state restored from {self.store}", "restored")
 
     def save(self) -> None:
         """The store brought up to date with the root."""
@@ -313,10 +312,7 @@ class KeptState:
             return
         from distill.state import save
 
-        report = save(self.root, self.store)
-        for note in report.notes:
-            print(f"note: {note}", flush=True)
-        print(f"== state saved to {self.store}: {report.summary('saved')}", flush=True)
+        save(self.root, self.store).print(f"== state saved to {self.store}", "saved")
 
     def start_over(self, run: Path, why: str) -> None:
         """A finished run deleted, here and in the store, to be trained again (``why``: for what)."""
@@ -459,20 +455,19 @@ def extra_corpora(layout: Layout, which: list[str], settings: Settings, steps: S
         if needed and _without_checkpoint(layout.teacher):
             print(f"note: {layout.corpus.name}: the tuned length penalty's corpus is left out: the teacher "
                   f"{layout.teacher} was kept without its checkpoint before it was made", flush=True)
-            which = [name for name in which if name != "lenpen"]
-    if "lenpen" in which:
-        if not (tuning / "lenpen.json").is_file():
-            steps.run(None, "seqkd-distill", "tune-lenpen", "--teacher", layout.teacher, "--corpus", layout.corpus,
-                      *settings.regeneration, *settings.device_arguments, "--out", tuning)
-        chosen = read_json(tuning / "lenpen.json")["chosen"]
-        if chosen != 1.0:
-            made["lenpen"] = lenpen
-            steps.run(None, "seqkd-distill", "regenerate", "--teacher", layout.teacher, "--corpus", layout.corpus,
-                      "--out", made["lenpen"], "--method", "seqkd", "--lenpen", f"{chosen:g}",
-                      *settings.regeneration, *settings.device_arguments)
         else:
-            print(f"{layout.corpus.name}: the length penalty tuned on valid is 1 ({tuning / 'lenpen.md'}); the SeqKD "
-                  "corpus already has it", flush=True)
+            if not (tuning / "lenpen.json").is_file():
+                steps.run(None, "seqkd-distill", "tune-lenpen", "--teacher", layout.teacher, "--corpus",
+                          layout.corpus, *settings.regeneration, *settings.device_arguments, "--out", tuning)
+            chosen = read_json(tuning / "lenpen.json")["chosen"]
+            if chosen != 1.0:
+                made["lenpen"] = lenpen
+                steps.run(None, "seqkd-distill", "regenerate", "--teacher", layout.teacher, "--corpus",
+                          layout.corpus, "--out", lenpen, "--method", "seqkd", "--lenpen", f"{chosen:g}",
+                          *settings.regeneration, *settings.device_arguments)
+            else:
+                print(f"{layout.corpus.name}: the length penalty tuned on valid is 1 ({tuning / 'lenpen.md'}); the "
+                      "SeqKD corpus already has it", flush=True)
     if "diverse" in which or "ensemble" in which:
         teachers = [layout.teacher] + [Path(f"{layout.teacher}-seed{seed}") for seed in range(2, DIVERSE_TEACHERS + 1)]
         members = [layout.distilled]

@@ -256,9 +256,7 @@ def _run_state(args) -> None:
     from distill import state
 
     report = state.save(args.root, args.store) if args.action == "save" else state.restore(args.store, args.root)
-    for note in report.notes:
-        print(f"note: {note}", flush=True)
-    print(f"state {args.action}: {report.summary('saved' if args.action == 'save' else 'restored')}", flush=True)
+    report.print(f"state {args.action}", "saved" if args.action == "save" else "restored")
 
 
 def _add_heldout(subparsers) -> None:

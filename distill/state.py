@@ -38,7 +38,7 @@ import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from distill.io import InputError, read_json, sha256_file, write_json
+from distill.io import InputError, atomic_open, read_json, sha256_file, write_json
 
 STORE_FORMAT = "seqkd-state/1"
 OMITTED = "omitted.json"  # in a kept run: the files the store left out (checkpoints), by size and hash
@@ -63,6 +63,17 @@ class Report:
         parts = [f"{kind}: {self.done.get(kind, 0)} {verb}, {self.unchanged.get(kind, 0)} already there"
                  for kind in kinds]
         return "; ".join(parts) or "nothing"
+
+    def print(self, heading: str, verb: str) -> None:
+        """Its notes, a line each, then ``heading: summary``."""
+        for note in self.notes:
+            print(f"note: {note}", flush=True)
+        print(f"{heading}: {self.summary(verb)}", flush=True)
+
+
+def _differing(want: dict, have: dict) -> list[str]:
+    """The files (a manifest's ``files``: path -> sha256) that two corpora do not hold alike, sorted."""
+    return sorted(name for name in set(want) | set(have) if want.get(name) != have.get(name))
 
 
 def _is_corpus(directory: Path) -> dict | None:
@@ -136,10 +147,8 @@ def _write_if_changed(path: Path, content: bytes) -> bool:
     """Write ``content`` to ``path`` atomically unless it holds it already; True if written."""
     if path.is_file() and path.read_bytes() == content:
         return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    partial.write_bytes(content)
-    os.replace(partial, path)
+    with atomic_open(path, "wb") as handle:
+        handle.write(content)
     return True
 
 
@@ -250,8 +259,7 @@ def _check_prepared(store: Path, root: Path, report: Report) -> None:
         if not (live / "manifest.json").is_file():
             report.notes.append(f"{live}: not prepared yet; what was made from it is restored once it is")
             continue
-        want, have = read_json(kept)["files"], read_json(live / "manifest.json")["files"]
-        differing = sorted(name for name in set(want) | set(have) if want.get(name) != have.get(name))
+        differing = _differing(read_json(kept)["files"], read_json(live / "manifest.json")["files"])
         if differing:
             raise InputError(f"{live}: prepared again, it differs from the corpus the stored state was made from "
                              f"({len(differing)} files, e.g. {differing[0]}); restore into another root, or "
@@ -283,8 +291,7 @@ def _rebuild_corpus(archive: Path, target: Path) -> None:
                          sources=manifest["sources"], references=manifest["references"],
                          filtered=manifest["filtered"], vocab_size=manifest["sentencepiece"]["vocab_size"],
                          reuse_vocabulary_of=base, extra_targets=tuple(manifest.get("extra_targets", ())))
-    differing = sorted(name for name in set(manifest["files"]) | set(built.manifest["files"])
-                       if manifest["files"].get(name) != built.manifest["files"].get(name))
+    differing = _differing(manifest["files"], built.manifest["files"])
     if differing:
         shutil.rmtree(work)
         raise InputError(f"{archive}: made again, {target.name} differs from the kept corpus ({len(differing)} files, "
@@ -356,9 +363,8 @@ def restore(store, root) -> Report:
         if target.exists():
             report.count(report.unchanged, "file")
         else:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(kept, target.with_name(target.name + ".partial"))
-            os.replace(target.with_name(target.name + ".partial"), target)
+            with atomic_open(target, "wb") as handle:
+                handle.write(kept.read_bytes())
             report.count(report.done, "file")
     return report
 
