@@ -9,6 +9,12 @@ run arbitrary code when loaded; this project only loads paths you name on the co
 
 Importing fairseq's models also runs wav2vec2_classification's ``logging.basicConfig(level=DEBUG)``,
 which floods every later output of the program (matplotlib font lookups, ...); it is undone here.
+
+fairseq saves a step that ends an epoch only under epoch names (``checkpoint<epoch>.pt``), never as
+``checkpoint_<epoch>_<updates>.pt``, even when it falls on ``--save-interval-updates``. A run that keeps every
+interval checkpoint (``--keep-interval-updates -1``: the points of a student's learning curve) and saves no
+epoch checkpoints (``--save-interval`` past its epochs: a preset without epoch saves) would lose those points;
+:func:`prepare_fairseq` makes fairseq keep them too (:func:`_interval_checkpoints_at_epoch_ends`).
 """
 from __future__ import annotations
 
@@ -40,3 +46,36 @@ def prepare_fairseq() -> None:
     logging.getLogger().setLevel(root_level)
     if not isinstance(checkpoint_utils.torch, _TorchWithTrustedLoad):
         checkpoint_utils.torch = _TorchWithTrustedLoad("torch")
+    if not getattr(checkpoint_utils.save_checkpoint, "keeps_epoch_end_intervals", False):
+        checkpoint_utils.save_checkpoint = _interval_checkpoints_at_epoch_ends(checkpoint_utils.save_checkpoint)
+
+
+def _interval_checkpoints_at_epoch_ends(save_checkpoint):
+    """fairseq's ``save_checkpoint(cfg, trainer, epoch_itr, val_loss)``, then, at a step on the update interval
+    that ends an epoch of a run that keeps every interval checkpoint and saves none under the epoch's name,
+    ``checkpoint_last.pt`` copied to ``checkpoint_<epoch>_<updates>.pt`` with fairseq's own "Saved checkpoint"
+    log line (which :mod:`nat.curves` reads). Replaces the module's function, whose own name lookups (its
+    ``best`` attribute) then reach this one, as fairseq_cli.train's do."""
+    import os
+
+    from fairseq.checkpoint_utils import logger
+    from fairseq.file_io import PathManager
+
+    def saving(cfg, trainer, epoch_itr, val_loss):
+        saved = save_checkpoint(cfg, trainer, epoch_itr, val_loss)
+        epoch, updates = epoch_itr.epoch, trainer.get_num_updates()
+        named_by_epoch = not cfg.no_epoch_checkpoints and epoch % cfg.save_interval == 0
+        if (epoch_itr.end_of_epoch() and cfg.save_interval_updates > 0 and updates % cfg.save_interval_updates == 0
+                and cfg.keep_interval_updates < 0 and not named_by_epoch and not cfg.no_save
+                and not cfg.no_last_checkpoints and trainer.should_save_checkpoint_on_current_rank):
+            suffix = trainer.checkpoint_suffix
+            last = os.path.join(cfg.save_dir, f"checkpoint_last{suffix}.pt")
+            interval = os.path.join(cfg.save_dir, f"checkpoint_{epoch}_{updates}{suffix}.pt")
+            if PathManager.isfile(last):
+                assert PathManager.copy(last, interval, overwrite=True), f"Failed to copy {last} to {interval}"
+                logger.info(f"Saved checkpoint {interval} (epoch {epoch} @ {updates} updates, score {val_loss}) "
+                            f"(copied from {last}: an interval step that ends an epoch)")
+        return saved
+
+    saving.keeps_epoch_end_intervals = True
+    return saving

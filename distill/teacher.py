@@ -31,7 +31,8 @@ MODEL_SIZES = {
 PRESETS = {
     # the two presets of tiny models train in fp32: bf16 gains little at that size (docs/results/bench, training)
     "tiny": {"size": "tiny", "lr": 3e-3, "warmup_updates": 30, "max_tokens": 2048, "max_update": 150,
-             "dropout": 0.0, "save_interval_updates": 50, "stop_time_hours": 0, "precision": "fp32"},
+             "dropout": 0.0, "save_interval_updates": 50, "stop_time_hours": 0, "precision": "fp32",
+             "epoch_saves": False},  # as the tiny students' (nat.students.PRESETS)
     # QUICK=1 reproduction (synthetic, 10,000 pairs): a pipeline check in minutes
     "quick": {"size": "tiny", "lr": 3e-3, "warmup_updates": 100, "max_tokens": 4096, "max_update": 400,
               "dropout": 0.0, "save_interval_updates": 200, "stop_time_hours": 0, "precision": "fp32"},
@@ -92,8 +93,9 @@ def shared_training_arguments(corpus: Corpus, save_dir: Path, settings: dict, se
         "--num-workers", 0, "--skip-invalid-size-inputs-valid-test",
     ]
     if not settings.get("epoch_saves", True):
-        # a small corpus at a GPU batch size is an epoch every few dozen updates: save and validate only
-        # every save_interval_updates (an interval that ends an epoch then leaves only checkpoint_last.pt)
+        # a small corpus at a large batch size is an epoch every few updates: save and validate only every
+        # save_interval_updates (an interval step that ends an epoch is kept under its interval name where
+        # every interval checkpoint is kept: distill.fairseq_setup)
         args += ["--save-interval", 1_000_000, "--validate-interval", 1_000_000]
     if settings.get("stop_time_hours"):
         args += ["--stop-time-hours", settings["stop_time_hours"]]

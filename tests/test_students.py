@@ -398,6 +398,20 @@ def test_a_sentence_decodes_the_same_alone_and_beside_a_longer_one(student, tiny
     assert translator.translate_lines([*sources, longest])[0][: len(sources)] == alone
 
 
+def test_interval_steps_that_end_an_epoch_are_kept_without_epoch_saves(tiny_students):
+    """The tiny preset saves no epoch checkpoints and its fixture's epochs are two updates, so every interval step
+    (100, 200, 300) ends an epoch: fairseq alone would leave only checkpoint_last.pt (distill.fairseq_setup)."""
+    from nat.curves import interval_checkpoints
+
+    run, manifest = tiny_students["ctc"]
+    assert manifest["settings"]["epoch_saves"] is False
+    found = interval_checkpoints(run)
+    assert list(found) == [100, 200, 300]
+    assert all(path.name.endswith(f"_{updates}.pt") and path.is_file() for updates, path in found.items())
+    assert "an interval step that ends an epoch" in (run / "train.log").read_text()
+    assert sorted(p.name for p in (run / "checkpoints").glob("checkpoint[0-9]*.pt")) == []  # no epoch names
+
+
 def test_training_time_adds_up_the_sittings_of_a_resumed_run(tmp_path):
     from distill.engine import training_seconds
     from nat.curves import wall_seconds_at
