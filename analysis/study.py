@@ -15,6 +15,9 @@ seeds, and this module turns the groups' comparisons into one result:
   points    per (corpus, group): the distillation gain (distilled - raw, mean and sd over seeds) against
             the raw student's BLEU as a share of the teacher's: the headline figure
   measures  how each corpus measure goes with the gain across the points (Pearson r)
+  equal time per (corpus, training data, seed) where both groups of a pair in :data:`EQUAL_TIME` ran (``dat``
+            beside ``ctc`` at the same size): each one's validation BLEU after as much training time as the
+            faster-finishing of the two had in all, read off their learning curves
 
 Compute (:func:`study_result`) returns plain data; :func:`markdown` and :func:`plot_study` render it.
 """
@@ -61,6 +64,11 @@ class StudentGroup:
 # in the order the study trains them (a round of first seeds): the cheap cells first, dat last (2.5x ctc's time)
 STUDY_GROUPS = (StudentGroup("ctc", "tiny"), StudentGroup("ctc", "small"), StudentGroup("nat", "small"),
                 StudentGroup("ar", "small"), StudentGroup("dat", "small"))
+
+
+# pairs of groups compared at equal training time (Huang et al. 2022's DAG student against ctc at its size: the
+# DAG costs more per update, so BLEU at equal updates flatters it)
+EQUAL_TIME = ((StudentGroup("ctc", "small"), StudentGroup("dat", "small")),)
 
 
 @dataclass(frozen=True)
@@ -183,7 +191,46 @@ def study_result(corpora: list[CorpusInputs]) -> dict:
     tunings = [{"corpus": inputs.name, **_chosen_point(inputs.lenpen)} for inputs in corpora if inputs.lenpen]
     return {"bleu_signatures": signatures, "corpora": measures, "cells": cells, "points": points,
             "length_penalty_tuning": tunings,
-            "correlations": correlations(points, measures)}
+            "correlations": correlations(points, measures),
+            "equal_time": [row for inputs in corpora for first, second in EQUAL_TIME
+                           if first in inputs.comparisons and second in inputs.comparisons
+                           for row in equal_time(inputs.name, first, inputs.comparisons[first], second,
+                                                 inputs.comparisons[second])]}
+
+
+def bleu_at(points: list[dict], seconds: float) -> float | None:
+    """A learning curve's validation BLEU after ``seconds`` of training: linear between the two checkpoints around
+    it, the last checkpoint's at or past the last one's time, None before the first (or without times)."""
+    timed = [(p["wall_seconds"], p["bleu"]) for p in points if p.get("wall_seconds") is not None]
+    if not timed or seconds < timed[0][0]:
+        return None
+    for (t0, b0), (t1, b1) in zip(timed, timed[1:]):
+        if t0 <= seconds <= t1:
+            return b0 if t1 == t0 else round(b0 + (b1 - b0) * (seconds - t0) / (t1 - t0), 2)
+    return timed[-1][1]
+
+
+def equal_time(corpus: str, first: StudentGroup, first_compare: dict, second: StudentGroup,
+               second_compare: dict) -> list[dict]:
+    """One row per (training data, seed) that both groups' comparisons have a timed curve of: the time the
+    faster-finishing run trained in all, and each group's validation BLEU then (:func:`bleu_at`) and at its end."""
+    def curves(group: StudentGroup, compare: dict) -> dict:
+        return {(c["data"], c["seed"]): c["points"] for c in compare.get("curves", [])
+                if c["student"] == group.student and c["points"]
+                and c["points"][-1].get("wall_seconds") is not None}
+
+    ones, others = curves(first, first_compare), curves(second, second_compare)
+    rows = []
+    for data, seed in (key for key in ones if key in others):
+        runs = {"first": ones[data, seed], "second": others[data, seed]}
+        seconds = min(points[-1]["wall_seconds"] for points in runs.values())
+        row = {"corpus": corpus, "data": data, "seed": seed, "seconds": seconds}
+        for (which, points), group in zip(runs.items(), (first, second)):
+            row[which] = {"group": group.to_json(), "bleu_then": bleu_at(points, seconds),
+                          "final_bleu": points[-1]["bleu"], "final_seconds": points[-1]["wall_seconds"],
+                          "final_updates": points[-1]["updates"]}
+        rows.append(row)
+    return rows
 
 
 def _chosen_point(tuning: dict) -> dict:
@@ -292,6 +339,7 @@ def markdown(result: dict) -> str:
         "the teachers memorized; for the held-out-fold corpus, on sentences its teachers never saw); C(d), F(d): "
         "Zhou et al. (2020), seqkd-analysis complexity.", "",
         *_tuning_lines(result),
+        *_equal_time_lines(result),
         "## Which measure goes with the gain", "", measures, "",
         *(f"sacrebleu ({corpus}): {signature}" for corpus, signature in result["bleu_signatures"].items()), ""])
 
@@ -306,6 +354,26 @@ def _tuning_lines(result: dict) -> list[str]:
                      + ("; the SeqKD corpus is already decoded so, and no further corpus was made." if same else
                         f" (at 1: {tuning['default_length_ratio']:.3f}); the `lenpen` corpus is decoded with it."))
     return ["## The teacher's length penalty", "", *lines, ""] if lines else []
+
+
+def _equal_time_lines(result: dict) -> list[str]:
+    """The table of :func:`equal_time`'s rows, where there are any."""
+    rows = result.get("equal_time", [])
+    if not rows:
+        return []
+    table = markdown_table(
+        ["corpus", "students", "training data", "seed", "equal time, min", "first's valid BLEU then",
+         "second's valid BLEU then", "first at its end (min, updates, BLEU)", "second at its end"],
+        ([r["corpus"], f"{_group_label(r['first'])} / {_group_label(r['second'])}", r["data"], r["seed"],
+          f"{r['seconds'] / 60:.1f}", _or_blank(r["first"]["bleu_then"], ".2f"),
+          _or_blank(r["second"]["bleu_then"], ".2f"),
+          *(f"{r[w]['final_seconds'] / 60:.1f}, {r[w]['final_updates']:,}, {r[w]['final_bleu']:.2f}"
+            for w in ("first", "second"))] for r in rows))
+    return ["## At equal training time", "", table, "",
+            "Validation BLEU (one pass, no tuned penalty) read off each run's learning curve after as much training "
+            "as the run that finished first had in all (linear between checkpoints; blank where that is before "
+            "the run's first checkpoint). Times are the runs' own training wall times, each trained beside its "
+            "other run (raw beside distilled) on the same cores.", ""]
 
 
 def _seeds(count: int) -> str:

@@ -116,3 +116,51 @@ def test_the_readme_shows_the_study_in_place_of_the_main_tables(tmp_path):
     assert "**When distillation helps**" in text and "Distillation helped for ctc tiny on bible-es-en (+1.00" in text
     assert "| bible-es-en | ctc tiny | distilled | 1,2,3 | +1.00 ± 0.20 |" in text
     assert f"]({tmp_path.as_posix()}/study/study.png)" in text
+
+
+CURVE = [{"updates": 200, "wall_seconds": 100.0, "bleu": 4.0}, {"updates": 400, "wall_seconds": 300.0, "bleu": 12.0},
+         {"updates": 600, "wall_seconds": 400.0, "bleu": 13.0}]
+BLEU_AT = [
+    (50.0, None),  # before the first checkpoint
+    (100.0, 4.0),
+    (150.0, 6.0),  # a quarter of the way from 4 to 12
+    (300.0, 12.0),
+    (350.0, 12.5),
+    (400.0, 13.0),
+    (900.0, 13.0),  # past its end: where it ended
+]
+
+
+@pytest.mark.parametrize("seconds, expected", BLEU_AT)
+def test_bleu_at_a_time_is_read_off_the_learning_curve(seconds, expected):
+    from analysis.study import bleu_at
+
+    assert bleu_at(CURVE, seconds) == expected
+
+
+def test_dat_and_ctc_are_compared_at_the_time_the_faster_run_took():
+    from analysis.study import EQUAL_TIME, equal_time
+
+    ctc, dat = EQUAL_TIME[0]
+    assert (ctc, dat) == (StudentGroup("ctc", "small"), StudentGroup("dat", "small"))
+    # ctc ends at 400 s (13.0); dat trains longer per update: at 400 s it is between 300 s (8.0) and 600 s (14.0)
+    dat_curve = [{"updates": 200, "wall_seconds": 300.0, "bleu": 8.0}, {"updates": 400, "wall_seconds": 600.0,
+                                                                         "bleu": 14.0},
+                 {"updates": 600, "wall_seconds": 900.0, "bleu": 16.0}]
+    ctc_compare = {"curves": [{"student": "ctc", "data": "raw", "seed": 1, "points": CURVE},
+                              {"student": "ctc", "data": "distilled", "seed": 1, "points": CURVE}]}
+    dat_compare = {"curves": [{"student": "dat", "data": "raw", "seed": 1, "points": dat_curve},
+                              {"student": "dat", "data": "raw", "seed": 2, "points": dat_curve}]}
+    rows = equal_time("a", ctc, ctc_compare, dat, dat_compare)
+    assert len(rows) == 1  # only (raw, 1) has both
+    row = rows[0]
+    assert (row["data"], row["seed"], row["seconds"]) == ("raw", 1, 400.0)
+    assert row["first"] == {"group": {"student": "ctc", "size": "small"}, "bleu_then": 13.0, "final_bleu": 13.0,
+                            "final_seconds": 400.0, "final_updates": 600}
+    assert row["second"]["bleu_then"] == pytest.approx(10.0)  # 8 + (14 - 8) * 100 / 300
+    assert (row["second"]["final_bleu"], row["second"]["final_updates"]) == (16.0, 600)
+    result = {"equal_time": rows}
+    from analysis.study import _equal_time_lines
+
+    text = "\n".join(_equal_time_lines(result))
+    assert "| a | ctc small / dat small | raw | 1 | 6.7 | 13.00 | 10.00 | 6.7, 600, 13.00 | 15.0, 600, 16.00 |" in text
