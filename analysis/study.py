@@ -198,10 +198,17 @@ def study_result(corpora: list[CorpusInputs]) -> dict:
                                                  inputs.comparisons[second])]}
 
 
-def bleu_at(points: list[dict], seconds: float) -> float | None:
-    """A learning curve's validation BLEU after ``seconds`` of training: linear between the two checkpoints around
-    it, the last checkpoint's at or past the last one's time, None before the first (or without times)."""
-    timed = [(p["wall_seconds"], p["bleu"]) for p in points if p.get("wall_seconds") is not None]
+# the clocks a learning curve's points carry, the preferred first: CPU time is what other work on the machine does
+# not inflate (distill.engine.training_cpu_clock); wall time is there for every run, CPU time for runs trained since
+# it was logged
+CLOCKS = ("cpu_seconds", "wall_seconds")
+
+
+def bleu_at(points: list[dict], seconds: float, clock: str = "wall_seconds") -> float | None:
+    """A learning curve's validation BLEU after ``seconds`` of training on ``clock`` (a point's field): linear
+    between the two checkpoints around it, the last checkpoint's at or past the last one's time, None before the
+    first (or without times)."""
+    timed = [(p[clock], p["bleu"]) for p in points if p.get(clock) is not None]
     if not timed or seconds < timed[0][0]:
         return None
     for (t0, b0), (t1, b1) in zip(timed, timed[1:]):
@@ -213,21 +220,25 @@ def bleu_at(points: list[dict], seconds: float) -> float | None:
 def equal_time(corpus: str, first: StudentGroup, first_compare: dict, second: StudentGroup,
                second_compare: dict) -> list[dict]:
     """One row per (training data, seed) that both groups' comparisons have a timed curve of: the time the
-    faster-finishing run trained in all, and each group's validation BLEU then (:func:`bleu_at`) and at its end."""
+    faster-finishing run trained in all, and each group's validation BLEU then (:func:`bleu_at`) and at its end;
+    on the first of :data:`CLOCKS` that every point of both curves has."""
     def curves(group: StudentGroup, compare: dict) -> dict:
         return {(c["data"], c["seed"]): c["points"] for c in compare.get("curves", [])
-                if c["student"] == group.student and c["points"]
-                and c["points"][-1].get("wall_seconds") is not None}
+                if c["student"] == group.student and c["points"]}
 
     ones, others = curves(first, first_compare), curves(second, second_compare)
     rows = []
     for data, seed in (key for key in ones if key in others):
         runs = {"first": ones[data, seed], "second": others[data, seed]}
-        seconds = min(points[-1]["wall_seconds"] for points in runs.values())
-        row = {"corpus": corpus, "data": data, "seed": seed, "seconds": seconds}
+        clock = next((name for name in CLOCKS
+                      if all(p.get(name) is not None for points in runs.values() for p in points)), None)
+        if clock is None:
+            continue
+        seconds = min(points[-1][clock] for points in runs.values())
+        row = {"corpus": corpus, "data": data, "seed": seed, "clock": clock, "seconds": seconds}
         for (which, points), group in zip(runs.items(), (first, second)):
-            row[which] = {"group": group.to_json(), "bleu_then": bleu_at(points, seconds),
-                          "final_bleu": points[-1]["bleu"], "final_seconds": points[-1]["wall_seconds"],
+            row[which] = {"group": group.to_json(), "bleu_then": bleu_at(points, seconds, clock),
+                          "final_bleu": points[-1]["bleu"], "final_seconds": points[-1][clock],
                           "final_updates": points[-1]["updates"]}
         rows.append(row)
     return rows
@@ -361,19 +372,22 @@ def _equal_time_lines(result: dict) -> list[str]:
     rows = result.get("equal_time", [])
     if not rows:
         return []
+    clocks = {"cpu_seconds": "CPU", "wall_seconds": "wall"}
     table = markdown_table(
-        ["corpus", "students", "training data", "seed", "equal time, min", "first's valid BLEU then",
+        ["corpus", "students", "training data", "seed", "clock", "equal time, min", "first's valid BLEU then",
          "second's valid BLEU then", "first at its end (min, updates, BLEU)", "second at its end"],
         ([r["corpus"], f"{_group_label(r['first'])} / {_group_label(r['second'])}", r["data"], r["seed"],
-          f"{r['seconds'] / 60:.1f}", _or_blank(r["first"]["bleu_then"], ".2f"),
+          clocks[r["clock"]], f"{r['seconds'] / 60:.1f}", _or_blank(r["first"]["bleu_then"], ".2f"),
           _or_blank(r["second"]["bleu_then"], ".2f"),
           *(f"{r[w]['final_seconds'] / 60:.1f}, {r[w]['final_updates']:,}, {r[w]['final_bleu']:.2f}"
             for w in ("first", "second"))] for r in rows))
     return ["## At equal training time", "", table, "",
             "Validation BLEU (one pass, no tuned penalty) read off each run's learning curve after as much training "
             "as the run that finished first had in all (linear between checkpoints; blank where that is before "
-            "the run's first checkpoint). Times are the runs' own training wall times, each trained beside its "
-            "other run (raw beside distilled) on the same cores.", ""]
+            "the run's first checkpoint). Clock: CPU, the training process's CPU time at each checkpoint (what "
+            "other work on the machine does not inflate), where both runs logged it; else wall, the runs' own "
+            "training wall times (each trained beside its other run, raw beside distilled, on the same cores, and "
+            "longer where other work shared them).", ""]
 
 
 def _seeds(count: int) -> str:

@@ -210,8 +210,10 @@ def train_run(run_dir, config: RunConfig, build_arguments: Callable[[Path], list
     if not best.is_file():
         raise RuntimeError(f"{save_dir}: fairseq finished without writing {final_checkpoint} (see "
                            f"{run_dir / 'train.log'})")
+    cpu = training_cpu_clock(run_dir / "train.log")
     manifest = {**config.to_json(), **locations, "config_hash": key, "checkpoint": str(best.relative_to(run_dir)),
                 "train_wall_seconds": training_seconds(run_dir / "train.log"),
+                "train_cpu_seconds": cpu[-1][1] if cpu else None,
                 "train_wall_seconds_last_invocation": round(time.time() - started, 1), "train_log": "train.log"}
     write_json(manifest_path, manifest)
     return read_run_manifest(run_dir)
@@ -248,6 +250,25 @@ def training_clock(train_log) -> list[tuple[int | None, float]]:
         first = lines[0][1]
         clock += [(updates, earlier + (moment - first).total_seconds()) for updates, moment in lines]
         earlier = clock[-1][1]
+    return clock
+
+
+# distill.fairseq_setup.CPU_SECONDS, as it appears in the log
+LOGGED_CPU = re.compile(r"\| CPU seconds (\d+(?:\.\d+)?) at (\d+) updates")
+
+
+def training_cpu_clock(train_log) -> list[tuple[int, float]]:
+    """(update count, CPU seconds of training so far) at every checkpoint save of a fairseq training log that
+    logged its process's CPU time (:mod:`distill.fairseq_setup`; older logs have none: []). Each invocation
+    counts from its own start and adds what the invocations before it had at their last save: the work a
+    killed invocation did after its last save is lost, and is not counted. Of a multi-process run, rank 0's."""
+    clock, earlier, current = [], 0.0, 0.0
+    for line in Path(train_log).read_text(encoding="utf-8").splitlines():
+        if line.startswith("$ "):
+            earlier, current = earlier + current, 0.0
+        elif found := LOGGED_CPU.search(line):
+            current = float(found.group(1))
+            clock.append((int(found.group(2)), round(earlier + current, 1)))
     return clock
 
 

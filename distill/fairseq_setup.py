@@ -14,7 +14,8 @@ fairseq saves a step that ends an epoch only under epoch names (``checkpoint<epo
 ``checkpoint_<epoch>_<updates>.pt``, even when it falls on ``--save-interval-updates``. A run that keeps every
 interval checkpoint (``--keep-interval-updates -1``: the points of a student's learning curve) and saves no
 epoch checkpoints (``--save-interval`` past its epochs: a preset without epoch saves) would lose those points;
-:func:`prepare_fairseq` makes fairseq keep them too (:func:`_interval_checkpoints_at_epoch_ends`).
+:func:`prepare_fairseq` makes fairseq keep them too (:func:`_interval_checkpoints_at_epoch_ends`), and log
+the training process's CPU time at every save.
 """
 from __future__ import annotations
 
@@ -50,24 +51,32 @@ def prepare_fairseq() -> None:
         checkpoint_utils.save_checkpoint = _interval_checkpoints_at_epoch_ends(checkpoint_utils.save_checkpoint)
 
 
+# logged at every checkpoint save (distill.engine.training_cpu_clock reads it)
+CPU_SECONDS = "CPU seconds {seconds:.1f} at {updates} updates (this training process, its threads together)"
+
+
 def _interval_checkpoints_at_epoch_ends(save_checkpoint):
     """fairseq's ``save_checkpoint(cfg, trainer, epoch_itr, val_loss)``, then, at a step on the update interval
     that ends an epoch of a run that keeps every interval checkpoint and saves none under the epoch's name,
     ``checkpoint_last.pt`` copied to ``checkpoint_<epoch>_<updates>.pt`` with fairseq's own "Saved checkpoint"
-    log line (which :mod:`nat.curves` reads). Replaces the module's function, whose own name lookups (its
-    ``best`` attribute) then reach this one, as fairseq_cli.train's do."""
+    log line (which :mod:`nat.curves` reads); and at every save, the process's CPU time so far
+    (:data:`CPU_SECONDS`: a measure of a run's compute that other work on the machine does not inflate, as it
+    does wall time). Replaces the module's function, whose own name lookups (its ``best`` attribute) then reach
+    this one, as fairseq_cli.train's do."""
     import os
+    import time
 
     from fairseq.checkpoint_utils import logger
     from fairseq.file_io import PathManager
 
     def saving(cfg, trainer, epoch_itr, val_loss):
         saved = save_checkpoint(cfg, trainer, epoch_itr, val_loss)
+        if cfg.no_save or not trainer.should_save_checkpoint_on_current_rank:
+            return saved
         epoch, updates = epoch_itr.epoch, trainer.get_num_updates()
         named_by_epoch = not cfg.no_epoch_checkpoints and epoch % cfg.save_interval == 0
         if (epoch_itr.end_of_epoch() and cfg.save_interval_updates > 0 and updates % cfg.save_interval_updates == 0
-                and cfg.keep_interval_updates < 0 and not named_by_epoch and not cfg.no_save
-                and not cfg.no_last_checkpoints and trainer.should_save_checkpoint_on_current_rank):
+                and cfg.keep_interval_updates < 0 and not named_by_epoch and not cfg.no_last_checkpoints):
             suffix = trainer.checkpoint_suffix
             last = os.path.join(cfg.save_dir, f"checkpoint_last{suffix}.pt")
             interval = os.path.join(cfg.save_dir, f"checkpoint_{epoch}_{updates}{suffix}.pt")
@@ -75,6 +84,7 @@ def _interval_checkpoints_at_epoch_ends(save_checkpoint):
                 assert PathManager.copy(last, interval, overwrite=True), f"Failed to copy {last} to {interval}"
                 logger.info(f"Saved checkpoint {interval} (epoch {epoch} @ {updates} updates, score {val_loss}) "
                             f"(copied from {last}: an interval step that ends an epoch)")
+        logger.info(CPU_SECONDS.format(seconds=time.process_time(), updates=updates))
         return saved
 
     saving.keeps_epoch_end_intervals = True

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from distill.engine import read_run_manifest, training_clock
+from distill.engine import read_run_manifest, training_clock, training_cpu_clock
 from distill.io import read_json, write_json
 from distill.scoring import primary_reference_score
 
@@ -46,6 +46,13 @@ def wall_seconds_at(train_log, updates: list[int]) -> dict[int, float | None]:
     return {target: next((seconds for n, seconds in logged if n >= target), None) for target in updates}
 
 
+def cpu_seconds_at(train_log, updates: list[int]) -> dict[int, float | None]:
+    """CPU seconds of training at each update count (the first save at or after it; None where the log has no
+    CPU times: runs trained before they were logged)."""
+    logged = sorted(training_cpu_clock(train_log))
+    return {target: next((seconds for n, seconds in logged if n >= target), None) for target in updates}
+
+
 def training_loss_at(train_log, updates: list[int]) -> dict[int, float | None]:
     """fairseq's training loss at each update count: the mean over the log interval (or epoch) that
     ends there or last before it."""
@@ -55,7 +62,7 @@ def training_loss_at(train_log, updates: list[int]) -> dict[int, float | None]:
 
 
 def learning_curve(run_dir, corpus, translator_for_checkpoint) -> list[dict]:
-    """[{updates, wall_seconds, train_loss, bleu}] on ``corpus``'s valid split; ``translator_for_checkpoint(path)``
+    """[{updates, wall_seconds, cpu_seconds, train_loss, bleu}] on ``corpus``'s valid split; ``translator_for_checkpoint(path)``
     decodes. Only the BLEU of each checkpoint is cached: times and losses are read from the log every time."""
     run_dir = Path(run_dir)
     cache = run_dir / "curve.json"
@@ -75,9 +82,10 @@ def learning_curve(run_dir, corpus, translator_for_checkpoint) -> list[dict]:
         write_json(cache, {**key, "reference": next(iter(corpus.references("valid"))), "bleu_signature": signature,
                            "points": [{"updates": updates, "bleu": value} for updates, value in bleu.items()]})
     walls = wall_seconds_at(run_dir / "train.log", list(checkpoints))
+    cpu = cpu_seconds_at(run_dir / "train.log", list(checkpoints))
     losses = training_loss_at(run_dir / "train.log", list(checkpoints))
-    return [{"updates": updates, "wall_seconds": walls[updates], "train_loss": losses[updates], "bleu": bleu[updates]}
-            for updates in checkpoints]
+    return [{"updates": updates, "wall_seconds": walls[updates], "cpu_seconds": cpu[updates],
+             "train_loss": losses[updates], "bleu": bleu[updates]} for updates in checkpoints]
 
 
 def plot_curves(curves: list[dict], path, teacher_bleu: float | None = None) -> Path:

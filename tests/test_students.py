@@ -410,6 +410,26 @@ def test_interval_steps_that_end_an_epoch_are_kept_without_epoch_saves(tiny_stud
     assert all(path.name.endswith(f"_{updates}.pt") and path.is_file() for updates, path in found.items())
     assert "an interval step that ends an epoch" in (run / "train.log").read_text()
     assert sorted(p.name for p in (run / "checkpoints").glob("checkpoint[0-9]*.pt")) == []  # no epoch names
+    # and the training process's CPU time at every save, which the curves carry
+    from nat.curves import cpu_seconds_at
+
+    cpu = cpu_seconds_at(run / "train.log", [100, 200, 300])
+    assert 0 < cpu[100] < cpu[200] < cpu[300] == manifest["train_cpu_seconds"]
+
+
+def test_the_cpu_clock_adds_up_the_sittings_of_a_resumed_run(tmp_path):
+    """Each sitting's process counts from 0; a killed one's work after its last save is not counted."""
+    from distill.engine import training_cpu_clock
+
+    log = tmp_path / "train.log"
+    line = "2026-01-01 10:00:00 | INFO | fairseq.checkpoint_utils | CPU seconds {} at {} updates (this training ..."
+    log.write_text("\n".join([
+        "$ python -m fairseq_cli.train data", line.format("40.5", 100), line.format("80.0", 200),
+        "2026-01-01 10:05:00 | INFO | train_inner | num_updates=250", "Traceback: killed",
+        "$ python -m fairseq_cli.train data", line.format("45.0", 300)]) + "\n")
+    assert training_cpu_clock(log) == [(100, 40.5), (200, 80.0), (300, 125.0)]
+    (tmp_path / "old.log").write_text("$ python -m fairseq_cli.train data\n")
+    assert training_cpu_clock(tmp_path / "old.log") == []
 
 
 def test_training_time_adds_up_the_sittings_of_a_resumed_run(tmp_path):

@@ -163,4 +163,16 @@ def test_dat_and_ctc_are_compared_at_the_time_the_faster_run_took():
     from analysis.study import _equal_time_lines
 
     text = "\n".join(_equal_time_lines(result))
-    assert "| a | ctc small / dat small | raw | 1 | 6.7 | 13.00 | 10.00 | 6.7, 600, 13.00 | 15.0, 600, 16.00 |" in text
+    assert ("| a | ctc small / dat small | raw | 1 | wall | 6.7 | 13.00 | 10.00 | 6.7, 600, 13.00 | 15.0, 600, 16.00 |"
+            in text)
+    # where both runs logged their CPU time, that is the clock: here dat's CPU time is twice ctc's per update
+    with_cpu = {"curves": [{**c, "points": [{**p, "cpu_seconds": p["updates"] * (2.0 if c["student"] == "dat" else 1.0)}
+                                           for p in c["points"]]} for c in dat_compare["curves"]]}
+    ctc_cpu = {"curves": [{**c, "points": [{**p, "cpu_seconds": float(p["updates"])} for p in c["points"]]}
+                          for c in ctc_compare["curves"]]}
+    row = equal_time("a", ctc, ctc_cpu, dat, with_cpu)[0]
+    assert (row["clock"], row["seconds"]) == ("cpu_seconds", 600.0)  # ctc's 600 updates; dat's 300
+    assert (row["first"]["bleu_then"], row["second"]["bleu_then"]) == (13.0, 11.0)  # dat: 8 + (14 - 8) * 100 / 200
+    # one curve without CPU times: the wall clock for both
+    ctc_cpu["curves"][0]["points"][0]["cpu_seconds"] = None
+    assert equal_time("a", ctc, ctc_cpu, dat, with_cpu)[0]["clock"] == "wall_seconds"
