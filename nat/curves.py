@@ -62,8 +62,9 @@ def training_loss_at(train_log, updates: list[int]) -> dict[int, float | None]:
 
 
 def learning_curve(run_dir, corpus, translator_for_checkpoint) -> list[dict]:
-    """[{updates, wall_seconds, cpu_seconds, train_loss, bleu}] on ``corpus``'s valid split; ``translator_for_checkpoint(path)``
-    decodes. Only the BLEU of each checkpoint is cached: times and losses are read from the log every time."""
+    """[{updates, wall_seconds, cpu_seconds, train_loss, bleu}] on ``corpus``'s valid split;
+    ``translator_for_checkpoint(path)`` decodes. Only the BLEU of each checkpoint is cached: times and losses are
+    read from the log every time."""
     run_dir = Path(run_dir)
     cache = run_dir / "curve.json"
     checkpoints = interval_checkpoints(run_dir)
