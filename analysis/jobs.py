@@ -511,6 +511,31 @@ def comma_names(variable: str, value: str, known) -> list[str]:
     return names
 
 
+# beside an analysis's result: what it was made from (analysed_outputs)
+ANALYSED_INPUTS = "inputs.json"
+
+
+def analysed_outputs(compare: dict) -> dict:
+    """What an analysis of a comparison reads, by content: its two corpora's identities and every system's test
+    outputs' sha256, keyed ``system data seed decoding``."""
+    from distill.io import read_json, sha256_file
+
+    return {"raw": read_json(Path(compare["raw"]) / "manifest.json")["config_hash"],
+            "distilled": read_json(Path(compare["distilled"]) / "manifest.json")["config_hash"],
+            "outputs": {f"{r['system']} {r['data']} {r['seed']} {r['decoding']}": sha256_file(r["hypotheses"])
+                        for r in compare["results"] if r.get("hypotheses")}}
+
+
+def analysed(out: Path, result: str, outputs: dict) -> bool:
+    """Whether ``out`` holds an analysis ``result`` made from ``outputs`` (:func:`analysed_outputs`): the study
+    makes one again only when a round adds or changes outputs, since an analysis that aligns with eflomal
+    (lost-words) gives other numbers every time it runs (eflomal takes no seed)."""
+    from distill.io import read_json
+
+    inputs = out / ANALYSED_INPUTS
+    return (out / result).is_file() and inputs.is_file() and read_json(inputs) == outputs
+
+
 def study_groups(env) -> list:
     """The study's student groups that STUDY_GROUPS names (comma-separated keys, e.g. ``ctc-small``), in the
     study's order; all of them when it is unset or empty. (Not ``GROUPS``: bash keeps that name for the user's
@@ -528,7 +553,7 @@ def run_study(args) -> None:
     from analysis.render import write_result
     from analysis.study import CorpusInputs, DistilledInputs, plot_study, study_result
     from distill.corpus.directory import Corpus
-    from distill.io import read_json
+    from distill.io import read_json, write_json
     from distill.scoring import length_ratio
     from nat.compare import DISTILLED
     from nat.students import PRESETS as STUDENT_PRESETS
@@ -588,8 +613,11 @@ def run_study(args) -> None:
                           *settings.device_arguments, *settings.precision_arguments)
                 comparisons[group] = read_json(runs / "compare.json")
                 analyses = out / layout.corpus.name / group.key
-                steps.run(None, "seqkd-analysis", "lost-words", "--compare", runs / "compare.json",
-                          "--out", analyses / "lost-words")
+                outputs = analysed_outputs(comparisons[group])
+                if not analysed(analyses / "lost-words", "lost_words.json", outputs):
+                    steps.run(None, "seqkd-analysis", "lost-words", "--compare", runs / "compare.json",
+                              "--out", analyses / "lost-words")
+                    write_json(analyses / "lost-words" / ANALYSED_INPUTS, outputs)
                 lost[group] = read_json(analyses / "lost-words" / "lost_words.json")
                 if (layout.corpus / "raw" / "train.mode").is_file():
                     steps.run(None, "seqkd-analysis", "modes", "--corpus", layout.corpus, "--compare",

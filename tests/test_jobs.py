@@ -165,3 +165,30 @@ def test_the_length_penalty_corpus_is_left_out_when_the_teacher_lost_its_checkpo
     (layout.teacher / "checkpoints").mkdir()
     (layout.teacher / "checkpoints" / "c.pt").write_bytes(b"weights")
     assert extra_corpora(layout, ["lenpen"], settings, Recorded(), out, kept) == {} and ran == ["tune-lenpen"]
+
+
+def test_an_analysis_is_made_again_only_when_the_outputs_it_read_change(tmp_path):
+    """lost-words aligns with eflomal, which takes no seed: the study re-runs it when a round adds or changes
+    outputs, never on the same ones (its numbers would move with nothing changed)."""
+    from analysis.jobs import ANALYSED_INPUTS, analysed, analysed_outputs
+    from distill.io import write_json, write_lines
+
+    for name, identity in (("raw", "r1"), ("distilled", "d1")):
+        write_json(tmp_path / name / "manifest.json", {"config_hash": identity})
+    write_lines(tmp_path / "a.hyp", ["one", "two"])
+    compare = {"raw": str(tmp_path / "raw"), "distilled": str(tmp_path / "distilled"), "results": [
+        {"system": "ctc", "data": "raw", "seed": 1, "decoding": "one pass", "hypotheses": str(tmp_path / "a.hyp")},
+        {"system": "ctc", "data": "raw", "seed": 1, "decoding": "oracle", "hypotheses": ""}]}  # no outputs: left out
+    outputs = analysed_outputs(compare)
+    assert outputs["raw"] == "r1" and list(outputs["outputs"]) == ["ctc raw 1 one pass"]
+    out = tmp_path / "lost-words"
+    assert not analysed(out, "lost_words.json", outputs)  # nothing made yet
+    write_json(out / "lost_words.json", {})
+    assert not analysed(out, "lost_words.json", outputs)  # made, but from what is not recorded
+    write_json(out / ANALYSED_INPUTS, outputs)
+    assert analysed(out, "lost_words.json", outputs)
+    write_lines(tmp_path / "a.hyp", ["one", "three"])  # an output changed
+    assert not analysed(out, "lost_words.json", analysed_outputs(compare))
+    compare["results"].append({"system": "ctc", "data": "raw", "seed": 2, "decoding": "one pass",
+                               "hypotheses": str(tmp_path / "a.hyp")})  # a seed added
+    assert len(analysed_outputs(compare)["outputs"]) == 2
