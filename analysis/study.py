@@ -275,9 +275,32 @@ def _pearson(xs: list[float], ys: list[float]) -> float | None:
     return round(statistics.correlation(xs, ys), 3)
 
 
+PERMUTATIONS = 10_000  # sampled (seeded) where there are more points than can be permuted exhaustively (8)
+
+
+def permutation_p(xs: list[float], ys: list[float]) -> float | None:
+    """Two-sided permutation p of Pearson r: the share of the orderings of ``ys`` against ``xs`` whose |r| is at
+    least the observed one, the observed ordering included; every ordering up to 8 points, else
+    :data:`PERMUTATIONS` seeded random ones. Few points cannot be significant: with 4, p is at least 2/24."""
+    import itertools
+    import random
+
+    observed = _pearson(xs, ys)
+    if observed is None:
+        return None
+    if len(ys) <= 8:
+        orderings = list(itertools.permutations(ys))
+    else:
+        generator = random.Random(0)
+        orderings = [tuple(ys)] + [tuple(generator.sample(ys, len(ys))) for _ in range(PERMUTATIONS - 1)]
+    as_extreme = sum(abs(statistics.correlation(xs, list(o))) >= abs(observed) - 1e-9 for o in orderings)
+    return round(as_extreme / len(orderings), 4)
+
+
 def correlations(points: list[dict], measures: list[dict]) -> list[dict]:
-    """Pearson r of the gain with each measure across the points (a point takes the measures of its distilled
-    corpus; ``distinct_values`` says how many different values a measure has among them); None where undefined."""
+    """Pearson r of the gain with each measure across the points, with its permutation p (a point takes the
+    measures of its distilled corpus; ``distinct_values`` says how many different values a measure has among
+    them); None where undefined."""
     by_corpus = {(m["corpus"], m["data"]): m for m in measures}
     rows = []
     for field, description in CORRELATED:
@@ -285,7 +308,8 @@ def correlations(points: list[dict], measures: list[dict]) -> list[dict]:
         pairs = [(x, y) for x, y in pairs if x is not None]
         rows.append({"measure": field, "description": description, "points": len(pairs),
                      "distinct_values": len({x for x, _ in pairs}),
-                     "pearson_r": _pearson([x for x, _ in pairs], [y for _, y in pairs])})
+                     "pearson_r": _pearson([x for x, _ in pairs], [y for _, y in pairs]),
+                     "p_permutation": permutation_p([x for x, _ in pairs], [y for _, y in pairs])})
     return rows
 
 
@@ -328,9 +352,9 @@ def markdown(result: dict) -> str:
           _or_blank(m["distilled_length_ratio"], ".3f"), f"{m['lenpen']:g}", f"{m['complexity_raw']:.3f}",
           f"{m['complexity_distilled']:.3f}", f"{m['faithfulness']:.3f}"] for m in result["corpora"]))
     measures = markdown_table(
-        ["measure", "points", "distinct values", "Pearson r with the gain"],
-        ([m["description"], m["points"], m["distinct_values"], _or_blank(m["pearson_r"], "+.3f")]
-         for m in result["correlations"]))
+        ["measure", "points", "distinct values", "Pearson r with the gain", "permutation p"],
+        ([m["description"], m["points"], m["distinct_values"], _or_blank(m["pearson_r"], "+.3f"),
+          _or_blank(m.get("p_permutation"), ".3f")] for m in result["correlations"]))
     return "\n".join([
         "## Verdict", "", verdict_paragraph(result), "",
         "## Distillation gain per student and corpus", "", points, "",
@@ -339,8 +363,9 @@ def markdown(result: dict) -> str:
         f"resamples), all references, two-sided; verdict: helped / hurt when every seed is significant (p < "
         f"{SIGNIFICANT}) in that direction, mixed when some are, no difference when none is.", "",
         "## Every cell", "", cells, "",
-        "Training h: the run's training wall time (fairseq's train_wall, mean over seeds; the runs of a student "
-        "train side by side, sharing the cores). "
+        "Training h: the run's training time (from the times of its log lines, over all its sittings; mean over "
+        "seeds; the runs of a student train side by side, sharing the cores, and take longer where other work "
+        "shares them too). "
         "Repetition: share of output words equal to the word before them (mean over seeds); rare-word recall: "
         f"of reference words aligned to source words seen {RARE_BUCKET} times in training, the share the output "
         "has (seqkd-analysis lost-words); mode mixing: the share of outputs that mix the corpus's target styles "
@@ -411,10 +436,16 @@ def verdict_paragraph(result: dict) -> str:
     share = next(m for m in result["correlations"] if m["measure"] == "raw_share_of_teacher")
     if share["pearson_r"] is not None:
         direction = "smaller" if share["pearson_r"] < 0 else "larger"
-        claim = " (the capacity claim of Zhou et al. 2020)" if direction == "smaller" else ""
-        parts.append(f"Across the {share['points']} points the gain correlates with the raw student's share of the "
-                     f"teacher at r = {share['pearson_r']:+.2f}: the stronger the student on raw data, the "
-                     f"{direction} the gain{claim}.")
+        p = share.get("p_permutation")  # None in results made before it was computed
+        opening = (f"Across the {share['points']} points the gain correlates with the raw student's share of the "
+                   f"teacher at r = {share['pearson_r']:+.2f}")
+        if p is not None and p >= 0.05:
+            parts.append(f"{opening} (permutation p {p:.2f}), which {share['points']} points cannot tell from "
+                         "chance: no support yet either way for the capacity claim of Zhou et al. 2020.")
+        else:
+            claim = " (the capacity claim of Zhou et al. 2020)" if direction == "smaller" else ""
+            parts.append(f"{opening}{'' if p is None else f' (permutation p {p:.2f})'}: the stronger the student "
+                         f"on raw data, the {direction} the gain{claim}.")
     seeds = {len(p["seeds"]) for p in points}
     if seeds != {3}:
         parts.append(f"Not final: points have {' or '.join(map(str, sorted(seeds)))} "

@@ -176,3 +176,32 @@ def test_dat_and_ctc_are_compared_at_the_time_the_faster_run_took():
     # one curve without CPU times: the wall clock for both
     ctc_cpu["curves"][0]["points"][0]["cpu_seconds"] = None
     assert equal_time("a", ctc, ctc_cpu, dat, with_cpu)[0]["clock"] == "wall_seconds"
+
+
+PERMUTATION_P = [
+    ([1.0, 2.0, 3.0], [1.0, 2.0, 3.0], 2 / 6),  # r = 1: itself and the reversed order (|r| = 1) of 6 orderings
+    # r = 1 - D / 10 for the orderings of 1..4 (D: their summed squared displacements); (2, 1, 4, 3) has D = 4,
+    # r = 0.6, and |r| >= 0.6 where D <= 4 (1 + 3 + 1 orderings) or D >= 16 (1 + 3 + 1): 10 of the 24
+    ([1.0, 2.0, 3.0, 4.0], [2.0, 1.0, 4.0, 3.0], 10 / 24),
+    ([1.0, 2.0, 3.0], [5.0, 5.0, 5.0], None),  # no r without variation
+]
+
+
+@pytest.mark.parametrize("xs, ys, expected", PERMUTATION_P)
+def test_the_permutation_p_of_a_correlation(xs, ys, expected):
+    from analysis.study import permutation_p
+
+    assert permutation_p(xs, ys) == (None if expected is None else pytest.approx(expected, abs=1e-4))
+
+
+def test_the_verdict_claims_the_capacity_trend_only_where_it_is_not_chance():
+    from analysis.study import verdict_paragraph
+
+    point = {"group": {"student": "ctc", "size": "small"}, "corpus": "a", "gain": 0.5, "raw_share_of_teacher": 0.8,
+             "seeds": [1], "verdict": "no difference"}
+    weak = {"measure": "raw_share_of_teacher", "points": 4, "pearson_r": -0.28, "p_permutation": 0.75}
+    text = verdict_paragraph({"points": [point], "correlations": [weak]})
+    assert "r = -0.28 (permutation p 0.75), which 4 points cannot tell from chance" in text
+    strong = {**weak, "points": 8, "pearson_r": -0.9, "p_permutation": 0.004}
+    text = verdict_paragraph({"points": [point], "correlations": [strong]})
+    assert "(permutation p 0.00): the stronger the student on raw data, the smaller the gain (the capacity" in text
