@@ -36,6 +36,7 @@ from nat.systems import TEACHER_KIND
 HEADLINE_DATA = DISTILLED  # the SeqKD corpus's name in the comparisons: the figure's points
 RARE_BUCKET = "1-10"  # rare-word recall: source words seen 1-10 times in the training corpus (analysis.lost_words)
 SIGNIFICANT = 0.01
+CORRELATION_SIGNIFICANT = 0.05  # a correlation's permutation p below which the verdict names its trend
 
 
 @dataclass(frozen=True)
@@ -198,10 +199,10 @@ def study_result(corpora: list[CorpusInputs]) -> dict:
                                                  inputs.comparisons[second])]}
 
 
-# the clocks a learning curve's points carry, the preferred first: CPU time is what other work on the machine does
-# not inflate (distill.engine.training_cpu_clock); wall time is there for every run, CPU time for runs trained since
-# it was logged
-CLOCKS = ("cpu_seconds", "wall_seconds")
+# the clocks a learning curve's points carry (field: how tables name it), the preferred first: CPU time is what
+# other work on the machine does not inflate (distill.engine.training_cpu_clock); wall time is there for every run,
+# CPU time for runs trained since it was logged
+CLOCKS = {"cpu_seconds": "CPU", "wall_seconds": "wall"}
 
 
 def bleu_at(points: list[dict], seconds: float, clock: str = "wall_seconds") -> float | None:
@@ -285,9 +286,9 @@ def permutation_p(xs: list[float], ys: list[float]) -> float | None:
     import itertools
     import random
 
-    observed = _pearson(xs, ys)
-    if observed is None:
+    if _pearson(xs, ys) is None:
         return None
+    observed = statistics.correlation(xs, ys)  # unrounded: the observed ordering must count itself
     if len(ys) <= 8:
         orderings = list(itertools.permutations(ys))
     else:
@@ -305,11 +306,10 @@ def correlations(points: list[dict], measures: list[dict]) -> list[dict]:
     rows = []
     for field, description in CORRELATED:
         pairs = [(p[field] if field in p else by_corpus[p["corpus"], p["data"]][field], p["gain"]) for p in points]
-        pairs = [(x, y) for x, y in pairs if x is not None]
-        rows.append({"measure": field, "description": description, "points": len(pairs),
-                     "distinct_values": len({x for x, _ in pairs}),
-                     "pearson_r": _pearson([x for x, _ in pairs], [y for _, y in pairs]),
-                     "p_permutation": permutation_p([x for x, _ in pairs], [y for _, y in pairs])})
+        xs, ys = [x for x, y in pairs if x is not None], [y for x, y in pairs if x is not None]
+        rows.append({"measure": field, "description": description, "points": len(xs),
+                     "distinct_values": len(set(xs)), "pearson_r": _pearson(xs, ys),
+                     "p_permutation": permutation_p(xs, ys)})
     return rows
 
 
@@ -397,12 +397,11 @@ def _equal_time_lines(result: dict) -> list[str]:
     rows = result.get("equal_time", [])
     if not rows:
         return []
-    clocks = {"cpu_seconds": "CPU", "wall_seconds": "wall"}
     table = markdown_table(
         ["corpus", "students", "training data", "seed", "clock", "equal time, min", "first's valid BLEU then",
          "second's valid BLEU then", "first at its end (min, updates, BLEU)", "second at its end"],
         ([r["corpus"], f"{_group_label(r['first'])} / {_group_label(r['second'])}", r["data"], r["seed"],
-          clocks[r["clock"]], f"{r['seconds'] / 60:.1f}", _or_blank(r["first"]["bleu_then"], ".2f"),
+          CLOCKS[r["clock"]], f"{r['seconds'] / 60:.1f}", _or_blank(r["first"]["bleu_then"], ".2f"),
           _or_blank(r["second"]["bleu_then"], ".2f"),
           *(f"{r[w]['final_seconds'] / 60:.1f}, {r[w]['final_updates']:,}, {r[w]['final_bleu']:.2f}"
             for w in ("first", "second"))] for r in rows))
@@ -439,7 +438,7 @@ def verdict_paragraph(result: dict) -> str:
         p = share.get("p_permutation")  # None in results made before it was computed
         opening = (f"Across the {share['points']} points the gain correlates with the raw student's share of the "
                    f"teacher at r = {share['pearson_r']:+.2f}")
-        if p is not None and p >= 0.05:
+        if p is not None and p >= CORRELATION_SIGNIFICANT:
             parts.append(f"{opening} (permutation p {p:.2f}), which {share['points']} points cannot tell from "
                          "chance: no support yet either way for the capacity claim of Zhou et al. 2020.")
         else:

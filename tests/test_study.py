@@ -184,6 +184,8 @@ PERMUTATION_P = [
     # r = 0.6, and |r| >= 0.6 where D <= 4 (1 + 3 + 1 orderings) or D >= 16 (1 + 3 + 1): 10 of the 24
     ([1.0, 2.0, 3.0, 4.0], [2.0, 1.0, 4.0, 3.0], 10 / 24),
     ([1.0, 2.0, 3.0], [5.0, 5.0, 5.0], None),  # no r without variation
+    # r = 0.0908 (0.091 rounded): every ordering's |r| (0.0908, 0.8171 or 0.9078) is at least it, itself included
+    ([1.0, 2.0, 3.0], [0.0, 1.0, 0.1], 6 / 6),
 ]
 
 
