@@ -14,7 +14,7 @@ fairseq saves a step that ends an epoch only under epoch names (``checkpoint<epo
 ``checkpoint_<epoch>_<updates>.pt``, even when it falls on ``--save-interval-updates``. A run that keeps every
 interval checkpoint (``--keep-interval-updates -1``: the points of a student's learning curve) and saves no
 epoch checkpoints (``--save-interval`` past its epochs: a preset without epoch saves) would lose those points;
-:func:`prepare_fairseq` makes fairseq keep them too (:func:`_interval_checkpoints_at_epoch_ends`), and log
+:func:`prepare_fairseq` makes fairseq keep them too (:func:`_saving_checkpoints`), and log
 the training process's CPU time at every save.
 """
 from __future__ import annotations
@@ -47,15 +47,15 @@ def prepare_fairseq() -> None:
     logging.getLogger().setLevel(root_level)
     if not isinstance(checkpoint_utils.torch, _TorchWithTrustedLoad):
         checkpoint_utils.torch = _TorchWithTrustedLoad("torch")
-    if not getattr(checkpoint_utils.save_checkpoint, "keeps_epoch_end_intervals", False):
-        checkpoint_utils.save_checkpoint = _interval_checkpoints_at_epoch_ends(checkpoint_utils.save_checkpoint)
+    if not getattr(checkpoint_utils.save_checkpoint, "wrapped_here", False):
+        checkpoint_utils.save_checkpoint = _saving_checkpoints(checkpoint_utils.save_checkpoint)
 
 
 # logged at every checkpoint save (distill.engine.training_cpu_clock reads it)
 CPU_SECONDS = "CPU seconds {seconds:.1f} at {updates} updates (this training process, its threads together)"
 
 
-def _interval_checkpoints_at_epoch_ends(save_checkpoint):
+def _saving_checkpoints(save_checkpoint):
     """fairseq's ``save_checkpoint(cfg, trainer, epoch_itr, val_loss)``, then, at a step on the update interval
     that ends an epoch of a run that keeps every interval checkpoint and saves none under the epoch's name,
     ``checkpoint_last.pt`` copied to ``checkpoint_<epoch>_<updates>.pt`` with fairseq's own "Saved checkpoint"
@@ -87,5 +87,5 @@ def _interval_checkpoints_at_epoch_ends(save_checkpoint):
         logger.info(CPU_SECONDS.format(seconds=time.process_time(), updates=updates))
         return saved
 
-    saving.keeps_epoch_end_intervals = True
+    saving.wrapped_here = True
     return saving

@@ -40,17 +40,21 @@ def interval_checkpoints(run_dir) -> dict[int, Path]:
     return dict(sorted(found.items()))
 
 
+def _at_or_after(logged: list[tuple[int, float]], updates: list[int]) -> dict[int, float | None]:
+    """Each update count's value: that of the first logged (update count, value) at or after it, else None."""
+    logged = sorted(logged)
+    return {target: next((value for n, value in logged if n >= target), None) for target in updates}
+
+
 def wall_seconds_at(train_log, updates: list[int]) -> dict[int, float | None]:
     """Seconds of training at each update count (the first log line at or after it)."""
-    logged = sorted((n, seconds) for n, seconds in training_clock(train_log) if n is not None)
-    return {target: next((seconds for n, seconds in logged if n >= target), None) for target in updates}
+    return _at_or_after([(n, seconds) for n, seconds in training_clock(train_log) if n is not None], updates)
 
 
 def cpu_seconds_at(train_log, updates: list[int]) -> dict[int, float | None]:
     """CPU seconds of training at each update count (the first save at or after it; None where the log has no
     CPU times: runs trained before they were logged)."""
-    logged = sorted(training_cpu_clock(train_log))
-    return {target: next((seconds for n, seconds in logged if n >= target), None) for target in updates}
+    return _at_or_after(training_cpu_clock(train_log), updates)
 
 
 def training_loss_at(train_log, updates: list[int]) -> dict[int, float | None]:
