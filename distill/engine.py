@@ -26,14 +26,14 @@ DISTILL_USER_DIR = str(Path(__file__).resolve().parent / "seqkd_distill_plugin")
 
 
 def fairseq_command(tool: str, args: list[str], user_dir: str | None = None, precision: str = "fp32") -> list[str]:
-    """``python -m fairseq_cli.<tool> [--user-dir DIR] ARGS`` for the current interpreter; a training in a
-    ``precision`` of autocast (bf16) goes through :mod:`distill.fairseq_train`, which runs fairseq-train
-    with forward and loss under that autocast (fairseq's own fp16 is a flag among ARGS)."""
+    """``python -m distill.fairseq_tool TOOL [--precision P] [--user-dir DIR] ARGS`` for the current interpreter:
+    fairseq-TOOL through this project's launcher (:mod:`distill.fairseq_tool`), a training in a ``precision`` of
+    autocast (bf16) with forward and loss under that autocast (fairseq's own fp16 is a flag among ARGS)."""
     autocast = precision in AUTOCAST_DTYPES
     if autocast and tool != "train":
         raise ValueError(f"precision {precision} is for training, not fairseq-{tool}")
-    module = ["distill.fairseq_train", "--precision", precision] if autocast else [f"fairseq_cli.{tool}"]
-    return [sys.executable, "-m", *module, *(["--user-dir", user_dir] if user_dir else []), *map(str, args)]
+    return [sys.executable, "-m", "distill.fairseq_tool", tool, *(["--precision", precision] if autocast else []),
+            *(["--user-dir", user_dir] if user_dir else []), *map(str, args)]
 
 
 def cpu_threads() -> int:

@@ -16,13 +16,56 @@ interval checkpoint (``--keep-interval-updates -1``: the points of a student's l
 epoch checkpoints (``--save-interval`` past its epochs: a preset without epoch saves) would lose those points;
 :func:`prepare_fairseq` makes fairseq keep them too (:func:`_saving_checkpoints`), and log
 the training process's CPU time at every save.
+
+fairseq imports every one of its task and criterion modules when it is imported. Three of them, for work this
+project never does (audio classification; sentence prediction and its adapters), import scikit-learn, which
+imports scipy.stats: about 2 of the 6 s that ``import fairseq`` takes on the 2-core machines, paid by every process
+that imports fairseq (each training, each ``seqkd-*`` command, each benchmark worker). :func:`prepare_fairseq` and
+the launcher (:mod:`distill.fairseq_tool`) defer them (:func:`defer_unused_fairseq_modules`) before fairseq is
+imported: each is run, registrations and all, only when something reads a name from it.
 """
 from __future__ import annotations
 
+import importlib
+import importlib.machinery
+import importlib.util
 import logging
+import os
+import sys
 import types
 
 import torch
+
+# fairseq's modules that import scikit-learn, for tasks and criteria this project does not use
+DEFERRED_FAIRSEQ_MODULES = ("fairseq.tasks.audio_classification", "fairseq.criterions.sentence_prediction",
+                            "fairseq.criterions.sentence_prediction_adapters")
+
+
+class _Deferred(types.ModuleType):
+    """A module imported but not run: the first name read from it runs the module (as its import would have) and
+    is read from it; the module then stands in ``sys.modules`` in this one's place."""
+
+    def __getattr__(self, name):
+        if sys.modules.get(self.__name__) is self:
+            del sys.modules[self.__name__]
+        return getattr(importlib.import_module(self.__name__), name)
+
+
+def defer_unused_fairseq_modules() -> None:
+    """Before fairseq is first imported in this process: let :data:`DEFERRED_FAIRSEQ_MODULES` be imported without
+    being run, so that fairseq's import does not import scikit-learn (their task and criteria are missing from
+    fairseq's registries until one of them is read from). Nothing once fairseq is imported."""
+    if "fairseq" in sys.modules or (fairseq := importlib.util.find_spec("fairseq")) is None:
+        return
+    root = fairseq.submodule_search_locations[0]
+    for name in DEFERRED_FAIRSEQ_MODULES:
+        package = os.path.join(root, *name.split(".")[1:-1])  # found without importing fairseq's packages
+        spec = importlib.machinery.PathFinder.find_spec(name, [package])
+        if spec is None:  # a fairseq without it
+            continue
+        module = _Deferred(name)
+        module.__spec__, module.__file__, module.__loader__ = spec, spec.origin, spec.loader
+        sys.modules[name] = module
 
 
 class _TorchWithTrustedLoad(types.ModuleType):
@@ -40,6 +83,7 @@ class _TorchWithTrustedLoad(types.ModuleType):
 def prepare_fairseq() -> None:
     """Import fairseq (its models included) leaving the root logger's level as it was, and let its
     checkpoint loader read fairseq checkpoints. Idempotent."""
+    defer_unused_fairseq_modules()
     root_level = logging.getLogger().level
     logging.getLogger("fairseq.tasks.text_to_speech").setLevel(logging.WARNING)  # "install tensorboardX" noise
     from fairseq import checkpoint_utils  # imports every fairseq model

@@ -1,4 +1,5 @@
-"""fairseq-train in bfloat16 autocast: ``python -m distill.fairseq_train --precision bf16 ARGS``.
+"""fairseq-train in bfloat16 autocast, as the launcher runs it: ``python -m distill.fairseq_tool train
+--precision bf16 ARGS`` (:mod:`distill.fairseq_tool`).
 
 ARGS are fairseq-train's, passed on unchanged; :mod:`distill.engine` launches every bf16 training
 this way (every rank of a multi-process one too), and ``train.log`` shows the command. The one
@@ -12,10 +13,6 @@ Wrapping the criterion, not a task's ``train_step``, reaches every task: fairseq
 ``translation_lev`` overrides ``train_step`` without calling the base class.
 """
 from __future__ import annotations
-
-import argparse
-import logging
-import sys
 
 AUTOCAST_DTYPES = {"bf16": "bfloat16"}
 
@@ -59,27 +56,3 @@ def _float32_attention(attention):
             return attention(query.float(), key.float(), value.float(), attn_mask, *args, **kwargs).to(query.dtype)
 
     return scaled_dot_product_attention
-
-
-def main(argv: list[str] | None = None) -> None:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    parser = argparse.ArgumentParser(prog="python -m distill.fairseq_train", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--precision", required=True, choices=sorted(AUTOCAST_DTYPES))
-    ours, fairseq_args = parser.parse_known_args(argv[:2])  # only the leading option is ours
-    fairseq_args += argv[2:]
-    # first: it sets up logging before fairseq is imported, as fairseq-train does; the --user-dir plugins,
-    # imported when it parses ARGS, run distill.fairseq_setup.prepare_fairseq (checkpoint loading on resume)
-    from fairseq_cli.train import cli_main
-
-    device_type = "cpu" if "--cpu" in fairseq_args else "cuda"
-    install_autocast(device_type, AUTOCAST_DTYPES[ours.precision])
-    logging.getLogger("distill.fairseq_train").info(
-        f"{ours.precision}: torch.autocast({device_type!r}, {AUTOCAST_DTYPES[ours.precision]}) around forward and "
-        f"loss; float32 weights and optimizer state")
-    sys.argv = ["fairseq-train", *fairseq_args]
-    cli_main()
-
-
-if __name__ == "__main__":
-    main()

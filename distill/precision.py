@@ -5,7 +5,7 @@
         validation alike (the model's forward and the loss); the parameters, their gradients and
         the optimizer's state stay float32 (the master weights), and there is no loss scaling:
         bfloat16 has float32's exponent range. Installed by this project's launcher
-        (:mod:`distill.fairseq_train`): fairseq's own ``--bf16`` sets ``--tpu`` and asks torch_xla
+        (:mod:`distill.fairseq_tool`): fairseq's own ``--bf16`` sets ``--tpu`` and asks torch_xla
         for a device (fairseq/options.py), and its ``--amp`` is CUDA's GradScaler.
   fp16  CUDA only: fairseq's ``--fp16`` (half-precision weights, fp32 master copy, loss scaling),
         what the GPU presets (``base``, ``big``) have always used.
@@ -38,7 +38,7 @@ class Precision:
 
     @property
     def autocast(self) -> bool:
-        """Whether the launcher (:mod:`distill.fairseq_train`) wraps the criterion in autocast."""
+        """Whether the launcher (:mod:`distill.fairseq_tool`) wraps the criterion in autocast."""
         return self.name in AUTOCAST_DTYPES
 
     def log_line(self, run: str) -> str:

@@ -70,7 +70,7 @@ def shared_training_arguments(corpus: Corpus, save_dir: Path, settings: dict, se
                               keep_epoch_checkpoints: bool = False, precision: str = "fp32") -> list:
     """fairseq-train arguments common to teachers and students: model size, optimizer, schedule, I/O
     (the loss, label smoothing included, is each model's own); ``precision`` "fp16" adds fairseq's
-    ``--fp16`` (bf16 is the launcher's, :mod:`distill.fairseq_train`). ``keep_epoch_checkpoints``: fairseq
+    ``--fp16`` (bf16 is the launcher's, :mod:`distill.fairseq_tool`). ``keep_epoch_checkpoints``: fairseq
     saves a step that ends an epoch only as checkpoint<epoch>.pt, never as checkpoint_<epoch>_<updates>.pt,
     so learning curves need those too."""
     size = MODEL_SIZES[settings["size"]]
@@ -127,11 +127,11 @@ def shrink_start(save_dir: Path) -> Path:
 
 def check_shrink(teacher_checkpoint: str, settings: dict) -> None:
     """A shrunk student must have its teacher's shape but for fewer decoder layers (one line if not)."""
-    from fairseq import checkpoint_utils
-
     from distill.fairseq_setup import prepare_fairseq
 
     prepare_fairseq()
+    from fairseq import checkpoint_utils
+
     model = checkpoint_utils.load_checkpoint_to_cpu(teacher_checkpoint)["cfg"]["model"]
     size = MODEL_SIZES[settings["size"]]
     wanted = {"encoder_layers": settings.get("encoder_layers") or size["layers"],

@@ -123,11 +123,12 @@ def test_the_launcher_runs_every_criterion_call_under_bf16_autocast(monkeypatch)
     assert F.scaled_dot_product_attention(q, k, v).dtype == torch.float32  # outside autocast: as before
 
 
-def test_training_commands_name_the_launcher_only_for_bf16():
+def test_fairseq_tools_go_through_the_launcher_and_only_training_takes_bf16():
     from distill.engine import fairseq_command
 
-    assert fairseq_command("train", ["x"])[1:3] == ["-m", "fairseq_cli.train"]
+    assert fairseq_command("train", ["x"])[1:] == ["-m", "distill.fairseq_tool", "train", "x"]
     assert fairseq_command("train", ["x"], "plugin", "bf16")[1:] == [
-        "-m", "distill.fairseq_train", "--precision", "bf16", "--user-dir", "plugin", "x"]
+        "-m", "distill.fairseq_tool", "train", "--precision", "bf16", "--user-dir", "plugin", "x"]
+    assert fairseq_command("preprocess", ["x"])[1:] == ["-m", "distill.fairseq_tool", "preprocess", "x"]
     with pytest.raises(ValueError):
         fairseq_command("generate", ["x"], precision="bf16")

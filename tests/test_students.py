@@ -92,8 +92,9 @@ def test_a_bf16_ctc_student_learns_the_fixture_to_its_floor(tiny_synthetic, tmp_
     manifest = train_student("ctc", tiny_synthetic.path, run, preset="tiny", device="cpu", precision="bf16")
     assert manifest["precision"] == "bf16"
     log = (run / "train.log").read_text()
-    assert "# ctc-bf16: precision bf16 (--precision bf16" in log and "-m distill.fairseq_train --precision bf16" in log
-    assert "distill.fairseq_train | bf16: torch.autocast('cpu', bfloat16)" in log
+    assert "# ctc-bf16: precision bf16 (--precision bf16" in log
+    assert "-m distill.fairseq_tool train --precision bf16" in log
+    assert "distill.fairseq_tool | bf16: torch.autocast('cpu', bfloat16)" in log
     translator = load_translator(run, settings=StudentSettings(device="cpu"))
     hypotheses = [n[0].text for n in translator.translate(tiny_synthetic.lines("test", "src"))]
     bleu = score_translations(hypotheses, tiny_synthetic.references("test"))["tgt"]["bleu"]
@@ -224,12 +225,20 @@ def test_paired_bootstrap_separates_a_better_system():
     assert paired_bootstrap(alike, noisy, references) > 0.05  # equally good, different sentences
 
 
-def test_importing_the_plugin_leaves_the_root_log_level_alone():
-    # fairseq's model registry runs logging.basicConfig(level=DEBUG) on import (wav2vec2_classification)
-    code = "import logging; import nat; print(logging.getLogger().level)"
+def test_importing_the_plugin_leaves_the_root_log_level_alone_and_defers_only_scikit_learns_importers():
+    # fairseq's model registry runs logging.basicConfig(level=DEBUG) on import (wav2vec2_classification); three of
+    # its modules import scikit-learn (distill.fairseq_setup defers them): run when a name is read, once
+    code = ("import logging, sys; import nat; print(logging.getLogger().level, 'sklearn' in sys.modules); "
+            "from fairseq.criterions import CRITERION_REGISTRY; from fairseq.tasks import TASK_REGISTRY; "
+            "print('sentence_prediction' in CRITERION_REGISTRY, 'audio_classification' in TASK_REGISTRY, "
+            "all(name in CRITERION_REGISTRY for name in ('ctc_nat_loss', 'nat_loss', 'label_smoothed_cross_entropy')),"
+            " all(name in TASK_REGISTRY for name in ('translation', 'translation_lev', 'translation_duration'))); "
+            "from fairseq.criterions.sentence_prediction_adapters import SentencePredictionCriterionAdapters; "
+            "from fairseq.criterions.sentence_prediction import SentencePredictionCriterion; "
+            "print('sentence_prediction' in CRITERION_REGISTRY, 'sklearn' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.split()[-1] == str(logging.WARNING)
+    assert done.stdout.splitlines()[-3:] == [f"{logging.WARNING} False", "False False True True", "True True"]
 
 
 def test_table_over_several_seeds_and_distilled_corpora_gives_mean_sd_one_p_per_seed_and_the_cost():

@@ -41,14 +41,14 @@ def test_finished_run_is_skipped_and_other_config_refused(tiny_teacher, tiny_syn
 
 
 def test_word_level_kd_student_trains_with_kl_term(tiny_teacher, tiny_synthetic, tmp_path):
-    """In bf16: the criterion runs the teacher too, inside the launcher's autocast (distill.fairseq_train)."""
+    """In bf16: the criterion runs the teacher too, inside the launcher's autocast (distill.fairseq_tool)."""
     import re
 
     _, teacher = tiny_teacher
     student = train_teacher(tiny_synthetic.path, tmp_path / "student", preset="tiny", device="cpu", precision="bf16",
                             overrides={"max_update": 20, "word_kd": {"teacher": teacher["checkpoint"], "alpha": 0.5}})
     log = (tmp_path / "student" / "train.log").read_text()
-    assert "--criterion word_kd" in log and "-m distill.fairseq_train --precision bf16" in log
+    assert "--criterion word_kd" in log and "-m distill.fairseq_tool train --precision bf16" in log
     kd = [float(value) for value in re.findall(r"kd_loss[= ]([0-9.]+)", log)]
     assert kd and all(0 < value < 20 for value in kd)  # the KL term is computed, finite, and reported
     assert student["settings"]["word_kd"]["alpha"] == 0.5 and student["precision"] == "bf16"
