@@ -361,6 +361,11 @@ def restore(store, root) -> Report:
         if not kept.is_file():
             continue
         if target.exists():
+            if not target.is_file() or target.read_bytes() != kept.read_bytes():
+                # e.g. a log the study's own command line appends to, made before the restore: the next save
+                # replaces the kept copy with it
+                report.notes.append(f"{target}: differs from the kept copy {kept}; the one here is left as it is, "
+                                    f"and the next save keeps it in its place")
             report.count(report.unchanged, "file")
         else:
             with atomic_open(target, "wb") as handle:

@@ -124,3 +124,17 @@ def test_a_run_taken_out_of_the_store_is_not_restored(tmp_path):
     assert state.restore(store, root).done == {"run": 1}
     assert not (root / "runs" / "teacher").exists() and (root / "runs" / "other" / "train.log").read_text() == "log\n"
     assert not state.has_checkpoint(root / "runs" / "other")
+
+
+def test_a_loose_file_already_there_is_left_and_a_differing_one_named(tmp_path):
+    root, store = tmp_path / "root", tmp_path / "store"
+    root.mkdir()
+    (root / "study.log").write_text("earlier sessions\n")
+    (root / "same.txt").write_text("same\n")
+    assert state.save(root, store).done == {"file": 2}
+    (root / "study.log").write_text("this session\n")  # a new machine: the log a wrapper opened before the restore
+    report = state.restore(store, root)
+    assert report.unchanged == {"file": 2} and not report.done
+    assert report.notes == [f"{root / 'study.log'}: differs from the kept copy {store / 'files' / 'study.log'}; the "
+                            "one here is left as it is, and the next save keeps it in its place"]
+    assert (root / "study.log").read_text() == "this session\n"
